@@ -1,0 +1,203 @@
+"""SQL engines: the data steps are written once in SQL and run on DuckDB (default) or Spark.
+
+An engine registers inputs (files or DataFrames) as named views and runs queries, returning
+pandas DataFrames. Timestamps are the only type whose SQL differs between the two engines, so
+staging converts every contract timestamp column to ``DOUBLE`` days since 1970-01-01 (fractional,
+UTC-naive); everything downstream is plain arithmetic, window functions and GROUP BY that both
+engines read the same way.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Protocol
+
+import pandas as pd
+
+SECONDS_PER_DAY = 86_400.0
+ENGINES = ("duckdb", "spark")
+
+
+class Engine(Protocol):
+    """What the data steps need from a SQL engine."""
+
+    name: str
+
+    def register(
+        self, view: str, source: str | os.PathLike | pd.DataFrame, timestamps: Iterable[str] = ()
+    ) -> None:
+        """Expose a CSV/Parquet file or a DataFrame as ``view``; columns named in ``timestamps``
+        become DOUBLE days since the epoch."""
+
+    def execute(self, sql: str) -> None:
+        """Run a statement (CREATE VIEW ...) for its effect."""
+
+    def query(self, sql: str) -> pd.DataFrame:
+        """Run a query and return its result as a pandas DataFrame."""
+
+    def close(self) -> None: ...
+
+
+def file_format(path: str | os.PathLike) -> str:
+    """``csv`` or ``parquet`` from the file extension (.csv, .csv.gz, .parquet, .pq)."""
+    name = Path(path).name.lower()
+    if name.endswith((".csv", ".csv.gz", ".tsv")):
+        return "csv"
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    from workbench.errors import InputError
+
+    raise InputError("unknown file extension; expected .csv, .csv.gz or .parquet", file=str(path))
+
+
+class DuckDBEngine:
+    """Embedded DuckDB: the default engine."""
+
+    name = "duckdb"
+
+    def __init__(self, threads: int | None = None) -> None:
+        import duckdb
+
+        self.con = duckdb.connect(":memory:")
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+        self._frames: dict[str, pd.DataFrame] = {}
+
+    def register(self, view, source, timestamps=()):
+        raw = f"{view}__raw"
+        if isinstance(source, pd.DataFrame):
+            self._frames[raw] = source
+            self.con.register(raw, source)
+        elif file_format(source) == "csv":
+            self.con.execute(
+                f"CREATE OR REPLACE VIEW {raw} AS SELECT * FROM "
+                f"read_csv({_quote(source)}, header = true, all_varchar = true)"
+            )
+        else:
+            self.con.execute(
+                f"CREATE OR REPLACE VIEW {raw} AS SELECT * FROM read_parquet({_quote(source)})"
+            )
+        ts = set(timestamps)
+        cols = [c for c in self.con.execute(f"SELECT * FROM {raw} LIMIT 0").df().columns]
+        select = ", ".join(
+            f"epoch(CAST({_ident(c)} AS TIMESTAMP)) / {SECONDS_PER_DAY} AS {_ident(c)}"
+            if c in ts
+            else _ident(c)
+            for c in cols
+        )
+        self.con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT {select} FROM {raw}")
+
+    def execute(self, sql):
+        self.con.execute(sql)
+
+    def query(self, sql):
+        return self.con.execute(sql).df()
+
+    def close(self):
+        self.con.close()
+
+
+class SparkEngine:
+    """Apache Spark through pyspark. ``local[2]`` unless the usual Spark settings say otherwise
+    (``spark.master`` in ``$SPARK_CONF_DIR/spark-defaults.conf``, ``PYSPARK_SUBMIT_ARGS``, or
+    ``WORKBENCH_SPARK_MASTER``)."""
+
+    name = "spark"
+
+    def __init__(self, master: str | None = None) -> None:
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError as err:  # pragma: no cover - depends on the install
+            from workbench.errors import InputError
+
+            raise InputError(
+                "--engine spark needs pyspark: pip install 'workbench[spark]' (and Java 17+)"
+            ) from err
+        builder = SparkSession.builder.appName("workbench")
+        master = master or os.environ.get("WORKBENCH_SPARK_MASTER")
+        if master:
+            builder = builder.master(master)
+        elif "PYSPARK_SUBMIT_ARGS" not in os.environ and not _spark_defaults_set_master():
+            builder = builder.master("local[2]")
+        self.spark = (
+            builder.config("spark.sql.session.timeZone", "UTC")
+            # pandas writes TIMESTAMP(NANOS) Parquet, which Spark refuses; read those columns as
+            # longs and convert them below instead of failing.
+            .config("spark.sql.legacy.parquet.nanosAsLong", "true")
+            .config("spark.sql.ansi.enabled", "false")
+            .config("spark.ui.enabled", "false")
+            .config(
+                "spark.sql.shuffle.partitions", os.environ.get("WORKBENCH_SPARK_PARTITIONS", "8")
+            )
+            .getOrCreate()
+        )
+        self.spark.sparkContext.setLogLevel("ERROR")
+
+    def register(self, view, source, timestamps=()):
+        from pyspark.sql import functions as F
+        from pyspark.sql.types import LongType
+
+        if isinstance(source, pd.DataFrame):
+            df = self.spark.createDataFrame(source.astype({c: "string" for c in timestamps}))
+        elif file_format(source) == "csv":
+            df = self.spark.read.csv(str(source), header=True, inferSchema=False)
+        else:
+            df = self.spark.read.parquet(str(source))
+        for col in timestamps:
+            if col not in df.columns:
+                continue
+            if isinstance(df.schema[col].dataType, LongType):  # nanoseconds since the epoch
+                df = df.withColumn(col, F.col(col) / (1e9 * SECONDS_PER_DAY))
+            else:
+                df = df.withColumn(
+                    col, F.unix_micros(F.col(col).cast("timestamp")) / (1e6 * SECONDS_PER_DAY)
+                )
+        df.createOrReplaceTempView(view)
+
+    def execute(self, sql):
+        self.spark.sql(sql)
+
+    def query(self, sql):
+        return self.spark.sql(sql).toPandas()
+
+    def close(self):
+        # The session is shared within a process (getOrCreate); stopping it is left to exit.
+        pass
+
+
+def _spark_defaults_set_master() -> bool:
+    conf_dir = os.environ.get("SPARK_CONF_DIR")
+    if not conf_dir:
+        return False
+    defaults = Path(conf_dir) / "spark-defaults.conf"
+    return defaults.is_file() and "spark.master" in defaults.read_text()
+
+
+def make_engine(name: str = "duckdb") -> Engine:
+    """An engine by name: ``duckdb`` (default) or ``spark``."""
+    if name == "duckdb":
+        return DuckDBEngine()
+    if name == "spark":
+        return SparkEngine()
+    from workbench.errors import InputError
+
+    raise InputError(f"unknown engine '{name}'; expected one of {', '.join(ENGINES)}")
+
+
+def _quote(path: str | os.PathLike) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def load_sql(name: str, **params: object) -> str:
+    """The text of ``workbench/sql/<name>.sql`` with ``{param}`` placeholders filled in.
+
+    Parameters are numbers or generated column lists, never user strings (those go through
+    registered views), so plain formatting is safe here."""
+    text = (Path(__file__).parent / "sql" / f"{name}.sql").read_text()
+    return text.format(**params) if params else text
