@@ -1,0 +1,218 @@
+"""The attribution data steps: staged touchpoints and conversions -> journeys -> patterns,
+heuristic credit, Markov transitions and weekly reach, one SQL query per step.
+
+Every step is a named query in ``workbench/sql/`` and runs unchanged on DuckDB or Spark
+(:mod:`workbench.engines`). The two big intermediate tables (``journey_touches``, one row per
+touch kept in a journey, and ``journey_codes``, one row per journey) stay inside the engine;
+what comes back to Python is small: the pattern table, per-channel sums, transition counts,
+weekly counts and the converted journeys (for per-journey credit).
+
+Inputs are the views ``touchpoints`` and ``conversions`` (timestamps in days since the epoch),
+registered beforehand by :func:`workbench.io.stage`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from workbench.engines import Engine, load_sql
+
+#: Recency bin edges in days before the journey end; the last bin runs to the lookback.
+RECENCY_EDGES_DAYS: tuple[float, ...] = (0.0, 1.0, 7.0)
+#: Touch counts per (channel, recency bin) are capped here (diminishing returns beyond).
+COUNT_CAP = 3
+#: Codes are digits of this base, one digit per recency bin (COUNT_CAP + 1 values each).
+CODE_BASE = COUNT_CAP + 1
+#: A journey is held out for evaluation when the first hex digit of md5(user_id) is one of
+#: these (3/16 of users), so a user's journeys are never split between fit and evaluation.
+HOLDOUT_DIGITS: tuple[str, ...] = ("0", "1", "2")
+#: Ages (days) are rounded to this many decimals (~0.1 s) so both engines agree on bin edges.
+AGE_DECIMALS = 6
+#: Time-decay baseline: a touch's weight halves every this many days before the conversion.
+TIME_DECAY_HALF_LIFE_DAYS = 7.0
+#: Position-based baseline: share of the first and of the last touch (40/20/40).
+POSITION_END_SHARE = 0.4
+#: Weeks start this many days after a multiple of 7 days since 1970-01-01 (4 -> Mondays).
+WEEK_OFFSET_DAYS = 4
+#: State names of the Markov chain besides the channels.
+START_STATE, CONVERSION_STATE, NULL_STATE = "(start)", "(conversion)", "(null)"
+#: Lookback window in days (touches older than this before the journey end get no credit).
+DEFAULT_LOOKBACK_DAYS = 30.0
+
+JOURNEY_TOUCHES, JOURNEY_CODES = "journey_touches", "journey_codes"
+
+
+@dataclass
+class JourneyTables:
+    """Everything the attribution pipeline needs from the data steps (all small)."""
+
+    channels: list[str]
+    patterns: pd.DataFrame
+    heuristics: pd.DataFrame
+    markov_transitions: pd.DataFrame
+    weekly_touches: pd.DataFrame
+    converted_journeys: pd.DataFrame
+    observed_conversions: int
+    organic_conversions: int
+    n_journeys: int
+    n_touches_in_window: int
+
+
+def code_names(n_channels: int) -> list[str]:
+    """``k_0`` .. ``k_{C-1}``: the per-channel code columns of the pattern table."""
+    return [f"k_{c}" for c in range(n_channels)]
+
+
+def recency_bin_cases(edges_days: tuple[float, ...] = RECENCY_EDGES_DAYS) -> str:
+    """SQL ``WHEN`` clauses mapping ``age_days`` to the bin index (0 = most recent)."""
+    inner = edges_days[1:]
+    whens = [f"WHEN age_days < {edge!r} THEN {b}" for b, edge in enumerate(inner)]
+    return " ".join([*whens, f"ELSE {len(inner)}"])
+
+
+def _materialise(engine: Engine, name: str, sql: str) -> None:
+    """Keep a step's result inside the engine for the later steps (a temporary table on
+    DuckDB, a cached temporary view on Spark), so the window functions run once."""
+    if engine.name == "spark":
+        engine.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
+        engine.execute(f"CACHE TABLE {name}")
+    else:
+        engine.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+
+
+def channels(engine: Engine) -> list[str]:
+    """Channel names in sorted order; a channel's index in this list is its code column."""
+    frame = engine.query("SELECT DISTINCT channel FROM touchpoints ORDER BY channel")
+    return sorted(str(c) for c in frame["channel"])
+
+
+def stage_journeys(engine: Engine, lookback_days: float = DEFAULT_LOOKBACK_DAYS) -> None:
+    """Run the ``journeys`` step and keep its result as ``journey_touches`` in the engine."""
+    sql = load_sql(
+        "journeys",
+        lookback_days=repr(float(lookback_days)),
+        age_decimals=AGE_DECIMALS,
+        recency_bin_cases=recency_bin_cases(),
+        holdout_digits=", ".join(f"'{d}'" for d in HOLDOUT_DIGITS),
+    )
+    _materialise(engine, JOURNEY_TOUCHES, sql)
+
+
+def journey_touches(engine: Engine) -> pd.DataFrame:
+    """The staged ``journey_touches`` table (one row per touch in a journey's window)."""
+    return engine.query(f"SELECT * FROM {JOURNEY_TOUCHES}")
+
+
+def stage_journey_codes(engine: Engine, n_channels: int) -> None:
+    """Run the ``journey_codes`` step (one row per journey) and keep it in the engine."""
+    names = code_names(n_channels)
+    columns = ",\n        ".join(
+        f"CAST(SUM(CASE WHEN channel_index = {c} "
+        f"THEN n_capped * CAST(POWER({CODE_BASE}, recency_bin) AS BIGINT) ELSE 0 END) "
+        f"AS BIGINT) AS {name}"
+        for c, name in enumerate(names)
+    )
+    sql = load_sql(
+        "journey_codes",
+        count_cap=COUNT_CAP,
+        code_base=CODE_BASE,
+        code_columns=columns,
+        code_names=", ".join(f"c.{n}" for n in names),
+    )
+    _materialise(engine, JOURNEY_CODES, sql)
+
+
+def journey_codes(engine: Engine) -> pd.DataFrame:
+    """The staged ``journey_codes`` table."""
+    return engine.query(f"SELECT * FROM {JOURNEY_CODES}")
+
+
+def patterns(engine: Engine, n_channels: int) -> pd.DataFrame:
+    """The pattern table (docs/contracts.md): ``k_0..k_{C-1}``, ``first_channel``,
+    ``holdout``, ``n_journeys``, ``n_conversions``; sorted by its key columns."""
+    names = code_names(n_channels)
+    frame = engine.query(load_sql("patterns", code_names=", ".join(names)))
+    key = [*names, "first_channel", "holdout"]
+    frame = frame.astype({**{n: "int64" for n in names}, "first_channel": "int64"})
+    frame = frame.astype({"holdout": bool, "n_journeys": "int64", "n_conversions": "int64"})
+    return frame.sort_values(key, ignore_index=True)
+
+
+def heuristics(engine: Engine) -> pd.DataFrame:
+    """Conversions credited per channel by first_touch, last_touch, linear, time_decay and
+    position_based (columns), one row per channel seen on a converting journey."""
+    frame = engine.query(
+        load_sql(
+            "heuristics",
+            half_life_days=repr(TIME_DECAY_HALF_LIFE_DAYS),
+            position_end_share=repr(POSITION_END_SHARE),
+        )
+    )
+    return frame.sort_values("channel_index", ignore_index=True)
+
+
+def markov_transitions(engine: Engine) -> pd.DataFrame:
+    """First-order transition counts: ``holdout``, ``from_state``, ``to_state``,
+    ``n_transitions`` over all journeys (start -> channels -> conversion | null)."""
+    frame = engine.query(
+        load_sql(
+            "markov_transitions",
+            start_state=START_STATE,
+            conversion_state=CONVERSION_STATE,
+            null_state=NULL_STATE,
+        )
+    )
+    frame = frame.astype({"holdout": "int64", "n_transitions": "int64"})
+    return frame.sort_values(["holdout", "from_state", "to_state"], ignore_index=True)
+
+
+def weekly_touches(engine: Engine) -> pd.DataFrame:
+    """Touches and distinct users per (week_start [days since epoch], channel)."""
+    frame = engine.query(load_sql("weekly_touches", week_offset_days=WEEK_OFFSET_DAYS))
+    frame = frame.astype({"week_start": "float64", "n_touches": "int64", "n_users": "int64"})
+    return frame.sort_values(["week_start", "channel"], ignore_index=True)
+
+
+def organic(engine: Engine) -> tuple[int, int]:
+    """``(observed_conversions, organic_conversions)``: all conversions, and those with no
+    touch in their window (baseline; reported, not modelled)."""
+    row = engine.query(load_sql("organic")).iloc[0]
+    return int(row["observed_conversions"]), int(row["organic_conversions"])
+
+
+def converted_journeys(engine: Engine, n_channels: int) -> pd.DataFrame:
+    """Converted journeys with their pattern key: ``user_id``, ``end_time`` (the conversion,
+    days since epoch), ``k_*``, ``first_channel``, ``holdout``; sorted by user and time."""
+    names = ", ".join(code_names(n_channels))
+    frame = engine.query(
+        f"SELECT user_id, end_time, {names}, first_channel, holdout "
+        f"FROM {JOURNEY_CODES} WHERE converted = 1"
+    )
+    frame["holdout"] = frame["holdout"].astype(int).astype(bool)
+    return frame.sort_values(["user_id", "end_time"], ignore_index=True)
+
+
+def run_steps(engine: Engine, lookback_days: float = DEFAULT_LOOKBACK_DAYS) -> JourneyTables:
+    """All attribution data steps on staged ``touchpoints`` and ``conversions`` views."""
+    names = channels(engine)
+    stage_journeys(engine, lookback_days)
+    stage_journey_codes(engine, len(names))
+    observed, organic_count = organic(engine)
+    counts = engine.query(
+        f"SELECT (SELECT COUNT(*) FROM {JOURNEY_CODES}) AS n_journeys, "
+        f"(SELECT COUNT(*) FROM {JOURNEY_TOUCHES}) AS n_touches"
+    ).iloc[0]
+    return JourneyTables(
+        channels=names,
+        patterns=patterns(engine, len(names)),
+        heuristics=heuristics(engine),
+        markov_transitions=markov_transitions(engine),
+        weekly_touches=weekly_touches(engine),
+        converted_journeys=converted_journeys(engine, len(names)),
+        observed_conversions=observed,
+        organic_conversions=organic_count,
+        n_journeys=int(counts["n_journeys"]),
+        n_touches_in_window=int(counts["n_touches"]),
+    )
