@@ -17,6 +17,8 @@ from typing import Protocol
 import pandas as pd
 
 SECONDS_PER_DAY = 86_400.0
+#: Both engines divide integer microseconds by this, so their doubles agree to the last bit.
+MICROS_PER_DAY = 86_400_000_000.0
 ENGINES = ("duckdb", "spark")
 
 
@@ -52,6 +54,11 @@ def file_format(path: str | os.PathLike) -> str:
     raise InputError("unknown file extension; expected .csv, .csv.gz or .parquet", file=str(path))
 
 
+def csv_delimiter(path: str | os.PathLike) -> str:
+    """Tab for .tsv files, comma otherwise (RFC 4180 quoting on both engines)."""
+    return "\t" if Path(path).name.lower().endswith((".tsv", ".tsv.gz")) else ","
+
+
 class DuckDBEngine:
     """Embedded DuckDB: the default engine."""
 
@@ -61,19 +68,26 @@ class DuckDBEngine:
         import duckdb
 
         self.con = duckdb.connect(":memory:")
+        # Timestamps with an offset or zone, and TIMESTAMPTZ Parquet columns, are converted to
+        # UTC whatever the machine's time zone is (Spark is given the same setting).
+        self.con.execute("SET TimeZone = 'UTC'")
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         self._frames: dict[str, pd.DataFrame] = {}
 
     def register(self, view, source, timestamps=()):
         raw = f"{view}__raw"
+        if self._frames.pop(raw, None) is not None:
+            # A registered DataFrame shadows a view of the same name; drop it before re-staging.
+            self.con.unregister(raw)
         if isinstance(source, pd.DataFrame):
             self._frames[raw] = source
             self.con.register(raw, source)
         elif file_format(source) == "csv":
             self.con.execute(
                 f"CREATE OR REPLACE VIEW {raw} AS SELECT * FROM "
-                f"read_csv({_quote(source)}, header = true, all_varchar = true)"
+                f"read_csv({_quote(source)}, header = true, all_varchar = true, "
+                f"delim = {_quote(csv_delimiter(source))}, quote = '\"', escape = '\"')"
             )
         else:
             self.con.execute(
@@ -82,7 +96,8 @@ class DuckDBEngine:
         ts = set(timestamps)
         cols = [c for c in self.con.execute(f"SELECT * FROM {raw} LIMIT 0").df().columns]
         select = ", ".join(
-            f"epoch(CAST({_ident(c)} AS TIMESTAMP)) / {SECONDS_PER_DAY} AS {_ident(c)}"
+            # TIMESTAMPTZ, not TIMESTAMP: casting '10:00+02:00' to TIMESTAMP drops the offset.
+            f"epoch_us(CAST({_ident(c)} AS TIMESTAMPTZ)) / {MICROS_PER_DAY} AS {_ident(c)}"
             if c in ts
             else _ident(c)
             for c in cols
@@ -142,18 +157,24 @@ class SparkEngine:
         if isinstance(source, pd.DataFrame):
             df = self.spark.createDataFrame(source.astype({c: "string" for c in timestamps}))
         elif file_format(source) == "csv":
-            df = self.spark.read.csv(str(source), header=True, inferSchema=False)
+            df = self.spark.read.csv(
+                str(source),
+                header=True,
+                inferSchema=False,
+                sep=csv_delimiter(source),
+                quote='"',
+                escape='"',
+            )
         else:
             df = self.spark.read.parquet(str(source))
         for col in timestamps:
             if col not in df.columns:
                 continue
             if isinstance(df.schema[col].dataType, LongType):  # nanoseconds since the epoch
-                df = df.withColumn(col, F.col(col) / (1e9 * SECONDS_PER_DAY))
+                micros = F.expr(f"`{col}` div 1000")
             else:
-                df = df.withColumn(
-                    col, F.unix_micros(F.col(col).cast("timestamp")) / (1e6 * SECONDS_PER_DAY)
-                )
+                micros = F.unix_micros(F.col(col).cast("timestamp"))
+            df = df.withColumn(col, micros / MICROS_PER_DAY)
         df.createOrReplaceTempView(view)
 
     def execute(self, sql):
