@@ -1,0 +1,120 @@
+"""The true conversion probability of a journey from its per-channel exposures.
+
+For a journey decided at time D, channel c's exposure is
+    E_c = sum over its touches t in [D - lookback, D) of exp(-decay_c * (D - t))   (days),
+its diminishing-returns response is s_c(E) = (1 - exp(-theta_c E)) / (1 - exp(-theta_c))
+(so one fresh touch gives s = 1 and s(0) = 0), and
+    H = intercept + sum_c beta_c s_c + gamma s_a s_b        (synergy pair a, b)
+    P = 1 - exp(-H)   (link "hazard")   or   P = 1 / (1 + exp(-H))   (link "logistic").
+Because s_c(0) = 0, a channel absent from a journey is a null player for the Shapley value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from workbench.sim.scenarios import LOOKBACK_DAYS, Scenario
+
+LINKS = ("hazard", "logistic")
+
+
+@dataclass(frozen=True)
+class ConversionModel:
+    """Conversion probability as a function of exposures; arrays are indexed by ``channels``."""
+
+    channels: tuple[str, ...]
+    link: str
+    intercept: float
+    beta: np.ndarray  # (channel,)
+    decay: np.ndarray  # (channel,) per day
+    saturation: np.ndarray  # (channel,) theta
+    synergy: tuple[int, int, float] | None = None  # channel indices a, b and gamma
+    lookback_days: float = LOOKBACK_DAYS
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario, channels: tuple[str, ...]) -> ConversionModel:
+        chans = [scenario.channels[c] for c in channels]
+        synergy = None
+        if scenario.synergy is not None:
+            a, b, gamma = scenario.synergy
+            synergy = (channels.index(a), channels.index(b), float(gamma))
+        return cls(
+            channels=tuple(channels),
+            link=scenario.link,
+            intercept=float(scenario.intercept),
+            beta=np.array([ch.beta for ch in chans], dtype=float),
+            decay=np.array([ch.decay for ch in chans], dtype=float),
+            saturation=np.array([ch.saturation for ch in chans], dtype=float),
+            synergy=synergy,
+        )
+
+    def saturate(self, exposures: np.ndarray) -> np.ndarray:
+        """s_c(E_c) for exposures of shape (journey, channel); s(0) = 0, s(1) = 1."""
+        theta = self.saturation
+        return -np.expm1(-theta * exposures) / -np.expm1(-theta)
+
+    def hazard_saturated(self, s: np.ndarray) -> np.ndarray:
+        """H (journey,) from saturated exposures s (journey, channel)."""
+        h = self.intercept + s @ self.beta
+        if self.synergy is not None:
+            a, b, gamma = self.synergy
+            h = h + gamma * s[:, a] * s[:, b]
+        return h
+
+    def prob_saturated(self, s: np.ndarray) -> np.ndarray:
+        """P (journey,) from saturated exposures s (journey, channel)."""
+        h = self.hazard_saturated(s)
+        if self.link == "hazard":
+            return -np.expm1(-h)
+        return 1.0 / (1.0 + np.exp(-h))
+
+    def prob(self, exposures: np.ndarray) -> np.ndarray:
+        """P (journey,) from exposures E (journey, channel)."""
+        return self.prob_saturated(self.saturate(exposures))
+
+    def __call__(self, exposures: np.ndarray) -> np.ndarray:
+        return self.prob(exposures)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready parameters (channel-keyed), as written to truth.json."""
+        synergy = None
+        if self.synergy is not None:
+            a, b, gamma = self.synergy
+            synergy = {"channels": [self.channels[a], self.channels[b]], "gamma": gamma}
+        return {
+            "link": self.link,
+            "intercept": self.intercept,
+            "beta": dict(zip(self.channels, self.beta.tolist(), strict=True)),
+            "decay_per_day": dict(zip(self.channels, self.decay.tolist(), strict=True)),
+            "saturation_theta": dict(zip(self.channels, self.saturation.tolist(), strict=True)),
+            "synergy": synergy,
+            "lookback_days": self.lookback_days,
+            "formula": (
+                "E_c = sum_touches exp(-decay_c * age_days) over touches in the lookback; "
+                "s_c = (1 - exp(-theta_c E_c)) / (1 - exp(-theta_c)); "
+                "H = intercept + sum_c beta_c s_c + gamma s_a s_b; "
+                + ("P = 1 - exp(-H)" if self.link == "hazard" else "P = 1 / (1 + exp(-H))")
+            ),
+        }
+
+    @classmethod
+    def from_dict(cls, params: dict[str, Any]) -> ConversionModel:
+        """Inverse of :meth:`to_dict` (reads the ``conversion_model`` entry of truth.json)."""
+        channels = tuple(params["beta"])
+        synergy = None
+        if params.get("synergy"):
+            a, b = params["synergy"]["channels"]
+            synergy = (channels.index(a), channels.index(b), float(params["synergy"]["gamma"]))
+        return cls(
+            channels=channels,
+            link=params["link"],
+            intercept=float(params["intercept"]),
+            beta=np.array([params["beta"][c] for c in channels], dtype=float),
+            decay=np.array([params["decay_per_day"][c] for c in channels], dtype=float),
+            saturation=np.array([params["saturation_theta"][c] for c in channels], dtype=float),
+            synergy=synergy,
+            lookback_days=float(params["lookback_days"]),
+        )

@@ -1,0 +1,126 @@
+"""One simulated world: spend -> touches -> users' exposures at their decision times -> credit.
+
+A world is identified by ``(seed, rep)``; rep 0 is the data that ``simulate`` writes, other reps
+are fresh worlds under the same spend plan (for averaging true outcomes). Counterfactual plans
+reuse the world's uniforms (common random numbers) and hold every user's decision time fixed,
+which is the same notion of effect as the Shapley truth: the journey's end is given, and a
+channel's touches are added or removed before it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from workbench.sim.journeys import (
+    STREAM_COUNTS,
+    STREAM_POPULATION,
+    STREAM_SPEND,
+    Population,
+    Touches,
+    decision_times,
+    draw_population,
+    draw_touches,
+    exposures,
+    rng_for,
+)
+from workbench.sim.response import ConversionModel
+from workbench.sim.scenarios import CHANNELS, DAYS_PER_WEEK, Scenario
+from workbench.sim.shapley import Credit, credit
+from workbench.sim.spend import Reach, reach_for, touch_counts, weekly_spend
+
+ORGANIC = "organic"
+
+
+@dataclass
+class World:
+    """Everything about one world's reachable users; arrays are indexed by user or channel."""
+
+    scenario: Scenario
+    channels: tuple[str, ...]
+    model: ConversionModel
+    reach: Reach
+    spend: np.ndarray  # (channel, week), currency
+    count_uniforms: np.ndarray  # (channel, week), the Poisson quantiles' uniforms
+    population: Population
+    touches: Touches
+    decision: np.ndarray  # (user,) days
+    touched: np.ndarray  # (user,) bool
+    exposures: np.ndarray  # (user, channel)
+    credit: Credit  # for every user (untouched: zeros and P(empty))
+    seed: int
+    rep: int
+
+    @property
+    def stages(self) -> list[str]:
+        return [self.scenario.channels[c].stage for c in self.channels]
+
+    @property
+    def period_days(self) -> float:
+        return self.spend.shape[1] * DAYS_PER_WEEK
+
+
+def acquisition(shapley: np.ndarray) -> np.ndarray:
+    """Acquisition channel index per journey: largest true Shapley credit; -1 (organic) when no
+    channel has positive credit (e.g. only zero-effect channels touched the user)."""
+    best = np.argmax(shapley, axis=1)
+    return np.where(shapley.max(axis=1, initial=0.0) > 0.0, best, -1)
+
+
+def make_world(scenario: Scenario, users: int, weeks: int, seed: int, rep: int = 0) -> World:
+    """Simulate world ``(seed, rep)`` under the scenario's spend plan (the same plan in every
+    rep: the plan is drawn from ``(seed, 0)``)."""
+    channels = CHANNELS
+    model = ConversionModel.from_scenario(scenario, channels)
+    reach = reach_for(scenario, channels, users)
+    spend = weekly_spend(scenario, channels, users, weeks, rng_for(seed, 0, STREAM_SPEND))
+    uniforms = rng_for(seed, rep, STREAM_COUNTS).random(spend.shape)
+    pop = draw_population(users, len(channels), weeks, rng_for(seed, rep, STREAM_POPULATION))
+    stages = [scenario.channels[c].stage for c in channels]
+    touches = draw_touches(pop, touch_counts(reach, spend, uniforms), stages, seed, rep)
+    decision, touched = decision_times(touches, pop, weeks * DAYS_PER_WEEK)
+    exp_ = exposures(touches, decision, model.decay, model.lookback_days)
+    return World(
+        scenario=scenario,
+        channels=channels,
+        model=model,
+        reach=reach,
+        spend=spend,
+        count_uniforms=uniforms,
+        population=pop,
+        touches=touches,
+        decision=decision,
+        touched=touched,
+        exposures=exp_,
+        credit=_credit_all(model, exp_, touched),
+        seed=seed,
+        rep=rep,
+    )
+
+
+def _credit_all(model: ConversionModel, exp_: np.ndarray, reached: np.ndarray) -> Credit:
+    """Credit for every user; the enumeration runs only for users with exposure."""
+    n, n_channels = exp_.shape
+    p0 = float(model.prob(np.zeros((1, n_channels)))[0])
+    out = Credit(
+        shapley=np.zeros((n, n_channels)),
+        removal=np.zeros((n, n_channels)),
+        p_full=np.full(n, p0),
+        p_empty=np.full(n, p0),
+    )
+    idx = np.flatnonzero(reached)
+    part = credit(model, exp_[idx])
+    out.shapley[idx], out.removal[idx] = part.shapley, part.removal
+    out.p_full[idx], out.p_empty[idx] = part.p_full, part.p_empty
+    return out
+
+
+def counterfactual(world: World, multipliers: np.ndarray) -> tuple[np.ndarray, Credit]:
+    """Exposures and credit of every user when each channel's weekly spend is multiplied by
+    ``multipliers`` (channel,), with the world's uniforms and decision times held fixed."""
+    spend = world.spend * np.asarray(multipliers, dtype=float)[:, None]
+    counts = touch_counts(world.reach, spend, world.count_uniforms)
+    touches = draw_touches(world.population, counts, world.stages, world.seed, world.rep)
+    exp_ = exposures(touches, world.decision, world.model.decay, world.model.lookback_days)
+    return exp_, _credit_all(world.model, exp_, exp_.sum(axis=1) > 0.0)
