@@ -1,0 +1,35 @@
+"""``workbench report``: one self-contained HTML report from a results folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from workbench.errors import InputError
+
+
+def report(results_dir: str | Path = "results", out_dir: str | Path = "reports") -> Path:
+    """Render ``out_dir/report.html`` from the attribution.nc, clv.nc and plan.nc found in
+    ``results_dir``. A missing file leaves its sections saying so; no results at all, or a
+    results folder that does not exist, raises :class:`InputError`. Returns the report's path.
+    """
+    from workbench.report.render import load_results, write_report
+    from workbench.report.sections import RESULT_FILES
+
+    folder = Path(results_dir)
+    expected = ", ".join(RESULT_FILES.values())
+    if not folder.is_dir():
+        raise InputError(
+            f"results folder not found; expected one holding {expected}", file=str(folder)
+        )
+    res = load_results(folder)
+    if not res.available():
+        raise InputError(f"no results found; expected at least one of {expected}", file=str(folder))
+    return write_report(res, out_dir)
+
+
+def run(results_dir: str = "results", out_dir: str = "reports") -> None:
+    """CLI entry point: render the report and print where it landed."""
+    path = report(results_dir, out_dir)
+    click.echo(f"report: {path}")

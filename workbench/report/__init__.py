@@ -1,0 +1,1 @@
+"""The HTML report: tidy summaries, figures, sections and the page that holds them."""
