@@ -1,0 +1,288 @@
+"""``workbench plan``: KPIs, response curves, budget scenarios and an optimised allocation.
+
+Reads attribution.nc (model posterior, pattern table, weekly touches), clv.nc (CLV of the
+customers each channel acquires) and the spend table; writes plan.nc with dims ``scenario``,
+``channel``, ``multiplier``, ``draw`` (flattened posterior sample) and ``kpi``. See
+docs/contracts.md ("plan.nc") and ``workbench/planning/`` for the pieces.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from workbench.errors import InputError
+
+#: Posterior samples kept for scenarios and curves (thinned evenly from chain x draw).
+MAX_DRAWS = 400
+#: Posterior samples the optimiser climbs on (a subset of the above, for speed).
+OPTIMISER_DRAWS = 100
+#: Interval reported for scenario deltas.
+INTERVAL = (0.05, 0.95)
+#: Attribution variables with (chain, draw) that are results, not model parameters.
+NOT_PARAMETERS = ("attributed_conversions", "incremental_conversions", "baseline_conversions")
+
+
+def plan(
+    attribution: Any,
+    clv: Any,
+    spend: Any,
+    *,
+    scenarios: Any = None,
+    budget: float | None = None,
+    objective: str = "mean",
+    bounds: Any = None,
+    seed: int = 1,
+    out: str | os.PathLike | None = None,
+    max_draws: int = MAX_DRAWS,
+    optimiser_draws: int = OPTIMISER_DRAWS,
+) -> xr.Dataset:
+    """Plan budgets from fitted attribution and CLV results.
+
+    ``attribution``, ``clv``: paths to attribution.nc / clv.nc or the Datasets; ``spend``: path
+    or DataFrame (channel, period_start, spend [, period_end]); ``scenarios``: YAML/CSV path or
+    a list of dicts (see ``workbench.planning.scenarios``); ``budget``: total spend for the
+    optimiser (currency over the data window; default the current total); ``objective``:
+    ``mean`` or a lower quantile such as ``q10`` of the value gained; ``bounds``: (lo, hi)
+    multiples of current spend for every channel or a dict channel -> (lo, hi). Returns the
+    plan Dataset (and writes it atomically to ``out`` when given).
+    """
+    from workbench.planning import kpis as kpi_mod
+    from workbench.planning.optimise import optimise, parse_objective, resolve_bounds
+    from workbench.planning.reach import fit_reach
+    from workbench.planning.response import ResponseModel, model_probability, response_curves
+    from workbench.planning.scenarios import CURRENT, OPTIMISED, Scenario, read_scenarios
+    from workbench.planning.spend import load_spend, spend_grid
+    from workbench.store import provenance, write_results
+
+    goal = parse_objective(objective)
+    attr_ds = _open(attribution, "attribution")
+    clv_ds = _open(clv, "clv")
+    _require(
+        attr_ds, ("pattern_counts", "pattern_n_journeys", "attributed_conversions"), attribution
+    )
+    channels = [str(c) for c in attr_ds["channel"].values]
+    spend_label = str(spend) if isinstance(spend, str | os.PathLike) else "<DataFrame>"
+    grid = spend_grid(load_spend(spend), channels, attr_ds.get("weekly_touches"), spend_label)
+    current = grid["spend"].sum("period").values
+    plannable = current > 0
+    if not plannable.any():
+        raise InputError("every channel has zero spend; nothing to plan", file=spend_label)
+
+    rng = np.random.default_rng(seed)
+    n_total = attr_ds.sizes["chain"] * attr_ds.sizes["draw"]
+    samples = np.sort(rng.choice(n_total, size=min(max_draws, n_total), replace=False))
+    params = _parameters(attr_ds)
+    counts = attr_ds["pattern_counts"]
+    probability, n = model_probability(params, counts, samples)
+    # No weekly touches (NaN): every channel's touches are taken as proportional to spend.
+    reach = fit_reach(grid["spend"], grid["touches"], n, seed)
+    clv_c, clv_base, value_note = _clv_values(clv_ds, channels)
+    common = dict(
+        channels=channels,
+        n_journeys=attr_ds["pattern_n_journeys"].values.astype(float),
+        weekly_spend=grid["spend"].values,
+        clv_by_channel=clv_c,
+        clv_baseline=clv_base,
+        organic_conversions=float(attr_ds.get("organic_conversions", 0.0)),
+    )
+    model = ResponseModel(probability=probability, reach_k=reach["reach_k"].values, **common)
+
+    # Scenarios: current, the user's, then the optimiser's allocation.
+    current_map = dict(zip(channels, current.tolist(), strict=True))
+    plan_list = [Scenario(CURRENT, current_map, "current spend")]
+    if scenarios is not None:
+        plan_list += read_scenarios(scenarios, current_map)
+    lower, upper = resolve_bounds(channels, current, bounds)
+    total = float(current.sum()) if budget is None else float(budget)
+    fixed = ~plannable
+    # Channels with no current spend have no reach curve: they stay at zero.
+    lower, upper = np.where(fixed, 0.0, lower), np.where(fixed, 0.0, upper)
+
+    n_opt = min(optimiser_draws, n)
+    opt_prob, _ = model_probability(params, counts, samples[:n_opt])
+    opt_model = ResponseModel(
+        probability=opt_prob, reach_k=reach["reach_k"].values[:n_opt], **common
+    )
+    base_value = opt_model.outcomes(np.ones(len(channels)))["value"]
+
+    def gain(x: np.ndarray) -> np.ndarray:
+        return opt_model.outcomes(_multiplier(x, current))["value"] - base_value
+
+    best = optimise(gain, total, lower, upper, current, goal)
+    plan_list.append(
+        Scenario(
+            OPTIMISED,
+            dict(zip(channels, best.spend.tolist(), strict=True)),
+            f"maximises the {goal.label} of value gained, budget {total:,.2f}",
+        )
+    )
+
+    spend_mat = np.array([[s.spend[c] for c in channels] for s in plan_list])
+    for s, row in zip(plan_list, spend_mat, strict=True):
+        if np.any((row > 0) & fixed):
+            bad = [c for c, f, r in zip(channels, fixed, row, strict=True) if f and r > 0]
+            raise InputError(
+                f"scenario '{s.name}' gives spend to {', '.join(bad)}, which has no current "
+                "spend, so its response to spend is unknown",
+                file=str(scenarios),
+            )
+    mult = _multiplier(spend_mat, current)
+    results = [model.outcomes(m) for m in mult]
+    conv = np.stack([r["conversions"] for r in results])
+    value = np.stack([r["value"] for r in results])
+    ds = _scenario_dataset(plan_list, channels, spend_mat, mult, conv, value)
+    ds = ds.merge(response_curves(model))
+    ds = ds.merge(kpi_mod.channel_kpis(attr_ds, clv_ds, grid["spend"]))
+    periods = kpi_mod.period_kpis(attr_ds, clv_ds, grid)
+    if periods is not None:
+        ds = ds.merge(periods)
+    ds = ds.merge(reach)  # reach draws pair one-to-one with the posterior samples kept
+    ds.attrs = provenance(
+        inputs={
+            "attribution": attribution,
+            "clv": clv,
+            "spend": spend,
+            **({"scenarios": scenarios} if scenarios is not None else {}),
+        },
+        row_counts={"spend_periods": int(grid.sizes["period"]), "draws": int(n)},
+        seed=seed,
+        settings={
+            "budget": total,
+            "objective": goal.label,
+            "bounds": bounds if bounds is not None else "default",
+            "max_draws": max_draws,
+            "optimiser_draws": n_opt,
+            "interval": list(INTERVAL),
+        },
+        optimiser_converged=int(best.converged),
+        optimiser_message=best.message,
+        optimiser_objective=best.objective,
+        value_source=value_note,
+        spend_window_days=[
+            float(grid["period_start"].values[0]),
+            float(grid["period_end"].values[-1]),
+        ],
+    )
+    if out is not None:
+        write_results(ds, out)
+    return ds
+
+
+def run(
+    attribution_path: str,
+    clv_path: str,
+    spend: str,
+    scenarios: str | None = None,
+    out: str = "results/plan.nc",
+    budget: float | None = None,
+    objective: str = "mean",
+    seed: int = 1,
+) -> None:
+    """CLI entry point (option names as in ``workbench plan``)."""
+    ds = plan(
+        attribution_path,
+        clv_path,
+        spend,
+        scenarios=scenarios,
+        budget=budget,
+        objective=objective,
+        seed=seed,
+        out=out,
+    )
+    names = ds["scenario"].values.tolist()
+    for name in names:
+        row = ds.sel(scenario=name)
+        print(
+            f"{name:>20}: conversions {float(row.delta_conversions_mean):+,.1f} "
+            f"[{float(row.delta_conversions_q05):+,.1f}, {float(row.delta_conversions_q95):+,.1f}]"
+            f"  value {float(row.delta_value_mean):+,.0f} "
+            f"[{float(row.delta_value_q05):+,.0f}, {float(row.delta_value_q95):+,.0f}]"
+            f"  P(beats current) {float(row.p_beats_current):.2f}"
+        )
+    print(f"wrote {out}")
+
+
+def _multiplier(spend: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """Spend (..., channel) as multiples of current spend; 1 where current spend is zero."""
+    safe = np.where(current > 0, current, 1.0)
+    return np.where(current > 0, np.asarray(spend, float) / safe, 1.0)
+
+
+def _scenario_dataset(plan_list, channels, spend_mat, mult, conv, value) -> xr.Dataset:
+    names = [s.name for s in plan_list]
+    d_conv, d_val = conv - conv[0], value - value[0]
+    data: dict[str, Any] = {
+        "spend": (("scenario", "channel"), spend_mat, {"units": "currency over the data window"}),
+        "spend_multiplier": (("scenario", "channel"), mult),
+        "conversions": (("scenario", "draw"), conv),
+        "value": (("scenario", "draw"), value, {"units": "currency (CLV)"}),
+        "p_beats_current": (
+            "scenario",
+            (d_val > 0).mean(axis=1),
+            {"description": "posterior probability that the scenario's value exceeds current"},
+        ),
+        "p_more_conversions": ("scenario", (d_conv > 0).mean(axis=1)),
+        "description": ("scenario", [s.description for s in plan_list]),
+    }
+    for name, delta in (("delta_conversions", d_conv), ("delta_value", d_val)):
+        data[f"{name}_mean"] = ("scenario", delta.mean(axis=1))
+        data[f"{name}_q05"] = ("scenario", np.quantile(delta, INTERVAL[0], axis=1))
+        data[f"{name}_q95"] = ("scenario", np.quantile(delta, INTERVAL[1], axis=1))
+    # The first scenario is the current plan: its deltas are identically zero.
+    data["p_beats_current"][1][0] = np.nan
+    data["p_more_conversions"][1][0] = np.nan
+    return xr.Dataset(
+        data,
+        coords={"scenario": names, "channel": channels, "draw": np.arange(conv.shape[1])},
+    )
+
+
+def _open(source: Any, what: str) -> xr.Dataset:
+    if isinstance(source, xr.Dataset):
+        return source
+    from workbench.store import read_results
+
+    path = str(source)
+    if not os.path.isfile(path):
+        raise InputError(f"{what} results file not found", file=path)
+    try:
+        return read_results(path)
+    except (OSError, ValueError) as err:
+        raise InputError(f"cannot read {what} results ({err})", file=path) from err
+
+
+def _require(ds: xr.Dataset, names: tuple[str, ...], source: Any) -> None:
+    missing = [n for n in names if n not in ds]
+    if missing:
+        raise InputError(
+            f"attribution results lack {', '.join(missing)}; re-run `workbench attribute`",
+            file=str(source) if not isinstance(source, xr.Dataset) else None,
+        )
+
+
+def _parameters(attr_ds: xr.Dataset) -> xr.Dataset:
+    """The model's posterior parameters: every variable with (chain, draw) that is not a
+    credit result."""
+    names = [
+        n
+        for n, v in attr_ds.data_vars.items()
+        if {"chain", "draw"} <= set(v.dims) and n not in NOT_PARAMETERS
+    ]
+    return attr_ds[names]
+
+
+def _clv_values(clv_ds: xr.Dataset, channels: list[str]) -> tuple[np.ndarray, float, str]:
+    """CLV per acquiring channel and for baseline customers (currency), and where they came
+    from."""
+    base = float(np.nanmean(clv_ds["clv"].values)) if "clv" in clv_ds else np.nan
+    if "clv_by_channel" in clv_ds:
+        by = clv_ds["clv_by_channel"].reindex(channel=channels).values.astype(float)
+        by = np.where(np.isfinite(by), by, base)
+        return by, base, "clv_by_channel (credit-weighted CLV per acquiring channel)"
+    if not np.isfinite(base):
+        raise InputError("clv results have neither clv_by_channel nor clv")
+    return np.full(len(channels), base), base, "mean clv of all customers (no clv_by_channel)"

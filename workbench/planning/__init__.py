@@ -1,0 +1,1 @@
+"""Budget planning: KPIs, spend response, scenarios and an optimiser, valued with CLV."""

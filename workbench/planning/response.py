@@ -1,0 +1,191 @@
+"""Response of conversions and customer value to each channel's spend, per posterior draw.
+
+Chain of reasoning, per posterior draw ``d`` and spend multiples ``m`` (one per channel):
+
+1. touches: ``r_c = N_c(m_c S_c) / N_c(S_c)`` from the reach curve (``reach.py``); journeys keep
+   their shape and every touch of channel ``c`` counts ``r_c`` times as much, i.e. the model's
+   ``exposure_scale`` for that channel (``0`` removes the channel, as the removal effect does).
+2. conversions: ``sum_j n_j P_dj(r)`` over the observed journey patterns ``j``, from the
+   attribution model's conversion probability, plus the organic conversions (no touch in the
+   window; spend does not move them).
+3. value: each conversion is worth the CLV of the customers its crediting channels acquire
+   (``clv_by_channel``), split by the channels' shares of the pattern's hazard; the baseline
+   share and organic conversions are worth the mean CLV of all customers. Hazard shares are
+   ``H - H_without_c``, rescaled to ``H - H_baseline``: exactly the Shapley split of the hazard
+   when there is no synergy, an even split of each synergy term between its pair otherwise.
+
+Settings (multiplier grid, draws kept) are the named constants below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from workbench.planning.reach import touch_ratio
+
+#: Spend multiples at which response curves are drawn.
+CURVE_MULTIPLIERS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0)
+#: Smallest hazard treated as non-zero when splitting value by hazard shares.
+HAZARD_EPS = 1e-12
+
+#: ``probability(exposure_scale (sample, channel)) -> P (sample, pattern)``.
+Probability = Callable[[np.ndarray], np.ndarray]
+
+
+def model_probability(
+    posterior: xr.Dataset, counts: xr.DataArray, samples: np.ndarray | None = None
+) -> tuple[Probability, int]:
+    """The attribution model's conversion probability as a numpy function of a per-sample
+    exposure scale.
+
+    ``attribution.probability.conversion_probability`` takes one scale for all draws; planning
+    pairs each posterior sample with its own reach-curve draw, so this evaluates the same
+    equations (the model's ``Draws`` and ``hazard``) with a (sample, channel) scale. Exposure
+    depends on a pattern only through its per-channel code (64 values), so ``s_c`` is evaluated
+    per code and gathered, as the model itself does.
+
+    ``posterior`` holds the parameters with dims ``(chain, draw[, channel][, channel_pair])``;
+    ``counts`` is ``pattern_counts(pattern, channel, recency_bin)``; ``samples`` picks flattened
+    ``chain x draw`` indices (chain-major) to keep, all when ``None``. Returns the function and
+    the number of samples it evaluates.
+    """
+    from attribution.features import code_table, encode_counts
+    from attribution.probability import hazard, posterior_draws
+
+    if "recency_ages_days" not in posterior.attrs:
+        posterior = posterior.assign_attrs(recency_ages_days=list(counts.attrs["ages_days"]))
+    draws = posterior_draws(posterior)
+    if samples is not None:
+        keep = np.asarray(samples)
+        draws = type(draws)(
+            baseline=draws.baseline[keep],
+            beta=draws.beta[keep],
+            decay=draws.decay[keep],
+            saturation=draws.saturation[keep],
+            synergy=draws.synergy[keep],
+            pairs=draws.pairs,
+            ages_days=draws.ages_days,
+        )
+    counts = counts.sel(channel=posterior["channel"].values).transpose(
+        "pattern", "channel", "recency_bin"
+    )
+    codes = encode_counts(np.rint(counts.values).astype(np.int64))  # (pattern, channel)
+    table = code_table(len(draws.ages_days)).astype(np.float64)  # (code, bin)
+    weights = np.exp(-draws.decay[..., None] * draws.ages_days)  # (sample, channel, bin)
+    code_exposure = weights @ table.T  # (sample, channel, code)
+    theta = draws.saturation[..., None]
+    chan = np.arange(codes.shape[1])
+
+    def probability(scale: np.ndarray) -> np.ndarray:
+        scale = np.broadcast_to(np.asarray(scale, float), draws.beta.shape)
+        s_code = np.expm1(-theta * code_exposure * scale[..., None]) / np.expm1(-theta)
+        s = s_code[:, chan[None, :], codes]  # (sample, pattern, channel)
+        return -np.expm1(-hazard(draws, s))
+
+    return probability, draws.n_samples
+
+
+@dataclass
+class ResponseModel:
+    """Expected conversions and value under per-channel spend multiples, per posterior sample.
+
+    Attributes (dims in brackets): ``channels`` [channel]; ``probability`` see
+    :data:`Probability`; ``n_journeys`` [pattern]; ``reach_k`` [sample, channel] reach-curve
+    ``K`` per sample (currency per week, ``inf`` = proportional); ``weekly_spend`` [week,
+    channel] current spend (currency per week); ``clv_by_channel`` [channel] mean CLV of the
+    customers each channel acquires (currency); ``clv_baseline`` CLV of a customer the model
+    credits to no channel (currency); ``organic_conversions`` conversions with no touch in the
+    window.
+    """
+
+    channels: Sequence[str]
+    probability: Probability
+    n_journeys: np.ndarray
+    reach_k: np.ndarray
+    weekly_spend: np.ndarray
+    clv_by_channel: np.ndarray
+    clv_baseline: float
+    organic_conversions: float
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.reach_k.shape[0])
+
+    def exposure_scale(self, multiplier: np.ndarray) -> np.ndarray:
+        """Touch ratio per sample and channel (sample, channel) for multiples (channel,)."""
+        return touch_ratio(np.asarray(multiplier, float), self.reach_k, self.weekly_spend)
+
+    def outcomes(self, multiplier: np.ndarray, *, value: bool = True) -> dict[str, np.ndarray]:
+        """Expected conversions and value (sample,) over the data window when channel ``c``'s
+        spend is ``multiplier[c]`` x current. Also returns ``credited(sample, channel)``, the
+        conversions credited to each channel by hazard share."""
+        scale = self.exposure_scale(multiplier)
+        p = self.probability(scale)  # (sample, pattern)
+        conversions = p @ self.n_journeys + self.organic_conversions
+        out = {"conversions": conversions}
+        if not value:
+            return out
+        credited = self._credited(scale, p)  # (sample, channel)
+        baseline = conversions - credited.sum(axis=1)
+        out["credited"] = credited
+        out["value"] = credited @ self.clv_by_channel + baseline * self.clv_baseline
+        return out
+
+    def _credited(self, scale: np.ndarray, p: np.ndarray) -> np.ndarray:
+        """Model conversions split by hazard share: (sample, channel)."""
+        hazard = -np.log1p(-np.clip(p, 0.0, 1.0 - 1e-15))
+        h0 = -np.log1p(-np.clip(self.probability(np.zeros_like(scale)), 0.0, 1.0 - 1e-15))
+        loo = np.empty((len(self.channels),) + hazard.shape)
+        for c in range(len(self.channels)):
+            without = scale.copy()
+            without[:, c] = 0.0
+            h_without = -np.log1p(-np.clip(self.probability(without), 0.0, 1.0 - 1e-15))
+            loo[c] = np.maximum(hazard - h_without, 0.0)
+        total = loo.sum(axis=0)
+        touched = np.maximum(hazard - h0, 0.0)
+        # Shares of the pattern's hazard; the remainder (h0 / H) is the baseline's.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            weight = np.where(
+                (total > HAZARD_EPS) & (hazard > HAZARD_EPS),
+                touched / (total * hazard),
+                0.0,
+            )
+        conv = p * self.n_journeys  # (sample, pattern) expected conversions per pattern
+        return np.einsum("csp,sp->sc", loo, conv * weight)
+
+
+def response_curves(
+    model: ResponseModel, multipliers: Sequence[float] = CURVE_MULTIPLIERS
+) -> xr.Dataset:
+    """Expected conversions and value when one channel's spend is scaled and the others stay.
+
+    Returns ``response_conversions(channel, multiplier, draw)`` and
+    ``response_value(channel, multiplier, draw)`` (conversions and currency over the data
+    window), ``draw`` being the flattened posterior sample.
+    """
+    n_c = len(model.channels)
+    conv = np.empty((n_c, len(multipliers), model.n_samples))
+    val = np.empty_like(conv)
+    for c in range(n_c):
+        for i, m in enumerate(multipliers):
+            mult = np.ones(n_c)
+            mult[c] = m
+            out = model.outcomes(mult)
+            conv[c, i], val[c, i] = out["conversions"], out["value"]
+    coords = {
+        "channel": list(model.channels),
+        "multiplier": np.asarray(multipliers, float),
+        "draw": np.arange(model.n_samples),
+    }
+    dims = ("channel", "multiplier", "draw")
+    return xr.Dataset(
+        {
+            "response_conversions": (dims, conv, {"units": "conversions over the data window"}),
+            "response_value": (dims, val, {"units": "currency (CLV) over the data window"}),
+        },
+        coords=coords,
+    )
