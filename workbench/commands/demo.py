@@ -1,0 +1,251 @@
+"""``workbench demo``: simulate -> attribute -> clv -> plan -> report -> notebooks, end to end.
+
+Everything lands under ``workdir``: the simulated inputs in ``data/sim``, the result files in
+``results``, the report and executed notebooks in ``reports``. Each stage prints one line when it
+starts and one with its duration. A stage whose module is not in this installation yet prints
+"<stage>: not available yet" and the demo goes on; a stage that needs another's output which is
+missing says it is skipped. Bad input (:class:`InputError`) stops the demo with exit code 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from workbench.errors import InputError
+
+#: Demo settings: sized so that ``make demo`` finishes in under ten minutes on two cores.
+DEMO_WEEKS = 12
+DEMO_DRAWS = 400
+DEMO_TUNE = 400
+DEMO_CHAINS = 2
+#: Share of the transaction window (first to last purchase) used for calibration; the rest is
+#: the holdout on which the CLV models are checked.
+CALIBRATION_SHARE = 0.6
+#: Notebook runner entry points tried in order in ``workbench.notebooks``.
+NOTEBOOK_RUNNERS = ("run_notebooks", "execute_notebooks", "run")
+
+
+@dataclass
+class _Paths:
+    workdir: Path
+
+    @property
+    def data(self) -> Path:
+        return self.workdir / "data" / "sim"
+
+    @property
+    def results(self) -> Path:
+        return self.workdir / "results"
+
+    @property
+    def reports(self) -> Path:
+        return self.workdir / "reports"
+
+    def result(self, name: str) -> Path:
+        return self.results / f"{name}.nc"
+
+
+def run(
+    workdir: str = ".",
+    users: int = 20_000,
+    seed: int = 1,
+    notebooks: bool = True,
+    *,
+    draws: int = DEMO_DRAWS,
+    tune: int = DEMO_TUNE,
+    chains: int = DEMO_CHAINS,
+    weeks: int = DEMO_WEEKS,
+) -> dict[str, str]:
+    """Run every available stage on simulated data of ``users`` users (``weeks`` weeks of
+    touches), with ``chains`` x ``draws`` NUTS draws after ``tune`` tuning steps.
+
+    Returns each stage's outcome: ``done``, ``not available yet`` or ``skipped: <why>``.
+    """
+    if int(users) < 1:
+        raise InputError(f"--users must be at least 1; got {users}")
+    if min(int(draws), int(tune), int(chains)) < 1:
+        raise InputError("draws, tune and chains must be at least 1")
+    paths = _Paths(Path(workdir))
+    stages: list[tuple[str, Callable[[], Any]]] = [
+        ("simulate", lambda: _simulate(paths, users, weeks, seed)),
+        ("attribute", lambda: _attribute(paths, seed, draws, tune, chains)),
+        ("clv", lambda: _clv(paths, seed)),
+        ("plan", lambda: _plan(paths, seed)),
+        ("report", lambda: _report(paths)),
+    ]
+    if notebooks:
+        stages.append(("notebooks", lambda: _notebooks(paths)))
+
+    started = time.perf_counter()
+    outcome: dict[str, str] = {}
+    for i, (name, step) in enumerate(stages, start=1):
+        tag = f"[{i}/{len(stages)}] {name}"
+        module = "workbench.notebooks" if name == "notebooks" else f"workbench.commands.{name}"
+        if not _exists(module):
+            click.echo(f"{tag}: not available yet")
+            outcome[name] = "not available yet"
+            continue
+        click.echo(f"{tag} ...")
+        t0 = time.perf_counter()
+        try:
+            step()
+        except _Skip as why:
+            click.echo(f"{tag}: skipped ({why})")
+            outcome[name] = f"skipped: {why}"
+            continue
+        click.echo(f"{tag} done in {time.perf_counter() - t0:.1f} s")
+        outcome[name] = "done"
+    click.echo(
+        f"demo finished in {time.perf_counter() - started:.1f} s; results in {paths.results}"
+    )
+    return outcome
+
+
+class _Skip(Exception):
+    """A stage cannot run because an earlier stage's output is missing."""
+
+
+def _exists(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def _command(name: str):
+    return importlib.import_module(f"workbench.commands.{name}")
+
+
+def _cli_defaults(name: str) -> dict[str, Any]:
+    """The option defaults of ``workbench <name>``, so the demo follows the CLI's defaults."""
+    from workbench.cli import main
+
+    return {p.name: p.default for p in main.commands[name].params if p.name is not None}
+
+
+def _call(name: str, **overrides: Any) -> Any:
+    """``workbench.commands.<name>.run`` with the CLI defaults and ``overrides``, passing only
+    the options its ``run`` accepts."""
+    fn = _command(name).run
+    options = {**_cli_defaults(name), **overrides}
+    accepted = inspect.signature(fn).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
+        options = {k: v for k, v in options.items() if k in accepted}
+    return fn(**options)
+
+
+def _require(path: Path, stage: str) -> str:
+    if not path.is_file():
+        raise _Skip(f"needs {path} from {stage}")
+    return str(path)
+
+
+def _input(paths: _Paths, table: str) -> str:
+    found = sorted(paths.data.glob(f"{table}.*"))
+    if not found:
+        raise _Skip(f"needs {table} in {paths.data} from simulate")
+    return str(found[0])
+
+
+def _simulate(paths: _Paths, users: int, weeks: int, seed: int) -> None:
+    _call("simulate", out_dir=str(paths.data), users=int(users), weeks=weeks, seed=seed)
+
+
+def _attribute(paths: _Paths, seed: int, draws: int, tune: int, chains: int) -> None:
+    _call(
+        "attribute",
+        touchpoints=_input(paths, "touchpoints"),
+        conversions=_input(paths, "conversions"),
+        out=str(paths.result("attribution")),
+        seed=seed,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+    )
+
+
+def _clv(paths: _Paths, seed: int) -> None:
+    transactions = _input(paths, "transactions")
+    calibration_end, holdout_end = calibration_split(transactions)
+    click.echo(f"  calibration to {calibration_end}, holdout to {holdout_end}")
+    attribution = paths.result("attribution")
+    _call(
+        "clv",
+        transactions=transactions,
+        out=str(paths.result("clv")),
+        calibration_end=calibration_end,
+        holdout_end=holdout_end,
+        attribution_path=str(attribution) if attribution.is_file() else None,
+        seed=seed,
+    )
+
+
+def _plan(paths: _Paths, seed: int) -> None:
+    _call(
+        "plan",
+        attribution_path=_require(paths.result("attribution"), "attribute"),
+        clv_path=_require(paths.result("clv"), "clv"),
+        spend=_input(paths, "spend"),
+        out=str(paths.result("plan")),
+        seed=seed,
+    )
+
+
+def _report(paths: _Paths) -> None:
+    if not any(paths.results.glob("*.nc")):
+        raise _Skip(f"no results in {paths.results}")
+    _call("report", results_dir=str(paths.results), out_dir=str(paths.reports))
+
+
+def _notebooks(paths: _Paths) -> None:
+    module = importlib.import_module("workbench.notebooks")
+    runner = next((getattr(module, n) for n in NOTEBOOK_RUNNERS if hasattr(module, n)), None)
+    if runner is None:
+        raise _Skip(f"workbench.notebooks has none of {', '.join(NOTEBOOK_RUNNERS)}")
+    known = {
+        "data_dir": str(paths.data),
+        "results_dir": str(paths.results),
+        "out_dir": str(paths.reports / "notebooks"),
+        "reports_dir": str(paths.reports),
+        "workdir": str(paths.workdir),
+    }
+    accepted = inspect.signature(runner).parameters
+    runner(**{k: v for k, v in known.items() if k in accepted})
+
+
+def calibration_split(transactions: str) -> tuple[str, str]:
+    """``(calibration_end, holdout_end)`` as YYYY-MM-DD for a transactions file: the holdout is
+    the last ``1 - CALIBRATION_SHARE`` of the window from the first to the last purchase."""
+    import duckdb
+
+    from workbench.engines import file_format
+
+    reader = "read_parquet" if file_format(transactions) == "parquet" else "read_csv"
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        first, last = con.execute(
+            "SELECT min(epoch_us(CAST(timestamp AS TIMESTAMPTZ))), "
+            "max(epoch_us(CAST(timestamp AS TIMESTAMPTZ))) "
+            f"FROM {reader}(?)",
+            [str(transactions)],
+        ).fetchone()
+    finally:
+        con.close()
+    if first is None:
+        raise InputError("no transactions to split into calibration and holdout", file=transactions)
+    import pandas as pd
+
+    start = pd.Timestamp(first, unit="us")
+    end = pd.Timestamp(last, unit="us")
+    cal = (start + (end - start) * CALIBRATION_SHARE).normalize()
+    return str(cal.date()), str(end.normalize().date())
