@@ -166,23 +166,32 @@ def conditional_expectation(clv: xr.Dataset) -> Figure | None:
 
 
 def tracking(clv: xr.Dataset) -> Figure | None:
-    """Repeat purchases per period, actual against model (when clv.nc stores the series as
-    ``tracking_actual(period)`` and ``tracking_expected(period)``)."""
+    """Repeat purchases per period of the whole cohort, actual against model (weekly and
+    cumulative), from ``tracking_actual(period)`` and ``tracking_expected(period)`` (+ bounds);
+    a dotted line marks the end of the calibration period."""
     if "tracking_actual" not in clv or "tracking_expected" not in clv:
         return None
-    actual, expected = clv["tracking_actual"], clv["tracking_expected"]
-    dim = actual.dims[0]
-    x = actual[dim].values
+    panels = [""] + (["_cumulative"] if "tracking_actual_cumulative" in clv else [])
+    unit = {"D": "day", "W": "week", "M": "month"}.get(str(clv.attrs.get("time_unit")), "period")
     with plt.rc_context(STYLE):
-        fig, ax = _figure()
-        ax.plot(x, actual.values, color=COLOURS[1], label="actual")
-        ax.plot(x, expected.values, "--", color=COLOURS[0], label="model")
-        if "calibration_end" in clv.attrs and np.issubdtype(np.asarray(x).dtype, np.datetime64):
-            ax.axvline(np.datetime64(str(clv.attrs["calibration_end"])), color="grey", ls=":")
-        ax.set_xlabel(str(dim))
-        ax.set_ylabel("repeat purchases")
-        ax.legend(frameon=False)
-        ax.set_title("Tracking: repeat purchases per period")
+        fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN * 0.85), layout="constrained")
+        axes = fig.subplots(1, len(panels), squeeze=False)[0]
+        for ax, suffix in zip(axes, panels, strict=True):
+            actual = clv[f"tracking_actual{suffix}"]
+            expected = clv[f"tracking_expected{suffix}"]
+            x = actual[actual.dims[0]].values
+            ax.plot(x, actual.values, color=COLOURS[1], label="actual")
+            ax.plot(x, expected.values, "--", color=COLOURS[0], label="model")
+            lo, hi = f"tracking_expected{suffix}_lower", f"tracking_expected{suffix}_upper"
+            if lo in clv and hi in clv:
+                ax.fill_between(x, clv[lo].values, clv[hi].values, color=COLOURS[0], alpha=0.2)
+            end = clv.attrs.get("calibration_end")
+            if end and np.issubdtype(np.asarray(x).dtype, np.datetime64):
+                ax.axvline(np.datetime64(str(end)), color="grey", linestyle=":")
+            ax.set_ylabel(f"repeat purchases per {unit}" if not suffix else "cumulative")
+            ax.tick_params(axis="x", labelrotation=30)
+        axes[0].legend(frameon=False)
+        fig.suptitle("Tracking: the cohort's repeat purchases, actual against model")
     return fig
 
 

@@ -18,6 +18,8 @@ from matplotlib.figure import Figure
 
 #: Figure embedding format; SVG stays sharp in print.
 FIGURE_FORMAT = "svg"
+#: Tables with more columns than this get a smaller font so they fit a page.
+WIDE_TABLE_COLUMNS = 6
 
 
 def esc(value: object) -> str:
@@ -90,7 +92,11 @@ def table(
         )
         body.append(f"<tr>{cells}</tr>")
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""
-    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    wide = ' class="wide"' if len(headers) > WIDE_TABLE_COLUMNS else ""
+    return (
+        f'<div class="table"><table{wide}>{cap}<thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
 
 
 def figure(fig: Figure | None, alt: str, caption: str = "") -> str:

@@ -64,6 +64,9 @@ DIAGNOSTIC_KEYS = (
     "divergences",
     "diagnostics_ok",
     "holdout_log_loss",
+    "holdout_mae",
+    "diagnostics",
+    "params_mle",
     "seed",
     "workbench_version",
     "settings",
@@ -230,8 +233,11 @@ def executive_summary(res: Results) -> Section:
     body = "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>" if items else ""
     absent = [k for k in RESULT_FILES if getattr(res, k) is None]
     if absent:
-        body += missing(
-            ", ".join(RESULT_FILES[k] for k in absent), "Those sections say how to add it."
+        names = " and ".join(RESULT_FILES[k] for k in absent)
+        verb = "are" if len(absent) > 1 else "is"
+        body += (
+            f'<p class="missing">{esc(names)} {verb} not in the results folder; the sections that '
+            "need them say how to add them.</p>"
         )
     note = (
         f'<p class="iv">Numbers in brackets are {summaries.INTERVAL_LABEL}s: the range that holds '
@@ -461,7 +467,18 @@ def data_quality(res: Results) -> Section:
             continue
         counts = ds.attrs.get("row_counts") or {}
         inputs = ds.attrs.get("inputs") or {}
-        for name in sorted(set(counts) | set(inputs)):
+        for key, value in counts.items():
+            if any(q in key.lower() for q in QUALITY_KEYS):
+                notes.append(
+                    f"<li>{esc(role)}: {esc(key.replace('_', ' '))}: {esc(num(value))}</li>"
+                )
+        counts = {k: v for k, v in counts.items() if not any(q in k.lower() for q in QUALITY_KEYS)}
+        for key in sorted(set(counts) - set(inputs)):
+            # Counts that are not input files (customers, journeys, patterns...).
+            notes.append(
+                f"<li>{esc(role)}: {esc(key.replace('_', ' '))}: {esc(num(counts[key]))}</li>"
+            )
+        for name in sorted(inputs):
             info = inputs.get(name) if isinstance(inputs.get(name), dict) else {}
             path = Path(str(info.get("path", ""))).name if info.get("path") else ""
             sha = str(info.get("sha256") or "")[:12]
@@ -531,6 +548,20 @@ def diagnostics(res: Results) -> Section:
             body += table(["Parameter", "Estimate"], prow)
         if role == "attribution":
             body += _posterior_table(ds)
+        if role == "clv" and "model_holdout_mae" in ds:
+            rows = [
+                [esc(m), esc(num(ds["model_holdout_mae"].sel(purchase_model=m), 4))]
+                + (
+                    [esc(num(ds["model_holdout_total_error"].sel(purchase_model=m), 1))]
+                    if "model_holdout_total_error" in ds
+                    else []
+                )
+                for m in ds["purchase_model"].values
+            ]
+            headers = ["Purchase model", "Holdout MAE per customer"]
+            if "model_holdout_total_error" in ds:
+                headers.append("Holdout total error")
+            body += table(headers, rows)
     if not body:
         body = missing("Every results file", "Run the pipeline first.")
     return Section("diagnostics", "Model diagnostics", body, collapsed=True)

@@ -296,6 +296,19 @@ def conditional_expectation(clv: xr.Dataset) -> pd.DataFrame | None:
     Groups 0 .. ``CONDITIONAL_FREQ_GROUPS - 1``, the last holding every higher frequency (the
     conditional-expectation plot of Fader, Hardie & Lee 2005, fig. 3).
     """
+    stored = ("holdout_actual_by_frequency", "holdout_predicted_by_frequency")
+    if all(n in clv for n in stored):
+        out = pd.DataFrame(
+            {
+                "predicted": clv[stored[1]].values,
+                "actual": clv[stored[0]].values,
+                "customers": clv["customers_by_frequency"].values
+                if "customers_by_frequency" in clv
+                else np.nan,
+            },
+            index=[str(g) for g in clv["frequency_group"].values],
+        )
+        return out[out["customers"].fillna(1) > 0]
     needed = ("frequency", "predicted_holdout_purchases", "actual_holdout_purchases")
     if not all(n in clv for n in needed):
         return None
@@ -344,8 +357,19 @@ def retention_curve(clv: xr.Dataset, horizon: float | None = None) -> pd.DataFra
     probability p ~ Beta(a, b), so dropouts form a Poisson process of rate lambda * p and
     P(alive at t | p) = E_lambda[exp(-lambda p t)] = (alpha / (alpha + p t))**r. The curve is its
     expectation over p (numerical integral on a grid), per posterior draw when available.
-    Columns ``t`` (time units of clv.nc), ``mean``, ``lower``, ``upper``.
+    Columns ``t`` (time units of clv.nc), ``mean``, ``lower``, ``upper``. The curve stored in
+    clv.nc (``retention(retention_time)``, + ``_lower``/``_upper``) is used when present.
     """
+    if "retention" in clv and "retention_time" in clv["retention"].dims:
+        mean = clv["retention"].values
+        return pd.DataFrame(
+            {
+                "t": clv["retention_time"].values,
+                "mean": mean,
+                "lower": clv["retention_lower"].values if "retention_lower" in clv else mean,
+                "upper": clv["retention_upper"].values if "retention_upper" in clv else mean,
+            }
+        )
     draws = _param_draws(clv, ("r", "alpha", "a", "b"))
     if draws is None:
         return None
