@@ -280,3 +280,159 @@ def test_dollar_signs_in_channel_names_do_not_break_plots(tmp_path):
     write_results(standin_plan(channels=channels), folder / "plan.nc")
     page = report(folder, tmp_path / "out").read_text()
     assert "paid $ search" in page
+
+
+# --- the demo-like report in a real browser -----------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+#: Small pipeline: users simulated and NUTS settings (enough for every section to fill).
+PIPELINE_USERS = 4_000
+PIPELINE_WEEKS = 8
+PIPELINE_DRAWS = 100
+PIPELINE_TUNE = 100
+#: The simulated channel renamed to the hostile name before attribution.
+RENAMED_CHANNEL = "display"
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def _rename_channel(path, old: str, new: str) -> None:
+    import pandas as pd
+
+    df = pd.read_parquet(path)
+    assert old in set(df["channel"]), f"{old} not among the simulated channels"
+    df["channel"] = df["channel"].astype(str).replace({old: new})
+    df.to_parquet(path, index=False)
+
+
+def _pipeline_results(folder) -> str:
+    """Results from the real pipeline at small size (simulate -> attribute -> clv -> plan), with
+    one channel renamed to ``EVIL``; stand-ins for the stages not in this checkout yet.
+    Returns a description of what was used."""
+    from workbench.commands import simulate
+    from workbench.commands.demo import calibration_split
+
+    data, results = folder / "data", folder / "results"
+    used = []
+    paths = simulate.run(out_dir=str(data), users=PIPELINE_USERS, weeks=PIPELINE_WEEKS, seed=3)
+    _rename_channel(paths["touchpoints"], RENAMED_CHANNEL, EVIL)
+    _rename_channel(paths["spend"], RENAMED_CHANNEL, EVIL)
+    if _has("workbench.commands.attribute"):
+        from workbench.commands import attribute
+
+        attribute.run(
+            touchpoints=str(paths["touchpoints"]),
+            conversions=str(paths["conversions"]),
+            out=str(results / "attribution.nc"),
+            seed=3,
+            draws=PIPELINE_DRAWS,
+            tune=PIPELINE_TUNE,
+            chains=2,
+        )
+        used.append("attribute")
+    else:
+        write_results(standin_attribution(), results / "attribution.nc")
+    from workbench.commands import clv, plan
+
+    cal, hold = calibration_split(str(paths["transactions"]))
+    clv.run(
+        transactions=str(paths["transactions"]),
+        out=str(results / "clv.nc"),
+        calibration_end=cal,
+        holdout_end=hold,
+        attribution_path=str(results / "attribution.nc") if used else None,
+    )
+    used.append("clv")
+    if used[0] == "attribute":
+        plan.run(
+            attribution_path=str(results / "attribution.nc"),
+            clv_path=str(results / "clv.nc"),
+            spend=str(paths["spend"]),
+            out=str(results / "plan.nc"),
+        )
+        used.append("plan")
+    else:
+        write_results(standin_plan(), results / "plan.nc")
+    return "+".join(used)
+
+
+@pytest.fixture(scope="module")
+def demo_report(tmp_path_factory):
+    from workbench.commands.report import report
+
+    folder = tmp_path_factory.mktemp("demo")
+    used = _pipeline_results(folder)
+    return report(folder / "results", folder / "reports"), used
+
+
+def _chromium_or_skip() -> str:
+    import os
+    import shutil
+
+    found = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
+    if found:
+        return found
+    reason = (
+        f"no headless Chromium at {CHROMIUM} (install Debian's chromium: apt-get install chromium)"
+    )
+    if os.environ.get("CI"):
+        pytest.fail(reason + "; CI must run the browser test")
+    pytest.skip(reason)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_demo_report_in_headless_chromium_shows_sections_and_hostile_names_as_text(demo_report):
+    executable = _chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    path, used = demo_report
+    url = path.resolve().as_uri()
+    dialogs, requests = [], []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(url, wait_until="load")
+            ids = page.eval_on_selector_all("section", "els => els.map(e => e.id)")
+            headings = page.locator("h2").all_inner_texts()
+            # The hostile channel name is a text node, verbatim, in the rendered page.
+            text_nodes = page.evaluate(
+                """name => {
+                    const w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+                    let n = 0;
+                    while (w.nextNode()) { if (w.currentNode.nodeValue.includes(name)) n++; }
+                    return n;
+                }""",
+                EVIL,
+            )
+            scripts = page.locator("script").count()
+            widths = page.eval_on_selector_all("img", "els => els.map(e => e.naturalWidth)")
+            page.emulate_media(media="print")
+            nav_printed = page.locator("nav").is_visible()
+        finally:
+            browser.close()
+    assert list(SECTION_IDS) == ids, used
+    assert "Executive summary" in headings and "Model diagnostics" in headings
+    assert text_nodes >= 2  # channel table and at least one more place
+    assert scripts == 0 and dialogs == []
+    assert requests and all(u == url or u.startswith("data:") for u in requests), requests
+    assert widths and all(w > 0 for w in widths)  # every inline figure decodes
+    assert not nav_printed  # print stylesheet applies
