@@ -307,3 +307,29 @@ def test_cli_simulate_rejects_an_unknown_scenario_without_writing(tmp_path):
     assert result.exit_code == 2
     assert "unknown scenario 'tv-heavy'" in result.output
     assert not out.exists()
+
+
+def test_truth_per_journey_is_reproduced_from_the_written_touches(sim):
+    """P of each converter, recomputed from the touchpoints file with the truth's equations."""
+    truth, journeys = sim.truth, sim.journeys.set_index("user_id")
+    model = ConversionModel.from_dict(truth["conversion_model"])
+    tp = sim.touchpoints.merge(sim.conversions, on="user_id", suffixes=("", "_conv"))
+    age = (tp["timestamp_conv"] - tp["timestamp"]).dt.total_seconds().to_numpy() / 86_400
+    keep = (age > 0) & (age <= truth["lookback_days"])
+    tp, age = tp[keep], age[keep]
+    decay = tp["channel"].map(truth["conversion_model"]["decay_per_day"]).to_numpy(dtype=float)
+    tp = tp.assign(weight=np.exp(-decay * age))
+    exposures = tp.pivot_table("weight", "user_id", "channel", aggfunc="sum", fill_value=0.0)
+    exposures = exposures.reindex(columns=list(CHANNELS), fill_value=0.0)
+    expected = journeys.loc[exposures.index, "p_convert"].to_numpy()
+    np.testing.assert_allclose(model.prob(exposures.to_numpy()), expected, rtol=1e-6)
+    assert journeys.loc[exposures.index, "converted"].all()
+    # Per-journey credit adds up to the channel totals, and the truth's model gives it back.
+    shapley = journeys[[f"shapley_{c}" for c in CHANNELS]].to_numpy()
+    np.testing.assert_allclose(shapley.sum(axis=0), list(truth["shapley_conversions"].values()))
+    np.testing.assert_allclose(
+        shapley_values(truth["conversion_model"], exposures.to_numpy()),
+        journeys.loc[exposures.index, [f"shapley_{c}" for c in CHANNELS]].to_numpy(),
+        rtol=1e-6,
+        atol=1e-12,
+    )

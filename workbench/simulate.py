@@ -52,6 +52,7 @@ from workbench.sim.truth import build_truth, n_unreachable, true_outcomes
 from workbench.sim.world import ORGANIC, acquisition, make_world
 
 __all__ = [
+    "model_from_truth",
     "SimulatedData",
     "simulate",
     "write",
@@ -82,6 +83,9 @@ class SimulatedData:
     transactions: pd.DataFrame  # customer_id, timestamp, amount
     spend: pd.DataFrame  # channel, period_start, period_end, spend
     truth: dict[str, Any]
+    #: Per touched user (not written): decision time, true P with and without the touches,
+    #: converted, acquisition channel and the true Shapley credit per channel (``shapley_<c>``).
+    journeys: pd.DataFrame | None = None
 
 
 def _timestamps(days: np.ndarray) -> np.ndarray:
@@ -199,7 +203,29 @@ def simulate(
         "transactions": len(buys.customer),
     }
     truth = build_truth(world, counts, acquired)
-    return SimulatedData(touchpoints, conversions, transactions, spend, truth)
+    journeys = _journey_truth(world, ids, convert, acq, labels)
+    return SimulatedData(touchpoints, conversions, transactions, spend, truth, journeys)
+
+
+def _journey_truth(world, ids, convert, acq, labels) -> pd.DataFrame:
+    """Per touched user: the truth behind their journey (for checking per-journey credit)."""
+    users = np.flatnonzero(world.touched)
+    cr = world.credit
+    frame = pd.DataFrame(
+        {
+            "user_id": _strings(ids, users),
+            "decision_time": _timestamps(world.decision[users]),
+            "p_convert": cr.p_full[users],
+            "p_baseline": cr.p_empty[users],
+            "converted": convert[users],
+            "acquisition_channel": _strings(
+                labels, np.where(acq[users] < 0, len(labels) - 1, acq[users])
+            ),
+        }
+    )
+    for i, channel in enumerate(world.channels):
+        frame[f"shapley_{channel}"] = cr.shapley[users, i]
+    return frame
 
 
 def _spend_table(channels: tuple[str, ...], spend: np.ndarray) -> pd.DataFrame:
@@ -257,6 +283,11 @@ def _temp_in(folder: Path, name: str) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
     os.close(fd)
     return Path(tmp)
+
+
+def model_from_truth(truth: dict[str, Any]) -> ConversionModel:
+    """The true conversion model of a truth dict: ``model_from_truth(t).prob(E)`` gives P."""
+    return ConversionModel.from_dict(truth["conversion_model"])
 
 
 def read_truth(path: str | os.PathLike) -> dict[str, Any]:

@@ -66,7 +66,25 @@ class ConversionModel:
 
     def prob_saturated(self, s: np.ndarray) -> np.ndarray:
         """P (journey,) from saturated exposures s (journey, channel)."""
-        h = self.hazard_saturated(s)
+        return self._link(self.hazard_saturated(s))
+
+    def prob_subsets(self, s: np.ndarray, masks: np.ndarray) -> np.ndarray:
+        """P (journey, subset) with each journey's saturated exposures s (journey, channel)
+        restricted to each subset in ``masks`` (subset, channel) of 0/1.
+
+        The hazard is accumulated channel by channel in a fixed order, so two subsets that
+        differ only by a channel with beta = 0 (and no synergy) get bit-identical P.
+        """
+        sb = s * self.beta
+        h = np.full((len(s), len(masks)), self.intercept)
+        for c in range(s.shape[1]):
+            h += sb[:, c : c + 1] * masks[None, :, c]
+        if self.synergy is not None:
+            a, b, gamma = self.synergy
+            h += (gamma * s[:, a] * s[:, b])[:, None] * (masks[:, a] * masks[:, b])[None, :]
+        return self._link(h)
+
+    def _link(self, h: np.ndarray) -> np.ndarray:
         if self.link == "hazard":
             return -np.expm1(-h)
         return 1.0 / (1.0 + np.exp(-h))

@@ -47,50 +47,55 @@ def subset_masks(n_channels: int) -> np.ndarray:
     return ((k >> np.arange(n_channels)[None, :]) & 1).astype(float)
 
 
-def _shapley_terms(n_channels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each channel, subsets without it, the same subsets with it, and Shapley weights."""
-    subsets = np.arange(2**n_channels)
-    sizes = np.array([bin(int(k)).count("1") for k in subsets])
-    weight_by_size = np.array(
+def _bit_view(values: np.ndarray, channel: int, bit: int) -> np.ndarray:
+    """View of ``values`` (journey, 2^C) at the subsets where ``channel`` is in (bit 1) or out
+    (bit 0), shaped (journey, 2, ..., 2) over the other channels. Subset k has channel c when
+    bit c of k is set, so in C order channel c is axis C - c of the (journey, 2, ..., 2) view."""
+    n_channels = int(np.log2(values.shape[1]))
+    shaped = values.reshape((values.shape[0],) + (2,) * n_channels)
+    index = [slice(None)] * (n_channels + 1)
+    index[n_channels - channel] = bit
+    return shaped[tuple(index)]
+
+
+def _shapley_weights(n_channels: int) -> list[np.ndarray]:
+    """Per channel, |S|! (C - 1 - |S|)! / C! over the subsets S without it, in _bit_view order."""
+    sizes = subset_masks(n_channels).sum(axis=1).astype(int)[None, :]
+    weight = np.array(
         [
             factorial(s) * factorial(n_channels - 1 - s) / factorial(n_channels)
             for s in range(n_channels)
         ]
     )
-    without, with_, weights = [], [], []
-    for c in range(n_channels):
-        w_out = subsets[(subsets >> c) & 1 == 0]
-        without.append(w_out)
-        with_.append(w_out | (1 << c))
-        weights.append(weight_by_size[sizes[w_out]])
-    return np.array(without), np.array(with_), np.array(weights)
+    return [weight[_bit_view(sizes, c, 0).reshape(-1)] for c in range(n_channels)]
 
 
 def _subset_values(prob: ProbFn | ConversionModel, exposures: np.ndarray) -> np.ndarray:
     """v(S) for every journey and subset: (journey, 2^C)."""
     masks = subset_masks(exposures.shape[1])
     if isinstance(prob, ConversionModel):
-        # Saturate once; s(0) = 0, so masking s equals masking the exposures.
-        s = prob.saturate(exposures)
-        return np.stack([prob.prob_saturated(s * m) for m in masks], axis=1)
+        return prob.prob_subsets(prob.saturate(exposures), masks)
     return np.stack([np.asarray(prob(exposures * m), dtype=float) for m in masks], axis=1)
 
 
 def credit(
-    prob: ProbFn | ConversionModel, exposures: np.ndarray, *, chunk: int = CHUNK_JOURNEYS
+    prob: ProbFn | ConversionModel | dict, exposures: np.ndarray, *, chunk: int = CHUNK_JOURNEYS
 ) -> Credit:
     """Exact Shapley values and removal effects of ``prob`` for each journey.
 
-    ``prob`` maps exposures (journey, channel) to P (journey,) (a :class:`ConversionModel` is
-    evaluated faster); ``exposures`` is (journey, channel), zero for absent channels.
+    ``prob`` maps exposures (journey, channel) to P (journey,); a :class:`ConversionModel` (or
+    its parameters: truth.json's ``conversion_model``) is evaluated faster. ``exposures`` is
+    (journey, channel), zero for absent channels.
     """
+    if isinstance(prob, dict):
+        prob = ConversionModel.from_dict(prob)
     exposures = np.asarray(exposures, dtype=float)
     if exposures.ndim != 2:
         raise ValueError(f"exposures must be (journey, channel); got shape {exposures.shape}")
     n, n_channels = exposures.shape
     if n_channels > MAX_CHANNELS:
         raise ValueError(f"exact Shapley over {n_channels} channels is too costly (max 16)")
-    without, with_, weights = _shapley_terms(n_channels)
+    weights = _shapley_weights(n_channels)
     full = 2**n_channels - 1
     shapley = np.empty((n, n_channels))
     removal = np.empty((n, n_channels))
@@ -98,8 +103,11 @@ def credit(
     p_empty = np.empty(n)
     for lo in range(0, n, chunk):
         v = _subset_values(prob, exposures[lo : lo + chunk])
+        rows = len(v)
         for c in range(n_channels):
-            shapley[lo : lo + chunk, c] = (v[:, with_[c]] - v[:, without[c]]) @ weights[c]
+            # Differences first: a channel that never changes P gets exactly 0.
+            diff = _bit_view(v, c, 1) - _bit_view(v, c, 0)
+            shapley[lo : lo + chunk, c] = diff.reshape(rows, -1) @ weights[c]
             removal[lo : lo + chunk, c] = v[:, full] - v[:, full ^ (1 << c)]
         p_full[lo : lo + chunk] = v[:, full]
         p_empty[lo : lo + chunk] = v[:, 0]
@@ -107,7 +115,7 @@ def credit(
 
 
 def shapley_values(
-    prob: ProbFn | ConversionModel, exposures: np.ndarray, *, chunk: int = CHUNK_JOURNEYS
+    prob: ProbFn | ConversionModel | dict, exposures: np.ndarray, *, chunk: int = CHUNK_JOURNEYS
 ) -> np.ndarray:
     """Exact Shapley values (journey, channel) of ``prob`` over the channels; see :func:`credit`."""
     return credit(prob, exposures, chunk=chunk).shapley

@@ -161,7 +161,7 @@ def true_outcomes(
     seed = truth["seed"] if seed is None else seed
     reps = []
     for rep in range(n_reps):
-        world = make_world(scenario, truth["users"], truth["weeks"], seed, rep)
+        world = make_world(scenario, truth["users"], truth["weeks"], seed, rep, with_credit=False)
         _, cr = counterfactual(world, mult)
         reps.append(expected_outcome(world, cr))
     conv = np.array([r["conversions"] for r in reps])

@@ -48,7 +48,7 @@ class World:
     decision: np.ndarray  # (user,) days
     touched: np.ndarray  # (user,) bool
     exposures: np.ndarray  # (user, channel)
-    credit: Credit  # for every user (untouched: zeros and P(empty))
+    credit: Credit | None  # for every user (untouched: zeros and P(empty)); None if not asked
     seed: int
     rep: int
 
@@ -68,9 +68,12 @@ def acquisition(shapley: np.ndarray) -> np.ndarray:
     return np.where(shapley.max(axis=1, initial=0.0) > 0.0, best, -1)
 
 
-def make_world(scenario: Scenario, users: int, weeks: int, seed: int, rep: int = 0) -> World:
+def make_world(
+    scenario: Scenario, users: int, weeks: int, seed: int, rep: int = 0, with_credit: bool = True
+) -> World:
     """Simulate world ``(seed, rep)`` under the scenario's spend plan (the same plan in every
-    rep: the plan is drawn from ``(seed, 0)``)."""
+    rep: the plan is drawn from ``(seed, 0)``). ``with_credit=False`` skips the Shapley step
+    (counterfactuals need only the decision times)."""
     channels = CHANNELS
     model = ConversionModel.from_scenario(scenario, channels)
     reach = reach_for(scenario, channels, users)
@@ -93,7 +96,7 @@ def make_world(scenario: Scenario, users: int, weeks: int, seed: int, rep: int =
         decision=decision,
         touched=touched,
         exposures=exp_,
-        credit=_credit_all(model, exp_, touched),
+        credit=_credit_all(model, exp_, touched) if with_credit else None,
         seed=seed,
         rep=rep,
     )
