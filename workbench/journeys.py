@@ -41,6 +41,9 @@ START_STATE, CONVERSION_STATE, NULL_STATE = "(start)", "(conversion)", "(null)"
 #: Lookback window in days (touches older than this before the journey end get no credit).
 DEFAULT_LOOKBACK_DAYS = 30.0
 
+#: Rule-based baselines computed by the heuristics step (columns of its table).
+HEURISTIC_METHODS = ("first_touch", "last_touch", "linear", "time_decay", "position_based")
+
 JOURNEY_TOUCHES, JOURNEY_CODES = "journey_touches", "journey_codes"
 
 
@@ -150,6 +153,7 @@ def heuristics(engine: Engine) -> pd.DataFrame:
             position_end_share=repr(POSITION_END_SHARE),
         )
     )
+    frame = frame.astype({m: "float64" for m in HEURISTIC_METHODS} | {"channel_index": "int64"})
     return frame.sort_values("channel_index", ignore_index=True)
 
 

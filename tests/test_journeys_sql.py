@@ -1,0 +1,245 @@
+"""The attribution SQL steps give the same tables on DuckDB and Spark, from CSV and from a
+pandas-written Parquet file with nanosecond timestamps, and the journeys follow the contract
+(docs/contracts.md, "Journeys") on hand-checked cases."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from workbench import journeys as J
+from workbench.engines import DuckDBEngine
+
+# (user_id, timestamp, channel). Comments give each touch's age at its journey end.
+TOUCHES = [
+    # user 1: journey 0 ends at the conversion 2024-01-10 12:00
+    (1, "2024-01-01 12:00:00", "search"),  # age 9 -> bin 2
+    (1, "2024-01-05 12:00:00", "display"),  # age 5 -> bin 1
+    (1, "2024-01-09 12:00:00", "email"),  # age exactly 1 -> bin 1
+    # same instant as the first conversion: not before it, so it opens journey 1
+    (1, "2024-01-10 12:00:00", "search"),  # age 14.5 at the 2024-01-25 conversion
+    (1, "2024-01-20 00:00:00", "display"),  # age 5
+    # after the last conversion: non-converting journey 2 ending at this touch
+    (1, "2024-01-26 00:00:00", "email"),  # age 0
+    # user 2: one conversion 2024-01-01 00:00
+    (2, "2023-12-01 00:00:00", "display"),  # age 31 -> outside the 30-day window
+    (2, "2023-12-02 00:00:00", "search"),  # age exactly 30 -> kept, bin 2
+    (2, "2023-12-25 00:00:00", "search"),  # age exactly 7 -> bin 2
+    (2, "2023-12-31 18:00:00", "email"),  # age 0.25 -> bin 0
+    # user 3: never converts; four search touches in one bin are capped at 3
+    (3, "2024-01-03 01:00:00", "search"),
+    (3, "2024-01-03 02:00:00", "search"),
+    (3, "2024-01-03 03:00:00", "search"),
+    (3, "2024-01-03 04:00:00", "search"),
+    (3, "2024-01-04 00:00:00", "display"),
+    # user 5: the only touch before its conversion is 62 days old -> organic conversion
+    (5, "2023-11-01 00:00:00", "affiliate"),
+    (5, "2024-01-05 00:00:00", "affiliate"),  # non-converting journey after the conversion
+    # user 6: two conversions at the same instant; the second one is organic
+    (6, "2024-01-07 00:00:00", "search"),
+    (7, "2024-01-02 00:00:00", "display"),
+    (7, "2024-01-02 00:00:00", "email"),  # tie in time: ordered by channel index
+]
+CONVERSIONS = [
+    (1, "2024-01-10 12:00:00"),
+    (1, "2024-01-25 00:00:00"),
+    (2, "2024-01-01 00:00:00"),
+    (4, "2024-01-03 00:00:00"),  # user 4 has no touches at all: organic
+    (5, "2024-01-02 00:00:00"),
+    (6, "2024-01-08 00:00:00"),
+    (6, "2024-01-08 00:00:00"),
+    (7, "2024-01-03 00:00:00"),
+]
+
+
+def _frames() -> tuple[pd.DataFrame, pd.DataFrame]:
+    touches = pd.DataFrame(TOUCHES, columns=["user_id", "timestamp", "channel"])
+    conversions = pd.DataFrame(CONVERSIONS, columns=["user_id", "timestamp"])
+    for frame in (touches, conversions):
+        frame["timestamp"] = pd.to_datetime(frame["timestamp"]).astype("datetime64[ns]")
+    return touches, conversions
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory) -> dict[str, tuple[str, str]]:
+    """The same events as CSV (string ids) and as pandas-written Parquet (int ids, ns times)."""
+    folder = tmp_path_factory.mktemp("journeys")
+    touches, conversions = _frames()
+    paths = {}
+    for fmt in ("csv", "parquet"):
+        tp, cv = folder / f"touchpoints.{fmt}", folder / f"conversions.{fmt}"
+        if fmt == "csv":
+            touches.to_csv(tp, index=False)
+            conversions.to_csv(cv, index=False)
+        else:
+            touches.to_parquet(tp, index=False)
+            conversions.to_parquet(cv, index=False)
+        paths[fmt] = (str(tp), str(cv))
+    unit = pq.read_schema(paths["parquet"][0]).field("timestamp").type.unit
+    assert unit == "ns", "the Parquet fixture must carry nanosecond timestamps"
+    return paths
+
+
+@pytest.fixture(scope="module")
+def spark_engine():
+    pytest.importorskip("pyspark", reason="pyspark is not installed (pip install '.[spark]')")
+    if shutil.which("java") is None:
+        pytest.skip("Java is not on PATH; Spark needs Java 17+")
+    from workbench.engines import SparkEngine
+
+    return SparkEngine()
+
+
+def _stage(engine, touchpoints, conversions) -> None:
+    engine.register("touchpoints", touchpoints, timestamps=["timestamp"])
+    engine.register("conversions", conversions, timestamps=["timestamp"])
+
+
+def _all_steps(engine) -> dict[str, pd.DataFrame]:
+    """Every SQL step's output, from the staged views."""
+    names = J.channels(engine)
+    J.stage_journeys(engine, lookback_days=30.0)
+    J.stage_journey_codes(engine, len(names))
+    observed, organic = J.organic(engine)
+    return {
+        "channels": pd.DataFrame({"channel": names}),
+        "journey_touches": J.journey_touches(engine),
+        "journey_codes": J.journey_codes(engine),
+        "patterns": J.patterns(engine, len(names)),
+        "heuristics": J.heuristics(engine),
+        "markov_transitions": J.markov_transitions(engine),
+        "weekly_touches": J.weekly_touches(engine),
+        "organic": pd.DataFrame({"observed": [observed], "organic": [organic]}),
+    }
+
+
+def _normalised(frame: pd.DataFrame) -> pd.DataFrame:
+    """Engine-independent form: sorted columns and rows, int64 / float64 (9 decimals) / str."""
+    out = frame[sorted(frame.columns)].copy()
+    for col in out.columns:
+        values = out[col]
+        if pd.api.types.is_bool_dtype(values):
+            out[col] = values.astype("int64")
+        elif pd.api.types.is_integer_dtype(values):
+            out[col] = values.astype("int64")
+        elif pd.api.types.is_float_dtype(values):
+            out[col] = values.astype("float64").round(9)
+        else:
+            out[col] = values.astype(str)
+    return out.sort_values(list(out.columns), ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def duckdb_tables(inputs) -> dict[str, dict[str, pd.DataFrame]]:
+    tables = {}
+    for fmt, (tp, cv) in inputs.items():
+        engine = DuckDBEngine()
+        _stage(engine, tp, cv)
+        tables[fmt] = _all_steps(engine)
+        engine.close()
+    return tables
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_every_attribution_step_gives_identical_tables_on_duckdb_and_spark(
+    inputs, duckdb_tables, spark_engine
+):
+    for fmt, (tp, cv) in inputs.items():
+        _stage(spark_engine, tp, cv)
+        spark = _all_steps(spark_engine)
+        for step, table in duckdb_tables[fmt].items():
+            assert len(table) > 0, step
+            pd.testing.assert_frame_equal(
+                _normalised(table), _normalised(spark[step]), obj=f"{step} from {fmt}"
+            )
+
+
+def test_csv_and_parquet_inputs_give_identical_tables(duckdb_tables):
+    for step in duckdb_tables["csv"]:
+        pd.testing.assert_frame_equal(
+            _normalised(duckdb_tables["csv"][step]),
+            _normalised(duckdb_tables["parquet"][step]),
+            obj=step,
+        )
+
+
+def _journey(touches: pd.DataFrame, user: str, journey: int) -> pd.DataFrame:
+    rows = touches[(touches["user_id"] == user) & (touches["journey"] == journey)]
+    return rows.sort_values("touch_order")
+
+
+def test_touches_join_the_next_conversion_strictly_after_them(duckdb_tables):
+    touches = duckdb_tables["csv"]["journey_touches"]
+    first = _journey(touches, "1", 0)
+    assert first["channel"].tolist() == ["search", "display", "email"]
+    assert first["converted"].tolist() == [1, 1, 1]
+    np.testing.assert_allclose(first["age_days"], [9.0, 5.0, 1.0])
+    assert first["recency_bin"].tolist() == [2, 1, 1]  # an age of exactly 1 day is in [1, 7)
+    # the touch at the instant of the first conversion belongs to the second journey
+    second = _journey(touches, "1", 1)
+    assert second["channel"].tolist() == ["search", "display"]
+    np.testing.assert_allclose(second["age_days"], [14.5, 5.0])
+    # after the last conversion: one non-converting journey ending at the last touch
+    last = _journey(touches, "1", 2)
+    assert last["converted"].tolist() == [0]
+    np.testing.assert_allclose(last["age_days"], [0.0])
+
+
+def test_lookback_keeps_a_touch_exactly_on_the_window_edge_and_drops_older(duckdb_tables):
+    journey = _journey(duckdb_tables["csv"]["journey_touches"], "2", 0)
+    assert journey["channel"].tolist() == ["search", "search", "email"]  # 31-day display out
+    np.testing.assert_allclose(journey["age_days"], [30.0, 7.0, 0.25])
+    assert journey["recency_bin"].tolist() == [2, 2, 0]
+
+
+def test_conversions_without_a_touch_in_the_window_are_counted_as_organic(duckdb_tables):
+    organic = duckdb_tables["csv"]["organic"].iloc[0]
+    # 8 conversions; organic: user 4 (no touches), user 5 (touch 62 days old),
+    # user 6's second conversion at the same instant as the first
+    assert organic["observed"] == 8
+    assert organic["organic"] == 3
+    codes = duckdb_tables["csv"]["journey_codes"]
+    assert codes["converted"].sum() == 8 - 3
+
+
+def test_pattern_codes_cap_counts_and_weight_recency_bins_by_powers_of_four(duckdb_tables):
+    channels = duckdb_tables["csv"]["channels"]["channel"].tolist()
+    assert channels == ["affiliate", "display", "email", "search"]
+    codes = duckdb_tables["csv"]["journey_codes"].set_index(["user_id", "journey"])
+    # user 3: four search touches 21-23 hours before the journey end (bin 0, capped at 3)
+    # and a display touch at the end (bin 0)
+    assert codes.loc[("3", 0), ["k_0", "k_1", "k_2", "k_3"]].tolist() == [0, 1, 0, 3]
+    # user 2: search twice in bin 2 (2 * 16), email once in bin 0 (1)
+    assert codes.loc[("2", 0), ["k_0", "k_1", "k_2", "k_3"]].tolist() == [0, 0, 1, 32]
+    assert codes.loc[("2", 0), "first_channel"] == channels.index("search")
+    # user 1 journey 0: search bin 2 (16), display bin 1 (4), email bin 1 (4)
+    assert codes.loc[("1", 0), ["k_0", "k_1", "k_2", "k_3"]].tolist() == [0, 4, 4, 16]
+    # user 7's tied touches are ordered by channel index: display first
+    assert codes.loc[("7", 0), "first_channel"] == channels.index("display")
+
+
+def test_pattern_table_sums_to_the_journeys_and_conversions(duckdb_tables):
+    tables = duckdb_tables["csv"]
+    patterns, codes = tables["patterns"], tables["journey_codes"]
+    assert patterns["n_journeys"].sum() == len(codes)
+    assert patterns["n_conversions"].sum() == codes["converted"].sum()
+    key = ["k_0", "k_1", "k_2", "k_3", "first_channel", "holdout"]
+    assert not patterns.duplicated(key).any()
+    # holdout is the md5 rule: md5('6') starts with '1', md5('1') with 'c'
+    by_user = codes.drop_duplicates("user_id").set_index("user_id")["holdout"]
+    assert by_user["6"] == 1 and by_user["1"] == 0
+
+
+def test_weekly_touches_count_touches_and_distinct_users_per_monday_week(duckdb_tables):
+    weekly = duckdb_tables["csv"]["weekly_touches"]
+    monday = (pd.Timestamp("2024-01-01") - pd.Timestamp("1970-01-01")).days  # a Monday
+    week = weekly[(weekly["week_start"] == monday) & (weekly["channel"] == "search")]
+    # search in the week of 2024-01-01: user 1 (01-01), user 3 (four on 01-03), user 6 (01-07)
+    assert week["n_touches"].tolist() == [6]
+    assert week["n_users"].tolist() == [3]
+    assert weekly["n_touches"].sum() == len(TOUCHES)
