@@ -2,21 +2,20 @@
 
 Figures are sized for an A4/Letter page (``WIDTH_IN`` inches wide) with fonts of ``FONT_PT``
 points, so they stay readable when the report is printed. Functions return ``None`` when the
-Dataset lacks what the figure needs. The Agg backend is used: no display is needed.
+Dataset lacks what the figure needs. Figures are drawn on the Agg canvas without pyplot, so
+neither a display nor the caller's matplotlib backend (a notebook's inline one) is touched.
 """
 
 from __future__ import annotations
 
-import matplotlib
+import matplotlib as mpl
+import numpy as np
+import xarray as xr
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import xarray as xr  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from workbench.report import summaries  # noqa: E402
+from workbench.report import summaries
 
 #: Figure width (inches) and default height; fits a printed page with margins.
 WIDTH_IN = 7.0
@@ -50,9 +49,16 @@ def text(label: object) -> str:
     return str(label).replace("$", r"\$")
 
 
-def _figure(height: float = HEIGHT_IN) -> tuple[Figure, plt.Axes]:
-    with plt.rc_context(STYLE):
-        fig = Figure(figsize=(WIDTH_IN, height), layout="constrained")
+def new_figure(height: float = HEIGHT_IN) -> Figure:
+    """An empty report-sized Figure on an Agg canvas."""
+    fig = Figure(figsize=(WIDTH_IN, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _figure(height: float = HEIGHT_IN) -> tuple[Figure, Axes]:
+    with mpl.rc_context(STYLE):
+        fig = new_figure(height)
         ax = fig.add_subplot()
     return fig, ax
 
@@ -65,7 +71,7 @@ def channel_credit(attr: xr.Dataset) -> Figure | None:
         return None
     methods = [m for m in summaries.COMPARED_METHODS if f"{m}_share" in table]
     n_bars = 1 + len(methods)
-    with plt.rc_context(STYLE):
+    with mpl.rc_context(STYLE):
         fig, ax = _figure(max(HEIGHT_IN * 0.8, 0.22 * len(table) * n_bars + 1.4))
         y = np.arange(len(table))[::-1]
         height = 0.8 / n_bars
@@ -109,7 +115,7 @@ def clv_distribution(clv: xr.Dataset) -> Figure | None:
     if values.size == 0:
         return None
     top = float(np.quantile(values, CLV_SHOWN_QUANTILE))
-    with plt.rc_context(STYLE):
+    with mpl.rc_context(STYLE):
         fig, ax = _figure()
         ax.hist(np.minimum(values, top), bins=CLV_BINS, color=COLOURS[0])
         ax.axvline(values.mean(), color=COLOURS[5], linestyle="--", label="mean")
@@ -127,7 +133,7 @@ def retention(clv: xr.Dataset) -> Figure | None:
     if curve is None:
         return None
     unit = {"D": "days", "W": "weeks", "M": "months"}.get(str(clv.attrs.get("time_unit")), "")
-    with plt.rc_context(STYLE):
+    with mpl.rc_context(STYLE):
         fig, ax = _figure()
         ax.plot(curve["t"], curve["mean"] * 100, color=COLOURS[0], label="expected")
         if (curve["upper"] > curve["lower"]).any():
@@ -152,7 +158,7 @@ def conditional_expectation(clv: xr.Dataset) -> Figure | None:
     table = summaries.conditional_expectation(clv)
     if table is None:
         return None
-    with plt.rc_context(STYLE):
+    with mpl.rc_context(STYLE):
         fig, ax = _figure()
         x = np.arange(len(table))
         ax.plot(x, table["actual"], "o-", color=COLOURS[1], label="actual")
@@ -173,8 +179,8 @@ def tracking(clv: xr.Dataset) -> Figure | None:
         return None
     panels = [""] + (["_cumulative"] if "tracking_actual_cumulative" in clv else [])
     unit = {"D": "day", "W": "week", "M": "month"}.get(str(clv.attrs.get("time_unit")), "period")
-    with plt.rc_context(STYLE):
-        fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN * 0.85), layout="constrained")
+    with mpl.rc_context(STYLE):
+        fig = new_figure(HEIGHT_IN * 0.85)
         axes = fig.subplots(1, len(panels), squeeze=False)[0]
         for ax, suffix in zip(axes, panels, strict=True):
             actual = clv[f"tracking_actual{suffix}"]
@@ -203,8 +209,8 @@ def scenarios(plan: xr.Dataset) -> Figure | None:
     panels = [w for w in ("value", "conversions") if f"delta_{w}" in table]
     if not panels:
         return None
-    with plt.rc_context(STYLE):
-        fig = Figure(figsize=(WIDTH_IN, max(2.2, 0.4 * len(table) + 1.2)), layout="constrained")
+    with mpl.rc_context(STYLE):
+        fig = new_figure(max(2.2, 0.4 * len(table) + 1.2))
         axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
         y = np.arange(len(table))[::-1]
         for ax, what in zip(axes, panels, strict=True):
@@ -230,7 +236,7 @@ def allocation(plan: xr.Dataset) -> Figure | None:
     table = summaries.allocation(plan)
     if table is None:
         return None
-    with plt.rc_context(STYLE):
+    with mpl.rc_context(STYLE):
         fig, ax = _figure(max(HEIGHT_IN, 0.5 * len(table) + 1.2))
         y = np.arange(len(table))[::-1]
         ax.barh(y + 0.2, table["current"], 0.4, color=COLOURS[6], label="current")
@@ -248,7 +254,7 @@ def response_curves(plan: xr.Dataset) -> Figure | None:
         return None
     s = summaries.summarise(plan["response_conversions"])
     mult = plan["multiplier"].values
-    with plt.rc_context(STYLE):
+    with mpl.rc_context(STYLE):
         fig, ax = _figure()
         for i, channel in enumerate(plan["channel"].values):
             colour = COLOURS[i % len(COLOURS)]
@@ -280,7 +286,7 @@ def weekly_touches(attr: xr.Dataset) -> Figure | None:
         return None
     da = attr["weekly_touches"]
     x = da["week"].values
-    with plt.rc_context(STYLE):
+    with mpl.rc_context(STYLE):
         fig, ax = _figure(HEIGHT_IN * 0.85)
         for i, channel in enumerate(da["channel"].values):
             ax.plot(x, da.sel(channel=channel).values, color=COLOURS[i % len(COLOURS)])

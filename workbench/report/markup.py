@@ -104,12 +104,12 @@ def figure(fig: Figure | None, alt: str, caption: str = "") -> str:
     is closed. Returns an empty string for ``None``."""
     if fig is None:
         return ""
-    import matplotlib.pyplot as plt
+    import matplotlib as mpl
 
     from workbench.report.figures import STYLE
 
     buf = io.BytesIO()
-    with plt.rc_context(STYLE):
+    with mpl.rc_context(STYLE):
         fig.savefig(buf, format=FIGURE_FORMAT, metadata={"Date": None})
     data = base64.b64encode(buf.getvalue()).decode("ascii")
     cap = f"<figcaption>{esc(caption)}</figcaption>" if caption else ""
