@@ -333,3 +333,17 @@ def test_truth_per_journey_is_reproduced_from_the_written_touches(sim):
         rtol=1e-6,
         atol=1e-12,
     )
+
+
+def test_truth_spend_response_reproduces_the_weekly_touch_counts(sim):
+    truth = sim.truth
+    week = sim.touchpoints["timestamp"].dt.to_period("W-SUN").dt.start_time
+    counts = sim.touchpoints.groupby(["channel", week]).size()
+    for channel in CHANNELS:
+        resp = truth["spend_response"][channel]
+        spend = np.array(resp["weekly_spend"])
+        expected = resp["A"] * -np.expm1(-spend / resp["K"])
+        got = counts[channel].to_numpy()
+        assert resp["expected_weekly_touches"] == pytest.approx(expected.mean())
+        # Poisson counts around the curve: within 5 standard deviations every week.
+        assert (np.abs(got - expected) < 5 * np.sqrt(expected) + 1).all()

@@ -69,6 +69,7 @@ def build_truth(world: World, counts: dict[str, int], acquired: dict[str, int]) 
     labels = list(ch) + [ORGANIC]
     clv = clv_by_label(sc, labels)
     weekly = world.spend.mean(axis=1)
+    touches = world.reach.expected_touches(world.spend)  # (channel, week)
     outcome = expected_outcome(world, cr)
     return {
         "scenario": sc.name,
@@ -115,9 +116,7 @@ def build_truth(world: World, counts: dict[str, int], acquired: dict[str, int]) 
                 "formula": "touches_per_week = A * (1 - exp(-spend_per_week / K))",
                 "current_weekly_spend": float(weekly[i]),
                 "weekly_spend": world.spend[i].tolist(),
-                "expected_weekly_touches": float(
-                    world.reach.expected_touches(world.spend[i : i + 1]).mean()
-                ),
+                "expected_weekly_touches": float(touches[i].mean()),
             }
             for i, c in enumerate(ch)
         },
