@@ -48,7 +48,7 @@ def tmp_inputs(tmp_path: Path) -> Callable[..., Path]:
     """``tmp_inputs(name, data, fmt=None) -> Path``.
 
     ``data`` is a DataFrame, written as ``<name>.<fmt>`` (``csv`` or ``parquet``, default
-    ``csv``; pandas writes nanosecond Parquet timestamps, as users' files have), or text
+    ``csv``; Parquet timestamps keep the frame's unit), or text
     (``str``) written verbatim to ``name``, which then carries its own extension.
     """
 
@@ -76,10 +76,11 @@ def tmp_inputs(tmp_path: Path) -> Callable[..., Path]:
 @pytest.fixture()
 def valid_frames() -> dict[str, pd.DataFrame]:
     """One small valid table per contract, with optional columns, nulls where allowed and
-    timestamps of second resolution (datetime64[ns], as pandas makes them)."""
+    datetime64[ns] timestamps (pandas 2's default unit, written to Parquet as TIMESTAMP(NANOS),
+    which Spark refuses unless handled)."""
     ts = pd.to_datetime(
         ["2024-01-01 00:00:00", "2024-01-02 12:00:00", "2024-01-03 06:30:15", "2024-02-29 23:59:59"]
-    )
+    ).as_unit("ns")
     return {
         "touchpoints": pd.DataFrame(
             {
@@ -105,11 +106,11 @@ def valid_frames() -> dict[str, pd.DataFrame]:
                 "channel": ["search", "email", "search", "email"],
                 "period_start": pd.to_datetime(
                     ["2024-01-01", "2024-01-01", "2024-01-08", "2024-01-08"]
-                ),
+                ).as_unit("ns"),
                 "spend": [1000.0, 250.0, 1100.0, 0.0],
                 "period_end": pd.to_datetime(
                     ["2024-01-07", "2024-01-07", "2024-01-14", "2024-01-14"]
-                ),
+                ).as_unit("ns"),
             }
         ),
     }
