@@ -127,7 +127,7 @@ def simulate(
     sc = SCENARIOS[scenario]
     say(f"simulating {users:,} users x {weeks} weeks, scenario '{scenario}', seed {seed}")
     world = make_world(sc, int(users), int(weeks), int(seed), rep=0)
-    touches = sort_touches(world.touches)
+    touches = world.touches = sort_touches(world.touches)  # keep one copy (memory at scale)
     t = world.touched
     say(f"  {len(touches):,} touchpoints on {int(t.sum()):,} users; credit computed")
 

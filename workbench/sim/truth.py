@@ -10,6 +10,7 @@ nothing at all.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -17,11 +18,13 @@ import numpy as np
 from workbench.errors import InputError
 from workbench.sim.purchases import expected_clv, expected_repeat_purchases
 from workbench.sim.scenarios import (
+    CHANNELS,
     CLV_HORIZON_WEEKS,
     DAYS_PER_WEEK,
     LOOKBACK_DAYS,
     ORGANIC_RATE,
     PURCHASE_WEEKS_AFTER,
+    SCENARIOS,
     START_DATE,
     UNREACHABLE_RATIO,
     Scenario,
@@ -29,6 +32,9 @@ from workbench.sim.scenarios import (
 )
 from workbench.sim.shapley import Credit
 from workbench.sim.world import ORGANIC, World, acquisition, counterfactual, make_world
+
+#: Worlds kept in memory between true_outcomes calls (each holds its users and touches).
+WORLD_CACHE_SIZE = 4
 
 
 def clv_by_label(scenario: Scenario, labels: list[str]) -> np.ndarray:
@@ -128,6 +134,13 @@ def build_truth(world: World, counts: dict[str, int], acquired: dict[str, int]) 
     }
 
 
+@lru_cache(maxsize=WORLD_CACHE_SIZE)
+def _base_world(scenario: str, users: int, weeks: int, seed: int, rep: int) -> World:
+    """The world as simulated, without credit; cached because planning checks evaluate many
+    plans on the same worlds (only the counterfactual touches and credit change)."""
+    return make_world(get_scenario(scenario), users, weeks, seed, rep, with_credit=False)
+
+
 def true_outcomes(
     truth: dict[str, Any],
     spend_multipliers: dict[str, float] | None = None,
@@ -155,12 +168,16 @@ def true_outcomes(
         raise InputError(f"spend multipliers must be finite and >= 0; got {bad}")
     if n_reps < 1:
         raise InputError(f"n_reps must be at least 1; got {n_reps}")
-    scenario = get_scenario(truth["scenario"])
+    if truth["scenario"] not in SCENARIOS or tuple(truth["channels"]) != CHANNELS:
+        raise InputError(
+            f"truth of scenario '{truth['scenario']}' with channels {truth['channels']} was not "
+            "written by this simulator; expected one of " + ", ".join(SCENARIOS)
+        )
     mult = np.array([float(multipliers.get(c, 1.0)) for c in channels])
     seed = truth["seed"] if seed is None else seed
     reps = []
     for rep in range(n_reps):
-        world = make_world(scenario, truth["users"], truth["weeks"], seed, rep, with_credit=False)
+        world = _base_world(truth["scenario"], truth["users"], truth["weeks"], seed, rep)
         _, cr = counterfactual(world, mult)
         reps.append(expected_outcome(world, cr))
     conv = np.array([r["conversions"] for r in reps])
