@@ -347,3 +347,18 @@ def test_truth_spend_response_reproduces_the_weekly_touch_counts(sim):
         assert resp["expected_weekly_touches"] == pytest.approx(expected.mean())
         # Poisson counts around the curve: within 5 standard deviations every week.
         assert (np.abs(got - expected) < 5 * np.sqrt(expected) + 1).all()
+
+
+def test_truth_json_is_strict_json_and_reads_back_identically(sim, tmp_path):
+    import json
+
+    paths = write(sim, tmp_path / "sim")
+    text = paths["truth"].read_text()
+    strict = json.loads(text, parse_constant=lambda name: pytest.fail(f"non-JSON {name}"))
+    assert strict == read_truth(tmp_path / "sim") == json.loads(json.dumps(sim.truth))
+    assert strict["expected_clv_52w_credit_weighted"]["display"] is None
+    # Credit-weighted CLV lies between the smallest and largest CLV per acquisition channel.
+    clv = strict["expected_clv_52w"]
+    for channel, value in strict["expected_clv_52w_credit_weighted"].items():
+        if value is not None:
+            assert min(clv.values()) <= value <= max(clv.values()), channel

@@ -52,15 +52,36 @@ def n_unreachable(users: int) -> int:
     return int(round(users * UNREACHABLE_RATIO))
 
 
-def expected_outcome(world: World, cr: Credit) -> dict[str, float]:
-    """Expected conversions and value given a world's credit table (see module docstring)."""
+def expected_outcome(world: World, cr: Credit) -> dict[str, Any]:
+    """Expected conversions and value given a world's credit table (see module docstring),
+    with the reachable/organic split and the true Shapley conversions per channel."""
     labels = list(world.channels) + [ORGANIC]
     clv = clv_by_label(world.scenario, labels)
     acq = acquisition(cr.shapley)  # -1 -> organic, the last label
     reached = float(cr.p_full.sum())
     organic = n_unreachable(world.population.n_users) * ORGANIC_RATE
     value = float(cr.p_full @ clv[acq] + organic * clv[-1])
-    return {"conversions": reached + organic, "value": value, "reachable_conversions": reached}
+    return {
+        "conversions": reached + organic,
+        "value": value,
+        "reachable_conversions": reached,
+        "organic_unreachable_conversions": organic,
+        "shapley_conversions": _by_channel(world.channels, cr.shapley.sum(axis=0)),
+    }
+
+
+def credit_weighted_clv(world: World, cr: Credit) -> dict[str, float | None]:
+    """Expected CLV of the customers each channel brings, weighted by its true Shapley credit:
+    sum_i phi_ic CLV(acq_i) / sum_i phi_ic over all journeys (an expectation over conversions),
+    the truth for credit-weighted CLV by channel. None (JSON null) for a channel with no credit."""
+    labels = list(world.channels) + [ORGANIC]
+    clv = clv_by_label(world.scenario, labels)[acquisition(cr.shapley)]
+    credit_sum = cr.shapley.sum(axis=0)
+    weighted = clv @ cr.shapley
+    return {
+        c: float(weighted[i] / credit_sum[i]) if credit_sum[i] > 0 else None
+        for i, c in enumerate(world.channels)
+    }
 
 
 def _by_channel(channels: tuple[str, ...], values: np.ndarray) -> dict[str, float]:
@@ -114,6 +135,7 @@ def build_truth(world: World, counts: dict[str, int], acquired: dict[str, int]) 
             for lab in labels
         },
         "expected_clv_52w": dict(zip(labels, clv.tolist(), strict=True)),
+        "expected_clv_52w_credit_weighted": credit_weighted_clv(world, cr),
         "clv_horizon_weeks": CLV_HORIZON_WEEKS,
         "spend_response": {
             c: {
@@ -180,13 +202,20 @@ def true_outcomes(
         world = _base_world(truth["scenario"], truth["users"], truth["weeks"], seed, rep)
         _, cr = counterfactual(world, mult)
         reps.append(expected_outcome(world, cr))
-    conv = np.array([r["conversions"] for r in reps])
-    value = np.array([r["value"] for r in reps])
+
+    def mean(key: str) -> float:
+        return float(np.mean([r[key] for r in reps]))
+
     return {
-        "conversions": float(conv.mean()),
-        "value": float(value.mean()),
-        "conversions_reps": conv.tolist(),
-        "value_reps": value.tolist(),
+        "conversions": mean("conversions"),
+        "value": mean("value"),
+        "reachable_conversions": mean("reachable_conversions"),
+        "organic_unreachable_conversions": mean("organic_unreachable_conversions"),
+        "shapley_conversions": {
+            c: float(np.mean([r["shapley_conversions"][c] for r in reps])) for c in channels
+        },
+        "conversions_reps": [r["conversions"] for r in reps],
+        "value_reps": [r["value"] for r in reps],
         "multipliers": dict(zip(channels, mult.tolist(), strict=True)),
         "weekly_spend": {
             c: truth["spend_response"][c]["current_weekly_spend"] * m
