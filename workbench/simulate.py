@@ -49,7 +49,7 @@ from workbench.sim.scenarios import (
 )
 from workbench.sim.shapley import credit, shapley_values
 from workbench.sim.truth import build_truth, n_unreachable, true_outcomes
-from workbench.sim.world import ORGANIC, acquisition, make_world
+from workbench.sim.world import ORGANIC, World, acquisition, make_world
 
 __all__ = [
     "model_from_truth",
@@ -207,7 +207,9 @@ def simulate(
     return SimulatedData(touchpoints, conversions, transactions, spend, truth, journeys)
 
 
-def _journey_truth(world, ids, convert, acq, labels) -> pd.DataFrame:
+def _journey_truth(
+    world: World, ids: list[str], convert: np.ndarray, acq: np.ndarray, labels: list[str]
+) -> pd.DataFrame:
     """Per touched user: the truth behind their journey (for checking per-journey credit)."""
     users = np.flatnonzero(world.touched)
     cr = world.credit

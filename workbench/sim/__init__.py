@@ -5,6 +5,7 @@
 - ``shapley``: exact Shapley values (and removal effects) of any conversion probability.
 - ``spend``: weekly spend per channel and the diminishing spend -> touches curve.
 - ``journeys``: users, their active windows, touches, decision times and exposures.
+- ``world``: one simulated world (spend -> touches -> exposures -> credit) and counterfactuals.
 - ``purchases``: first orders and BG/NBD + Gamma-Gamma repeat purchases; expected CLV.
 - ``truth``: the truth dictionary and the true outcomes under spend multipliers.
 """
