@@ -362,3 +362,15 @@ def test_truth_json_is_strict_json_and_reads_back_identically(sim, tmp_path):
     for channel, value in strict["expected_clv_52w_credit_weighted"].items():
         if value is not None:
             assert min(clv.values()) <= value <= max(clv.values()), channel
+
+
+def test_moving_decisions_agree_at_current_spend_and_gain_more_from_extra_search(sim):
+    truth = sim.truth
+    fixed = true_outcomes(truth, {"paid_search": 1.5})
+    moving = true_outcomes(truth, {"paid_search": 1.5}, decisions="moving")
+    same = true_outcomes(truth, {}, decisions="moving")
+    assert same["conversions"] == pytest.approx(truth["expected"]["conversions"], rel=1e-12)
+    # Fixed decision times waste the extra touches that land after a user's decision.
+    assert moving["conversions"] > fixed["conversions"] > same["conversions"]
+    with pytest.raises(InputError, match="decisions"):
+        true_outcomes(truth, {}, decisions="sometimes")

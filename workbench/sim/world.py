@@ -31,6 +31,8 @@ from workbench.sim.shapley import Credit, credit
 from workbench.sim.spend import Reach, reach_for, touch_counts, weekly_spend
 
 ORGANIC = "organic"
+#: How counterfactual plans treat decision times (see :func:`counterfactual`).
+DECISIONS = ("fixed", "moving")
 
 
 @dataclass
@@ -119,11 +121,24 @@ def _credit_all(model: ConversionModel, exp_: np.ndarray, reached: np.ndarray) -
     return out
 
 
-def counterfactual(world: World, multipliers: np.ndarray) -> tuple[np.ndarray, Credit]:
+def counterfactual(
+    world: World, multipliers: np.ndarray, decisions: str = "fixed"
+) -> tuple[np.ndarray, Credit]:
     """Exposures and credit of every user when each channel's weekly spend is multiplied by
-    ``multipliers`` (channel,), with the world's uniforms and decision times held fixed."""
+    ``multipliers`` (channel,), with the world's uniforms held fixed.
+
+    ``decisions="fixed"`` (default) keeps every user's decision time, so touches a bigger plan
+    adds after it are wasted and a zero-effect channel changes nothing; ``"moving"`` re-times
+    each decision to the plan's last touch + the same delay, as the data were generated (then
+    extra late touches of any channel, even a useless one, delay decisions and decay the rest).
+    """
+    if decisions not in DECISIONS:
+        raise ValueError(f"decisions must be one of {DECISIONS}; got {decisions!r}")
     spend = world.spend * np.asarray(multipliers, dtype=float)[:, None]
     counts = touch_counts(world.reach, spend, world.count_uniforms)
     touches = draw_touches(world.population, counts, world.stages, world.seed, world.rep)
-    exp_ = exposures(touches, world.decision, world.model.decay, world.model.lookback_days)
+    decision = world.decision
+    if decisions == "moving":
+        decision, _ = decision_times(touches, world.population, world.period_days)
+    exp_ = exposures(touches, decision, world.model.decay, world.model.lookback_days)
     return exp_, _credit_all(world.model, exp_, exp_.sum(axis=1) > 0.0)
