@@ -16,6 +16,19 @@ from clv.settings import BGNBD_PARAMS, GG_PARAMS
 PURCHASE_MODELS = ("bgnbd", "mbgnbd", "paretonbd")
 
 
+class FitError(RuntimeError):
+    """The optimiser did not converge; the message says which model and a likely reason."""
+
+
+def _converged(fit, model: str, hint: str):
+    from lifetimes.utils import ConvergenceError
+
+    try:
+        return fit()
+    except ConvergenceError as err:
+        raise FitError(f"the {model} maximum-likelihood fit did not converge; {hint}") from err
+
+
 def _fitter(model: str):
     from lifetimes import BetaGeoFitter, ModifiedBetaGeoFitter, ParetoNBDFitter
 
@@ -37,13 +50,16 @@ def fit_purchase_model(frequency, recency, T, model: str = "bgnbd"):
     """
     rows = compress(frequency=frequency, recency=recency, T=T)
     fitter = _fitter(model)
-    fitter.fit(
-        rows.columns["frequency"].astype(int),
-        rows.columns["recency"],
-        rows.columns["T"],
-        weights=rows.weights,
+    return _converged(
+        lambda: fitter.fit(
+            rows.columns["frequency"].astype(int),
+            rows.columns["recency"],
+            rows.columns["T"],
+            weights=rows.weights,
+        ),
+        model,
+        "too few repeat purchases, or a calibration period too short to show them",
     )
-    return fitter
 
 
 def fit_bgnbd(frequency, recency, T) -> dict[str, float]:
@@ -61,10 +77,15 @@ def fit_gamma_gamma(frequency, monetary_value) -> dict[str, float]:
     from lifetimes import GammaGammaFitter
 
     rows = compress(frequency=frequency, monetary_value=monetary_value)
-    fitter = GammaGammaFitter().fit(
-        rows.columns["frequency"].astype(int),
-        rows.columns["monetary_value"],
-        weights=rows.weights,
+    fitter = _converged(
+        lambda: GammaGammaFitter().fit(
+            rows.columns["frequency"].astype(int),
+            rows.columns["monetary_value"],
+            weights=rows.weights,
+        ),
+        "Gamma-Gamma",
+        "mean spend hardly varies between customers (q and v run off to infinity), so the "
+        "population spend per purchase is the better estimate",
     )
     return {k: float(fitter.params_[k]) for k in GG_PARAMS}
 

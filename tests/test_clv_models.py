@@ -174,7 +174,7 @@ def test_bayesian_bgnbd_and_gamma_gamma_recover_truth_and_agree_with_mle(custome
 
     x, t_x, big_t, m = customers
     bg_mle = mle.fit_bgnbd(x, t_x, big_t)
-    post, diag = bgnbd.fit(x, t_x, big_t, draws=300, tune=300, chains=2, seed=5, start=bg_mle)
+    post, diag = bgnbd.fit(x, t_x, big_t, draws=200, tune=200, chains=2, seed=5, start=bg_mle)
     assert post.dims == ("chain", "draw", "param")
     assert diag["divergences"] == 0
     assert diag["rhat_max"] < 1.05
@@ -186,7 +186,7 @@ def test_bayesian_bgnbd_and_gamma_gamma_recover_truth_and_agree_with_mle(custome
     repeat = mle.gamma_gamma_sample(x, m)
     gg_mle = mle.fit_gamma_gamma(x[repeat], m[repeat])
     gg_post, gg_diag = gamma_gamma.fit(
-        x[repeat], m[repeat], draws=300, tune=300, chains=2, seed=5, start=gg_mle
+        x[repeat], m[repeat], draws=200, tune=200, chains=2, seed=5, start=gg_mle
     )
     assert gg_diag["divergences"] == 0
     implied = gg_post.sel(param="p") * gg_post.sel(param="v") / (gg_post.sel(param="q") - 1)

@@ -132,8 +132,11 @@ def clv(
             file=_name(transactions),
         )
 
-    bg_mle = mle.fit_bgnbd(x, t_x, big_t)
-    gg_mle = mle.fit_gamma_gamma(x[gg_mask], m[gg_mask])
+    try:
+        bg_mle = mle.fit_bgnbd(x, t_x, big_t)
+        gg_mle = mle.fit_gamma_gamma(x[gg_mask], m[gg_mask])
+    except mle.FitError as err:
+        raise InputError(str(err), file=_name(transactions)) from err
     params_mle = _params({**bg_mle, **gg_mle})
     _say("MLE: " + ", ".join(f"{k}={v:.4g}" for k, v in {**bg_mle, **gg_mle}.items()), started)
     diagnostics: dict[str, Any] = {}
