@@ -1,0 +1,203 @@
+"""Pattern codes -> exposure counts: the model's view of one journey.
+
+The SQL step (see docs/contracts.md, "Pattern table") stores, per channel, one integer code
+``k_c = sum_b min(n_cb, COUNT_CAP) * (COUNT_CAP + 1) ** b`` where ``n_cb`` is the number of
+touches of channel ``c`` in recency bin ``b`` (``b = 0`` is the most recent bin). With three
+bins and a cap of 3 there are ``4 ** 3 = 64`` possible codes per channel; the model evaluates
+its per-channel response on those 64 codes once and gathers, which is why the codes are kept.
+
+Exposure (days-discounted touches) of channel ``c``:
+
+    E_c = sum_b exp(-decay_c * age_b) * n_cb
+
+with ``age_b`` the representative age in days of recency bin ``b`` (``recency_ages_days``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+# Named settings shared with the SQL step (docs/contracts.md); one place for the defaults.
+RECENCY_EDGES_DAYS: tuple[float, ...] = (0.0, 1.0, 7.0)
+DEFAULT_LOOKBACK_DAYS: float = 30.0
+COUNT_CAP: int = 3
+CODE_BASE: int = COUNT_CAP + 1
+# Representative age of the first two bins (days): mid-point of [0, 1) and a point inside
+# [1, 7) nearer its start, because touch frequency declines with age inside a journey.
+RECENT_BIN_AGES_DAYS: tuple[float, ...] = (0.5, 4.0)
+
+PATTERN_COUNT_COLUMNS = ("n_journeys", "n_conversions")
+
+
+def recency_ages_days(lookback_days: float = DEFAULT_LOOKBACK_DAYS) -> np.ndarray:
+    """Representative age (days) of each recency bin: 0.5, 4 and (7 + lookback) / 2.
+
+    Returns an array of shape (recency_bin,), one age per bin of ``RECENCY_EDGES_DAYS`` +
+    lookback. The last bin's age is its mid-point, so it moves with the lookback window.
+    """
+    last_edge = RECENCY_EDGES_DAYS[-1]
+    if lookback_days <= last_edge:
+        raise ValueError(
+            f"lookback_days must exceed the last recency edge ({last_edge} days); "
+            f"got {lookback_days}"
+        )
+    return np.array([*RECENT_BIN_AGES_DAYS, (last_edge + lookback_days) / 2.0])
+
+
+def n_codes(n_bins: int) -> int:
+    """Number of distinct per-channel codes for ``n_bins`` recency bins (64 for 3 bins)."""
+    return CODE_BASE**n_bins
+
+
+def decode_codes(codes: np.ndarray, n_bins: int) -> np.ndarray:
+    """Decode per-channel codes into capped counts.
+
+    ``codes`` of any shape (...,) -> int array (..., recency_bin) with
+    ``counts[..., b] = (code // CODE_BASE**b) % CODE_BASE``.
+    """
+    codes = np.asarray(codes, dtype=np.int64)
+    powers = CODE_BASE ** np.arange(n_bins, dtype=np.int64)
+    return (codes[..., None] // powers) % CODE_BASE
+
+
+def encode_counts(counts: np.ndarray) -> np.ndarray:
+    """Inverse of ``decode_codes``: counts (..., recency_bin) -> codes (...), capping at 3."""
+    counts = np.minimum(np.asarray(counts, dtype=np.int64), COUNT_CAP)
+    powers = CODE_BASE ** np.arange(counts.shape[-1], dtype=np.int64)
+    return counts @ powers
+
+
+def code_table(n_bins: int) -> np.ndarray:
+    """Counts of every possible code: int array (code, recency_bin), shape (4**n_bins, n_bins)."""
+    return decode_codes(np.arange(n_codes(n_bins)), n_bins)
+
+
+@dataclass(frozen=True)
+class Patterns:
+    """The pattern table as arrays (one row per unique exposure pattern).
+
+    Attributes:
+        channels: channel names, index c matches column ``k_c``.
+        codes: int (pattern, channel) per-channel codes.
+        n_journeys: int (pattern,) journeys with this pattern.
+        n_conversions: int (pattern,) converting journeys among them.
+        holdout: bool (pattern,) rows in the evaluation split (all False when absent).
+    """
+
+    channels: tuple[str, ...]
+    codes: np.ndarray
+    n_journeys: np.ndarray
+    n_conversions: np.ndarray
+    holdout: np.ndarray
+
+    @property
+    def n_patterns(self) -> int:
+        return int(self.codes.shape[0])
+
+    def subset(self, rows: np.ndarray) -> Patterns:
+        """Patterns restricted to ``rows`` (a boolean mask or integer index over patterns)."""
+        return Patterns(
+            self.channels,
+            self.codes[rows],
+            self.n_journeys[rows],
+            self.n_conversions[rows],
+            self.holdout[rows],
+        )
+
+    def counts(self, n_bins: int) -> np.ndarray:
+        """Capped counts, int (pattern, channel, recency_bin)."""
+        return decode_codes(self.codes, n_bins)
+
+
+def as_patterns(table: pd.DataFrame | Patterns, channels: Sequence[str]) -> Patterns:
+    """Validate a pattern table (docs/contracts.md) and return it as ``Patterns`` arrays.
+
+    ``table`` needs columns ``k_0 .. k_{C-1}`` (C = len(channels)), ``n_journeys`` and
+    ``n_conversions``; ``holdout`` is optional. Raises ``ValueError`` naming the column and
+    the first offending rows on bad input (the application layer turns it into an InputError).
+    """
+    if isinstance(table, Patterns):
+        return table
+    channels = tuple(str(c) for c in channels)
+    if len(channels) == 0:
+        raise ValueError("channels is empty: the pattern table needs at least one channel")
+    if len(set(channels)) != len(channels):
+        raise ValueError(f"channels has duplicate names: {list(channels)}")
+    code_cols = [f"k_{c}" for c in range(len(channels))]
+    missing = [col for col in (*code_cols, *PATTERN_COUNT_COLUMNS) if col not in table.columns]
+    if missing:
+        raise ValueError(
+            f"pattern table is missing column(s) {missing}; expected k_0..k_{len(channels) - 1} "
+            f"for channels {list(channels)} plus n_journeys and n_conversions"
+        )
+    codes = table[code_cols].to_numpy(dtype=np.int64)
+    n = table["n_journeys"].to_numpy(dtype=np.int64)
+    k = table["n_conversions"].to_numpy(dtype=np.int64)
+    _check_rows(codes.min(axis=1) < 0, "k_*", "negative channel code")
+    max_code = n_codes(len(RECENCY_EDGES_DAYS)) - 1
+    _check_rows(codes.max(axis=1) > max_code, "k_*", f"channel code above {max_code}")
+    _check_rows(n < 1, "n_journeys", "n_journeys below 1")
+    _check_rows((k < 0) | (k > n), "n_conversions", "n_conversions outside [0, n_journeys]")
+    holdout = (
+        table["holdout"].to_numpy(dtype=bool)
+        if "holdout" in table.columns
+        else np.zeros(len(table), dtype=bool)
+    )
+    return Patterns(channels, codes, n, k, holdout)
+
+
+def _check_rows(bad: np.ndarray, column: str, what: str) -> None:
+    if bad.any():
+        rows = np.flatnonzero(bad)[:5].tolist()
+        raise ValueError(f"pattern table column {column}: {what} in row(s) {rows}")
+
+
+def pattern_counts(
+    patterns: Patterns, lookback_days: float = DEFAULT_LOOKBACK_DAYS
+) -> xr.DataArray:
+    """Capped touch counts as a DataArray (pattern, channel, recency_bin).
+
+    Coordinate ``recency_bin`` is 0..B-1 with attrs ``edges_days`` (bin edges incl. the
+    lookback) and ``ages_days`` (representative ages used by the model).
+    """
+    n_bins = len(RECENCY_EDGES_DAYS)
+    counts = patterns.counts(n_bins)
+    return xr.DataArray(
+        counts,
+        dims=("pattern", "channel", "recency_bin"),
+        coords={
+            "pattern": np.arange(patterns.n_patterns),
+            "channel": list(patterns.channels),
+            "recency_bin": np.arange(n_bins),
+        },
+        name="pattern_counts",
+        attrs={
+            "edges_days": [*RECENCY_EDGES_DAYS, float(lookback_days)],
+            "ages_days": recency_ages_days(lookback_days).tolist(),
+            "count_cap": COUNT_CAP,
+        },
+    )
+
+
+def exposure(counts: np.ndarray, decay: np.ndarray, ages_days: np.ndarray) -> np.ndarray:
+    """Decay-weighted exposure E_c = sum_b exp(-decay_c * age_b) * n_cb.
+
+    ``counts`` (..., channel, recency_bin); ``decay`` (per day) broadcastable to
+    (..., channel); ``ages_days`` (recency_bin,). Returns (..., channel).
+    """
+    weights = np.exp(-np.asarray(decay)[..., None] * np.asarray(ages_days))
+    return np.sum(weights * counts, axis=-1)
+
+
+def saturation_curve(exposure_: np.ndarray, saturation: np.ndarray) -> np.ndarray:
+    """Diminishing returns s(E) = (1 - exp(-theta E)) / (1 - exp(-theta)), so s(1) = 1, s(0) = 0.
+
+    ``theta`` (saturation) > 0; as theta -> 0 the curve tends to the linear s(E) = E.
+    """
+    theta = np.asarray(saturation)
+    return np.expm1(-theta * exposure_) / np.expm1(-theta)

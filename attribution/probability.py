@@ -1,0 +1,140 @@
+"""The fitted model's conversion probability per posterior draw (a pure function of draws).
+
+``P = 1 - exp(-H)``, ``H = baseline + sum_c beta_c s_c(E_c) + sum_{c<d} synergy_cd s_c s_d``
+(see ``attribution.model``). Used by the credit (``shapley.py``), the checks and planning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from attribution.features import code_table
+
+# Patterns per chunk when evaluating probabilities, so that (draws x chunk x channel) stays
+# within a few hundred MB whatever the pattern table's size.
+MAX_CHUNK_CELLS = 20_000_000
+
+
+@dataclass(frozen=True)
+class Draws:
+    """Posterior draws flattened to one ``sample`` axis (chain-major) as numpy arrays.
+
+    baseline (sample,); beta, decay, saturation (sample, channel); synergy (sample, pair);
+    pairs int (pair, 2) channel indices; ages_days (recency_bin,).
+    """
+
+    baseline: np.ndarray
+    beta: np.ndarray
+    decay: np.ndarray
+    saturation: np.ndarray
+    synergy: np.ndarray
+    pairs: np.ndarray
+    ages_days: np.ndarray
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.baseline.shape[0])
+
+    def code_response(self) -> np.ndarray:
+        """s_c evaluated on every per-channel code: (sample, channel, code)."""
+        counts = code_table(len(self.ages_days)).astype(np.float64)  # (code, bin)
+        weights = np.exp(-self.decay[..., None] * self.ages_days)  # (sample, channel, bin)
+        exposure = weights @ counts.T  # (sample, channel, code)
+        theta = self.saturation[..., None]
+        return np.expm1(-theta * exposure) / np.expm1(-theta)
+
+
+def posterior_draws(posterior: xr.Dataset) -> Draws:
+    """Extract ``Draws`` from a posterior Dataset written by ``ConversionModel``."""
+    channels = [str(c) for c in posterior["channel"].values]
+    stacked = posterior.stack(sample=("chain", "draw"))
+
+    def per_channel(name: str) -> np.ndarray:
+        return np.asarray(stacked[name].transpose("sample", "channel").values, dtype=np.float64)
+
+    if "synergy" in posterior:
+        index = {c: i for i, c in enumerate(channels)}
+        first = [index[str(c)] for c in posterior["pair_first"].values]
+        second = [index[str(c)] for c in posterior["pair_second"].values]
+        pairs = np.stack([first, second], axis=1).astype(np.int64)
+        synergy = np.asarray(stacked["synergy"].transpose("sample", "channel_pair").values)
+    else:
+        pairs = np.zeros((0, 2), dtype=np.int64)
+        synergy = np.zeros((stacked.sizes["sample"], 0))
+    return Draws(
+        baseline=np.asarray(stacked["baseline"].values, dtype=np.float64),
+        beta=per_channel("beta"),
+        decay=per_channel("decay"),
+        saturation=per_channel("saturation"),
+        synergy=synergy.astype(np.float64),
+        pairs=pairs,
+        ages_days=np.asarray(posterior.attrs["recency_ages_days"], dtype=np.float64),
+    )
+
+
+def hazard(draws: Draws, s: np.ndarray) -> np.ndarray:
+    """H for channel responses ``s`` (sample, pattern, channel) -> (sample, pattern)."""
+    h = draws.baseline[:, None] + np.einsum("spc,sc->sp", s, draws.beta)
+    if draws.pairs.shape[0]:
+        pair_s = s[..., draws.pairs[:, 0]] * s[..., draws.pairs[:, 1]]
+        h = h + np.einsum("spq,sq->sp", pair_s, draws.synergy)
+    return h
+
+
+def conversion_probability(
+    posterior: xr.Dataset,
+    counts: xr.DataArray | np.ndarray,
+    exposure_scale: xr.DataArray | np.ndarray | None = None,
+) -> xr.DataArray:
+    """Conversion probability of each pattern under each posterior draw.
+
+    Args:
+        posterior: ``ConversionModel.posterior_`` (dims chain, draw, channel[, channel_pair]).
+        counts: touch counts (pattern, channel, recency_bin), e.g. ``features.pattern_counts``;
+            channels in the posterior's order. Counts need not be integers.
+        exposure_scale: optional (channel,) multiplier of each channel's exposure E_c, e.g.
+            1.2 for "this channel delivered 20% more touches" (planning).
+
+    Returns:
+        DataArray (chain, draw, pattern) of probabilities in [0, 1).
+    """
+    draws = posterior_draws(posterior)
+    counts_arr = np.asarray(counts, dtype=np.float64)
+    n_channels = draws.beta.shape[1]
+    if counts_arr.ndim != 3 or counts_arr.shape[1] != n_channels:
+        raise ValueError(
+            f"counts must have dims (pattern, channel={n_channels}, recency_bin); "
+            f"got shape {counts_arr.shape}"
+        )
+    scale = np.ones(n_channels) if exposure_scale is None else np.asarray(exposure_scale, float)
+    if scale.shape != (n_channels,):
+        raise ValueError(f"exposure_scale must have shape ({n_channels},); got {scale.shape}")
+    weights = np.exp(-draws.decay[..., None] * draws.ages_days)  # (sample, channel, bin)
+    theta = draws.saturation[:, None, :]
+    n_patterns = counts_arr.shape[0]
+    chunk = max(1, MAX_CHUNK_CELLS // max(1, draws.n_samples * n_channels))
+    out = np.empty((draws.n_samples, n_patterns))
+    for start in range(0, n_patterns, chunk):
+        block = counts_arr[start : start + chunk]
+        exposure = np.einsum("pcb,scb->spc", block, weights) * scale
+        s = np.expm1(-theta * exposure) / np.expm1(-theta)
+        out[:, start : start + chunk] = -np.expm1(-hazard(draws, s))
+    n_chain, n_draw = posterior.sizes["chain"], posterior.sizes["draw"]
+    pattern = (
+        counts.coords["pattern"].values
+        if isinstance(counts, xr.DataArray) and "pattern" in counts.coords
+        else np.arange(n_patterns)
+    )
+    return xr.DataArray(
+        out.reshape(n_chain, n_draw, n_patterns),
+        dims=("chain", "draw", "pattern"),
+        coords={
+            "chain": posterior["chain"].values,
+            "draw": posterior["draw"].values,
+            "pattern": pattern,
+        },
+        name="conversion_probability",
+    )
