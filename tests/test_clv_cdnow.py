@@ -1,56 +1,36 @@
 """CDNOW, the data of Fader, Hardie & Lee (2005): our SQL RFM + fits reproduce the published
 parameters and lifetimes, and predict the holdout at least as well as lifetimes' BG/NBD.
 
-The raw transaction files ship inside lifetimes (lifetimes/datasets/CDNOW_*.txt); they are
-converted here to the transactions contract (customer_id, timestamp, amount)."""
+The raw transaction files ship inside lifetimes (lifetimes/datasets/CDNOW_*.txt);
+``workbench.cdnow`` reads them into the transactions contract, written here as a CSV file."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import lifetimes
 import numpy as np
 import pandas as pd
 import pytest
 
+from clv import plots
+from workbench.cdnow import CALIBRATION_END, HOLDOUT_END, cdnow_transactions
 from workbench.commands.clv import clv
 
-CALIBRATION_END = "1997-09-30"
-HOLDOUT_END = "1998-06-30"
 #: Fader, Hardie & Lee (2005a, BG/NBD) and (2005b, Gamma-Gamma "gamma" = lifetimes' v).
 PUBLISHED = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426, "p": 6.25, "q": 3.74, "v": 15.44}
 REL_TOL = 0.005
-DATASETS = Path(lifetimes.__file__).parent / "datasets"
 
 
-def _transactions(name: str, columns: list[str], out: Path, skip: int = 0) -> Path:
-    raw = pd.read_csv(
-        DATASETS / name,
-        sep=r"\s+",
-        header=None,
-        skiprows=skip,
-        names=columns,
-        dtype={"date": str, "id": str},
-    )
-    table = pd.DataFrame(
-        {
-            "customer_id": raw["id"],
-            "timestamp": pd.to_datetime(raw["date"], format="%Y%m%d").dt.strftime("%Y-%m-%d"),
-            "amount": raw["amount"],
-        }
-    )
-    path = out / f"{name}.csv"
-    table.to_csv(path, index=False)
+def _transactions(which: str, out: Path) -> Path:
+    path = out / f"cdnow_{which}.csv"
+    table = cdnow_transactions(which)
+    table.assign(timestamp=table["timestamp"].dt.strftime("%Y-%m-%d")).to_csv(path, index=False)
     return path
 
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory) -> Path:
-    return _transactions(
-        "CDNOW_sample.txt",
-        ["master_id", "id", "date", "cds", "amount"],
-        tmp_path_factory.mktemp("cdnow"),
-    )
+    return _transactions("sample", tmp_path_factory.mktemp("cdnow"))
 
 
 @pytest.fixture(scope="module")
@@ -132,8 +112,7 @@ def test_cdnow_tracking_expected_total_close_to_actual_in_calibration(sample_res
 
 @pytest.mark.slow
 def test_cdnow_master_parameters_match_lifetimes(tmp_path):
-    # The master file starts with a header line.
-    path = _transactions("CDNOW_master.txt", ["id", "date", "cds", "amount"], tmp_path, skip=1)
+    path = _transactions("master", tmp_path)
     # Some master-file customers' repeat purchases all have amount 0: they count as purchases,
     # but the spend model cannot use them, and the run says how many it left out.
     with pytest.warns(
@@ -156,3 +135,22 @@ def test_cdnow_master_parameters_match_lifetimes(tmp_path):
         assert params[name] == pytest.approx(bg.params_[name], rel=REL_TOL), name
     for name in ("p", "q", "v"):
         assert params[name] == pytest.approx(gg.params_[name], rel=REL_TOL), name
+
+
+def test_figures_show_the_cdnow_results(sample_result):
+    ds = sample_result
+    fig = plots.tracking_plot(ds)
+    lines = fig.axes[0].get_lines()
+    np.testing.assert_array_equal(lines[0].get_ydata(), ds["tracking_actual"].values)
+    np.testing.assert_array_equal(lines[1].get_ydata(), ds["tracking_expected"].values)
+    fig = plots.tracking_plot(ds, cumulative=True)
+    last = fig.axes[0].get_lines()[0].get_ydata()[-1]
+    assert last == ds["tracking_actual"].sum()
+    fig = plots.conditional_expectations_plot(ds)
+    actual, predicted = fig.axes[0].get_lines()[:2]
+    np.testing.assert_allclose(actual.get_ydata(), ds["holdout_actual_by_frequency"].values)
+    np.testing.assert_allclose(predicted.get_ydata(), ds["holdout_predicted_by_frequency"].values)
+    fig = plots.clv_distribution_plot(ds)
+    assert sum(p.get_height() for p in fig.axes[0].patches) == ds.sizes["customer_id"]
+    fig = plots.retention_plot(ds)
+    assert fig.axes[0].get_lines()[0].get_ydata()[0] == pytest.approx(1.0)
