@@ -53,7 +53,7 @@ def plan(
     from workbench.planning import kpis as kpi_mod
     from workbench.planning.optimise import optimise, parse_objective, resolve_bounds
     from workbench.planning.reach import fit_reach
-    from workbench.planning.response import ResponseModel, model_probability, response_curves
+    from workbench.planning.response import ResponseModel, model_hazard, response_curves
     from workbench.planning.scenarios import CURRENT, OPTIMISED, Scenario, read_scenarios
     from workbench.planning.spend import load_spend, spend_grid
     from workbench.store import provenance, write_results
@@ -77,7 +77,7 @@ def plan(
     samples = np.sort(rng.choice(n_total, size=min(max_draws, n_total), replace=False))
     params = _parameters(attr_ds)
     counts = attr_ds["pattern_counts"]
-    probability, n = model_probability(params, counts, samples)
+    parts, n = model_hazard(params, counts, samples)
     # No weekly touches (NaN): every channel's touches are taken as proportional to spend.
     reach = fit_reach(grid["spend"], grid["touches"], n, seed)
     clv_c, clv_base, value_note = _clv_values(clv_ds, channels)
@@ -89,7 +89,7 @@ def plan(
         clv_baseline=clv_base,
         organic_conversions=float(attr_ds.get("organic_conversions", 0.0)),
     )
-    model = ResponseModel(probability=probability, reach_k=reach["reach_k"].values, **common)
+    model = ResponseModel(hazard_parts=parts, reach_k=reach["reach_k"].values, **common)
 
     # Scenarios: current, the user's, then the optimiser's allocation.
     current_map = dict(zip(channels, current.tolist(), strict=True))
@@ -103,9 +103,9 @@ def plan(
     lower, upper = np.where(fixed, 0.0, lower), np.where(fixed, 0.0, upper)
 
     n_opt = min(optimiser_draws, n)
-    opt_prob, _ = model_probability(params, counts, samples[:n_opt])
+    opt_parts, _ = model_hazard(params, counts, samples[:n_opt])
     opt_model = ResponseModel(
-        probability=opt_prob, reach_k=reach["reach_k"].values[:n_opt], **common
+        hazard_parts=opt_parts, reach_k=reach["reach_k"].values[:n_opt], **common
     )
     base_value = opt_model.outcomes(np.ones(len(channels)))["value"]
 

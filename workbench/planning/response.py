@@ -13,6 +13,8 @@ Chain of reasoning, per posterior draw ``d`` and spend multiples ``m`` (one per 
    share and organic conversions are worth the mean CLV of all customers. Hazard shares are
    ``H - H_without_c``, rescaled to ``H - H_baseline``: exactly the Shapley split of the hazard
    when there is no synergy, an even split of each synergy term between its pair otherwise.
+   (The hazard split stands in for the Shapley split of P, which would cost 2^C model
+   evaluations per scenario and optimiser step.)
 
 Settings (multiplier grid, draws kept) are the named constants below.
 """
@@ -32,21 +34,23 @@ CURVE_MULTIPLIERS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0)
 #: Smallest hazard treated as non-zero when splitting value by hazard shares.
 HAZARD_EPS = 1e-12
 
-#: ``probability(exposure_scale (sample, channel)) -> P (sample, pattern)``.
-Probability = Callable[[np.ndarray], np.ndarray]
+#: ``hazard_parts(exposure_scale (sample, channel))`` -> ``(H (sample, pattern),
+#: contribution (sample, pattern, channel))`` with ``contribution_c = H - H_without_c``.
+HazardParts = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-def model_probability(
+def model_hazard(
     posterior: xr.Dataset, counts: xr.DataArray, samples: np.ndarray | None = None
-) -> tuple[Probability, int]:
-    """The attribution model's conversion probability as a numpy function of a per-sample
-    exposure scale.
+) -> tuple[HazardParts, int]:
+    """The attribution model's hazard, and each channel's part of it, as a numpy function of a
+    per-sample exposure scale.
 
     ``attribution.probability.conversion_probability`` takes one scale for all draws; planning
     pairs each posterior sample with its own reach-curve draw, so this evaluates the same
-    equations (the model's ``Draws`` and ``hazard``) with a (sample, channel) scale. Exposure
-    depends on a pattern only through its per-channel code (64 values), so ``s_c`` is evaluated
-    per code and gathered, as the model itself does.
+    equations (the model's ``Draws`` and ``hazard``; ``P = 1 - exp(-H)``) with a
+    (sample, channel) scale. Exposure depends on a pattern only through its per-channel code
+    (64 values), so ``s_c`` is evaluated per code and gathered, as the model itself does. A
+    channel's contribution ``H - H_without_c`` is ``s_c (beta_c + sum_d synergy_cd s_d)``.
 
     ``posterior`` holds the parameters with dims ``(chain, draw[, channel][, channel_pair])``;
     ``counts`` is ``pattern_counts(pattern, channel, recency_bin)``; ``samples`` picks flattened
@@ -80,21 +84,25 @@ def model_probability(
     theta = draws.saturation[..., None]
     chan = np.arange(codes.shape[1])
 
-    def probability(scale: np.ndarray) -> np.ndarray:
+    def hazard_parts(scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         scale = np.broadcast_to(np.asarray(scale, float), draws.beta.shape)
         s_code = np.expm1(-theta * code_exposure * scale[..., None]) / np.expm1(-theta)
         s = s_code[:, chan[None, :], codes]  # (sample, pattern, channel)
-        return -np.expm1(-hazard(draws, s))
+        slope = np.broadcast_to(draws.beta[:, None, :], s.shape).copy()
+        for q, (c, d) in enumerate(draws.pairs):
+            slope[..., c] += draws.synergy[:, q, None] * s[..., d]
+            slope[..., d] += draws.synergy[:, q, None] * s[..., c]
+        return hazard(draws, s), s * slope
 
-    return probability, draws.n_samples
+    return hazard_parts, draws.n_samples
 
 
 @dataclass
 class ResponseModel:
     """Expected conversions and value under per-channel spend multiples, per posterior sample.
 
-    Attributes (dims in brackets): ``channels`` [channel]; ``probability`` see
-    :data:`Probability`; ``n_journeys`` [pattern]; ``reach_k`` [sample, channel] reach-curve
+    Attributes (dims in brackets): ``channels`` [channel]; ``hazard_parts`` see
+    :data:`HazardParts`; ``n_journeys`` [pattern]; ``reach_k`` [sample, channel] reach-curve
     ``K`` per sample (currency per week, ``inf`` = proportional); ``weekly_spend`` [week,
     channel] current spend (currency per week); ``clv_by_channel`` [channel] mean CLV of the
     customers each channel acquires (currency); ``clv_baseline`` CLV of a customer the model
@@ -103,7 +111,7 @@ class ResponseModel:
     """
 
     channels: Sequence[str]
-    probability: Probability
+    hazard_parts: HazardParts
     n_journeys: np.ndarray
     reach_k: np.ndarray
     weekly_spend: np.ndarray
@@ -119,43 +127,29 @@ class ResponseModel:
         """Touch ratio per sample and channel (sample, channel) for multiples (channel,)."""
         return touch_ratio(np.asarray(multiplier, float), self.reach_k, self.weekly_spend)
 
-    def outcomes(self, multiplier: np.ndarray, *, value: bool = True) -> dict[str, np.ndarray]:
-        """Expected conversions and value (sample,) over the data window when channel ``c``'s
-        spend is ``multiplier[c]`` x current. Also returns ``credited(sample, channel)``, the
-        conversions credited to each channel by hazard share."""
-        scale = self.exposure_scale(multiplier)
-        p = self.probability(scale)  # (sample, pattern)
-        conversions = p @ self.n_journeys + self.organic_conversions
-        out = {"conversions": conversions}
-        if not value:
-            return out
-        credited = self._credited(scale, p)  # (sample, channel)
-        baseline = conversions - credited.sum(axis=1)
-        out["credited"] = credited
-        out["value"] = credited @ self.clv_by_channel + baseline * self.clv_baseline
-        return out
+    def __post_init__(self) -> None:
+        # Baseline hazard per sample (sample, 1): H of a pattern with every exposure at zero.
+        zero = np.zeros((self.n_samples, len(self.channels)))
+        self._h0 = self.hazard_parts(zero)[0][:, :1]
 
-    def _credited(self, scale: np.ndarray, p: np.ndarray) -> np.ndarray:
-        """Model conversions split by hazard share: (sample, channel)."""
-        hazard = -np.log1p(-np.clip(p, 0.0, 1.0 - 1e-15))
-        h0 = -np.log1p(-np.clip(self.probability(np.zeros_like(scale)), 0.0, 1.0 - 1e-15))
-        loo = np.empty((len(self.channels),) + hazard.shape)
-        for c in range(len(self.channels)):
-            without = scale.copy()
-            without[:, c] = 0.0
-            h_without = -np.log1p(-np.clip(self.probability(without), 0.0, 1.0 - 1e-15))
-            loo[c] = np.maximum(hazard - h_without, 0.0)
-        total = loo.sum(axis=0)
-        touched = np.maximum(hazard - h0, 0.0)
-        # Shares of the pattern's hazard; the remainder (h0 / H) is the baseline's.
-        with np.errstate(divide="ignore", invalid="ignore"):
-            weight = np.where(
-                (total > HAZARD_EPS) & (hazard > HAZARD_EPS),
-                touched / (total * hazard),
-                0.0,
-            )
-        conv = p * self.n_journeys  # (sample, pattern) expected conversions per pattern
-        return np.einsum("csp,sp->sc", loo, conv * weight)
+    def outcomes(self, multiplier: np.ndarray) -> dict[str, np.ndarray]:
+        """Expected conversions and value (sample,) over the data window when channel ``c``'s
+        spend is ``multiplier[c]`` x current, and ``credited(sample, channel)``: the model's
+        conversions split by hazard share (module docstring)."""
+        h, contribution = self.hazard_parts(self.exposure_scale(multiplier))
+        p = -np.expm1(-h)  # (sample, pattern)
+        conv = p * self.n_journeys
+        conversions = conv.sum(axis=1) + self.organic_conversions
+        total = contribution.sum(axis=2)  # (sample, pattern)
+        # Each channel's share of H is its contribution rescaled to H - baseline (the two agree
+        # without synergy; with it, each synergy term is split evenly within its pair).
+        touched = np.maximum(h - self._h0, 0.0)
+        ok = (total > HAZARD_EPS) & (h > HAZARD_EPS)
+        weight = np.divide(touched, total * h, out=np.zeros_like(h), where=ok)
+        credited = np.einsum("spc,sp->sc", contribution, conv * weight)
+        baseline = conversions - credited.sum(axis=1)
+        value = credited @ self.clv_by_channel + baseline * self.clv_baseline
+        return {"conversions": conversions, "value": value, "credited": credited}
 
 
 def response_curves(
