@@ -374,3 +374,25 @@ def test_moving_decisions_agree_at_current_spend_and_gain_more_from_extra_search
     assert moving["conversions"] > fixed["conversions"] > same["conversions"]
     with pytest.raises(InputError, match="decisions"):
         true_outcomes(truth, {}, decisions="sometimes")
+
+
+def test_lifetimes_recovers_the_bgnbd_and_gamma_gamma_parameters_from_simulated_purchases():
+    lifetimes = pytest.importorskip("lifetimes")
+    params, gg = SCENARIOS["default"].bgnbd["paid_search"], SCENARIOS["default"].gamma_gamma
+    n, end_days = 8_000, 64 * 7.0
+    rng = np.random.default_rng(11)
+    first = rng.uniform(0.0, 12 * 7.0, size=n)  # first orders during a 12-week touch period
+    buys = draw_purchases(
+        first, np.zeros(n, dtype=int), ["paid_search"], {"paid_search": params}, gg, end_days, rng
+    )
+    frame = pd.DataFrame({"c": buys.customer, "t": buys.time / 7.0, "amount": buys.amount})
+    by = frame.groupby("c")
+    first_w, last_w = by["t"].min(), by["t"].max()
+    frequency = by.size() - 1
+    bg = lifetimes.BetaGeoFitter().fit(frequency, last_w - first_w, end_days / 7.0 - first_w)
+    for name in ("r", "alpha", "a", "b"):
+        assert bg.params_[name] == pytest.approx(getattr(params, name), rel=0.15), name
+    repeat = frame[frame.duplicated("c")].groupby("c")["amount"].mean()
+    gamma = lifetimes.GammaGammaFitter().fit(frequency[repeat.index], repeat)
+    fitted_mean = gamma.params_["p"] * gamma.params_["v"] / (gamma.params_["q"] - 1)
+    assert fitted_mean == pytest.approx(gg.mean_order_value, rel=0.1)
