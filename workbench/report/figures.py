@@ -101,7 +101,7 @@ def channel_credit(attr: xr.Dataset) -> Figure | None:
             )
         ax.set_yticks(y, [text(c) for c in table.index])
         ax.set_xlabel("share of channel-attributed conversions (%)")
-        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+        fig.legend(loc="outside lower center", ncols=n_bars, frameon=False)
         ax.set_title("Who earns the conversions: model credit against common rules")
     return fig
 
@@ -301,4 +301,43 @@ def weekly_touches(attr: xr.Dataset) -> Figure | None:
         ax.set_xlabel("week")
         ax.set_ylabel("touches")
         ax.set_title("Touches per week and channel")
+    return fig
+
+
+def posterior_predictive(attr: xr.Dataset) -> Figure | None:
+    """Posterior predictive check: observed conversions against the model's (mean and
+    ``INTERVAL``) by channel seen and by path length (``observed_by_*``,
+    ``predicted_by_*_{mean,q05,q95}`` in attribution.nc)."""
+    panels = [
+        key
+        for key in ("channel", "path_length")
+        if f"observed_by_{key}" in attr and f"predicted_by_{key}_mean" in attr
+    ]
+    if not panels:
+        return None
+    with mpl.rc_context(STYLE):
+        fig = new_figure(HEIGHT_IN)
+        axes = fig.subplots(1, len(panels), squeeze=False)[0]
+        for ax, key in zip(axes, panels, strict=True):
+            observed = attr[f"observed_by_{key}"]
+            labels = [text(v) for v in observed[observed.dims[0]].values]
+            x = np.arange(len(labels))
+            mean = attr[f"predicted_by_{key}_mean"].values
+            lo = attr.get(f"predicted_by_{key}_q05")
+            hi = attr.get(f"predicted_by_{key}_q95")
+            if lo is not None and hi is not None:
+                err = np.vstack([mean - lo.values, hi.values - mean])
+                ax.errorbar(x, mean, yerr=err, fmt="s", color=COLOURS[0], capsize=2, label="model")
+            else:
+                ax.plot(x, mean, "s", color=COLOURS[0], label="model")
+            ax.plot(x, observed.values, "o", color=COLOURS[1], label="observed")
+            if key == "channel":
+                ax.set_xticks(x, labels, rotation=30, ha="right")
+            else:
+                step = max(1, len(labels) // 10)
+                ax.set_xticks(x[::step], labels[::step])
+            ax.set_xlabel(key.replace("_", " "))
+            ax.set_ylabel("conversions")
+        axes[0].legend(frameon=False)
+        fig.suptitle(f"Posterior predictive check (model: mean and {summaries.INTERVAL_LABEL})")
     return fig

@@ -452,6 +452,13 @@ def budget(res: Results) -> Section:
 
 
 def _as_text(value: Any) -> str:
+    """Attrs as short readable text: numbers rounded, flat dicts as ``key value, ...``."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict) and all(not isinstance(v, dict | list) for v in value.values()):
+        return ", ".join(f"{k} {_as_text(v)}" for k, v in sorted(value.items()))
     if isinstance(value, dict | list):
         return json.dumps(value, default=str, sort_keys=True)
     return str(value)
@@ -548,6 +555,11 @@ def diagnostics(res: Results) -> Section:
             body += table(["Parameter", "Estimate"], prow)
         if role == "attribution":
             body += _posterior_table(ds)
+            body += figure(
+                figures.posterior_predictive(ds),
+                "Posterior predictive check of conversions",
+                "Observed conversions against the model's replications by channel and path length.",
+            )
         if role == "clv" and "model_holdout_mae" in ds:
             rows = [
                 [esc(m), esc(num(ds["model_holdout_mae"].sel(purchase_model=m), 4))]
