@@ -396,3 +396,11 @@ def test_lifetimes_recovers_the_bgnbd_and_gamma_gamma_parameters_from_simulated_
     gamma = lifetimes.GammaGammaFitter().fit(frequency[repeat.index], repeat)
     fitted_mean = gamma.params_["p"] * gamma.params_["v"] / (gamma.params_["q"] - 1)
     assert fitted_mean == pytest.approx(gg.mean_order_value, rel=0.1)
+
+
+def test_a_population_too_small_to_convert_still_gives_valid_empty_tables(tmp_path):
+    tiny = simulate(users=2, weeks=1, seed=1)
+    assert tiny.truth["counts"]["conversions"] == len(tiny.conversions) == 0
+    assert list(tiny.transactions.columns) == ["customer_id", "timestamp", "amount"]
+    write(tiny, tmp_path / "tiny")
+    assert pd.read_parquet(tmp_path / "tiny" / "conversions.parquet").empty

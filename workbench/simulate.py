@@ -161,7 +161,7 @@ def simulate(
 
     ids = _user_ids(int(users) + n_unreach)
     first_value = np.empty(len(first_time))
-    is_first = np.r_[True, np.diff(buys.customer) != 0]  # each customer's first order
+    is_first = np.diff(buys.customer, prepend=-1) != 0  # each customer's first order
     first_value[buys.customer[is_first]] = buys.amount[is_first]
     conv_order = np.lexsort((customer_code, first_time))
     conversions = pd.DataFrame(
