@@ -288,6 +288,7 @@ def _assemble(tables, patterns, model, credit, checks, lookback_days) -> xr.Data
     ds["touched_conversions"] = tables.observed_conversions - tables.organic_conversions
     counts = pattern_counts(patterns, lookback_days)
     ds["pattern_counts"] = counts
+    ds["recency_bin"].attrs.update(counts.attrs)
     ds["pattern_n_journeys"] = ("pattern", patterns.n_journeys)
     ds["pattern_n_conversions"] = ("pattern", patterns.n_conversions)
     ds["pattern_first_channel"] = ("pattern", tables.patterns["first_channel"].to_numpy())
