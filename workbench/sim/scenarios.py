@@ -2,7 +2,8 @@
 
 Units: decay rates per day, spend in currency per week, reach in touches per week, BG/NBD
 purchase rates per week (``alpha`` in weeks), Gamma-Gamma amounts in currency. Spend and reach
-are given per 1,000 users so that the per-user world does not change with ``users``.
+are given per 1,000 users so that the per-user world does not change with ``users`` (but a
+longer period gives each user more touches: spend and reach are per week).
 
 Scenarios (``--scenario``):
 - ``default``: hazard model with a synergy pair (social x paid_search); display has no effect.
@@ -53,7 +54,8 @@ STAGE_SHAPE = 4.0
 SPEND_VARIATION = 0.30
 
 #: Organic converters: an unreachable audience (no touches) of this size relative to ``users``,
-#: converting with this probability during the touch period.
+#: converting with this probability once over the touch period (whatever its length). Reachable
+#: users whom no touch reaches also convert, with P(no exposure); both count as organic.
 UNREACHABLE_RATIO = 0.25
 ORGANIC_RATE = 0.02
 
