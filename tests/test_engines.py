@@ -148,3 +148,26 @@ def test_restaging_a_view_replaces_the_previous_source_on_both_engines(
         stage(engine, "transactions", tmp_inputs("second", second, "parquet"))
         ids = engine.query("SELECT customer_id FROM transactions")["customer_id"]
         assert sorted(ids) == ["z1", "z2"]
+
+
+@pytest.mark.parametrize(
+    ("conf", "sets_master"),
+    [
+        ("spark.master   spark://head:7077\nspark.executor.memory 8g\n", True),
+        ("# spark.master yarn\nspark.executor.memory 8g\n", False),
+        ("spark.executor.memory 8g\n", False),
+    ],
+)
+@pytest.mark.parametrize("where", ["SPARK_CONF_DIR", "SPARK_HOME"])
+def test_a_master_in_spark_defaults_conf_is_respected_unless_commented_out(
+    monkeypatch, tmp_path, conf, sets_master, where
+):
+    from workbench.engines import _spark_defaults_set_master
+
+    folder = tmp_path / "conf" if where == "SPARK_HOME" else tmp_path
+    folder.mkdir(exist_ok=True)
+    (folder / "spark-defaults.conf").write_text(conf)
+    monkeypatch.delenv("SPARK_CONF_DIR", raising=False)
+    monkeypatch.delenv("SPARK_HOME", raising=False)
+    monkeypatch.setenv(where, str(tmp_path))
+    assert _spark_defaults_set_master() is sets_master

@@ -189,11 +189,18 @@ class SparkEngine:
 
 
 def _spark_defaults_set_master() -> bool:
-    conf_dir = os.environ.get("SPARK_CONF_DIR")
+    """Whether the spark-defaults.conf that spark-submit reads ($SPARK_CONF_DIR, else
+    $SPARK_HOME/conf) sets spark.master on a line that is not commented out."""
+    conf_dir = os.environ.get("SPARK_CONF_DIR") or (
+        os.path.join(os.environ["SPARK_HOME"], "conf") if os.environ.get("SPARK_HOME") else None
+    )
     if not conf_dir:
         return False
     defaults = Path(conf_dir) / "spark-defaults.conf"
-    return defaults.is_file() and "spark.master" in defaults.read_text()
+    if not defaults.is_file():
+        return False
+    keys = (line.split(None, 1)[0] for line in defaults.read_text().splitlines() if line.strip())
+    return "spark.master" in keys
 
 
 def make_engine(name: str = "duckdb") -> Engine:

@@ -13,6 +13,7 @@ import importlib
 import importlib.util
 import inspect
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,12 +103,36 @@ def run(
             click.echo(f"{tag}: skipped ({why})")
             outcome[name] = f"skipped: {why}"
             continue
+        except InputError:
+            raise
+        except Exception as err:
+            # A bug or a model that failed: show it, keep going so the later stages still run
+            # on what exists, and fail the demo at the end.
+            click.echo(traceback.format_exc(), err=True)
+            click.echo(f"{tag}: FAILED after {time.perf_counter() - t0:.1f} s ({_summary(err)})")
+            outcome[name] = f"failed: {_summary(err)}"
+            continue
         click.echo(f"{tag} done in {time.perf_counter() - t0:.1f} s")
         outcome[name] = "done"
-    click.echo(
-        f"demo finished in {time.perf_counter() - started:.1f} s; results in {paths.results}"
-    )
+    elapsed = time.perf_counter() - started
+    failed = [name for name, what in outcome.items() if what.startswith("failed")]
+    if failed:
+        raise DemoFailed(f"demo: {', '.join(failed)} failed (see above); {elapsed:.1f} s", outcome)
+    click.echo(f"demo finished in {elapsed:.1f} s; results in {paths.results}")
     return outcome
+
+
+class DemoFailed(click.ClickException):
+    """A stage failed for a reason other than bad input; the CLI exits with code 1."""
+
+    def __init__(self, message: str, outcome: dict[str, str]) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+
+
+def _summary(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
 
 
 class _Skip(Exception):
