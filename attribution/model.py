@@ -52,7 +52,7 @@ class Priors:
       shared by the channels (hierarchical shrinkage: channels borrow strength, a channel with
       no effect is pulled to 0). With ``beta_scale_sd = 0.1`` the prior predictive probability
       that one fresh touch converts, ``1 - exp(-(baseline + beta))``, has its 5%..95% range at
-      about 0.1%..20% and rarely exceeds 30%, covering realistic per-touch conversion rates
+      about 0.5%..21% (2.5%..97.5%: 0.3%..26%), covering realistic per-touch conversion rates
       without pushing mass to "every touch converts".
     - ``decay``: ``log decay_c ~ Normal(decay_mu, decay_sigma)`` with ``decay_mu ~
       Normal(log(decay_median), 1)``, median decay 0.1 per day (half-life 7 days, within the
