@@ -26,7 +26,7 @@ FULL_CUSTOMERS = 1_000_000
 QUICK_CUSTOMERS = 20_000
 #: True process (per day): lambda ~ Gamma(R, 1/ALPHA_DAYS), dropout p ~ Beta(A, B); first
 #: purchases uniform over FIRST_DAYS, observation for OBSERVE_DAYS from 2023-01-01.
-R, ALPHA_DAYS, A, B = 0.5, 90.0, 0.8, 2.4
+R, ALPHA_DAYS, A, B = 0.5, 48.0, 0.8, 2.4
 FIRST_DAYS, OBSERVE_DAYS = 270, 365
 #: Spend per purchase: Gamma(P, nu), nu ~ Gamma(Q, V).
 P, Q, V = 4.0, 3.5, 60.0

@@ -21,27 +21,38 @@ from clv.settings import CHAINS, DRAWS, GG_PARAMS, LOG_PRIOR_SD, TUNE
 
 
 def build_model(frequency, monetary_value, weights):
-    """The PyMC model over unique (x, m) rows (x > 0, m > 0) with customer counts ``weights``."""
+    """The PyMC model over unique (x, m) rows (x > 0, m > 0) with customer counts ``weights``.
+
+    Only the last term, (p x + q) log(x m + v), couples the parameters with each row's m; the
+    rest depends on x alone or is linear in sum(log m) per x, so it is summed per distinct
+    frequency beforehand and each gradient evaluation does one log per row.
+    """
     import pymc as pm
     import pytensor.tensor as pt
 
     x = np.asarray(frequency, dtype=float)
     m = np.asarray(monetary_value, dtype=float)
     w = np.asarray(weights, dtype=float)
-    log_m, log_x = np.log(m), np.log(x)
+    xs, x_idx = np.unique(x, return_inverse=True)
+    n_x = np.bincount(x_idx, weights=w, minlength=xs.size)
+    sum_log_m = np.bincount(x_idx, weights=w * np.log(m), minlength=xs.size)
+    xm = x * m
     with pm.Model() as model:
         logs = {k: pm.Normal(f"log_{k}", 0.0, LOG_PRIOR_SD) for k in GG_PARAMS}
         p, q, v = (pm.Deterministic(k, pt.exp(logs[k])) for k in GG_PARAMS)
-        loglik = (
-            pt.gammaln(p * x + q)
-            - pt.gammaln(p * x)
-            - pt.gammaln(q)
-            + q * pt.log(v)
-            + (p * x - 1.0) * log_m
-            + p * x * log_x
-            - (p * x + q) * pt.log(x * m + v)
+        per_x = (
+            n_x
+            * (
+                pt.gammaln(p * xs + q)
+                - pt.gammaln(p * xs)
+                - pt.gammaln(q)
+                + q * pt.log(v)
+                + p * xs * np.log(xs)
+            )
+            + (p * xs - 1.0) * sum_log_m
         )
-        pm.Potential("loglik", pt.sum(w * loglik))
+        per_row = -(p * x + q) * pt.log(xm + v)
+        pm.Potential("loglik", pt.sum(per_x) + pt.sum(w * per_row))
     return model
 
 
