@@ -145,8 +145,8 @@ def stage(engine: Engine, kind: str, source: Any, *, label: str | None = None) -
         # Remote data (s3a://, hdfs://) is read by the engine only; DuckDB cannot see it, so only
         # the columns are checked here and row-level problems surface in the engine.
         return _stage_remote(engine, contract, str(source), label)
-    n_rows, present = validate(kind, source, label=label)
-    _register_typed(engine, contract, source, present)
+    n_rows, types = _validate(contract, source, label)
+    _register_typed(engine, contract, source, types)
     return n_rows
 
 
@@ -155,9 +155,15 @@ def validate(kind: str, source: Any, *, label: str | None = None) -> tuple[int, 
 
     Returns ``(data rows, contract columns present)``; raises :class:`InputError` naming file,
     column and the first offending 1-based data rows on the first problem found."""
+
+    n_rows, types = _validate(_contract(kind), source, label)
+    return n_rows, list(types)
+
+
+def _validate(contract: Contract, source: Any, label: str | None) -> tuple[int, dict[str, str]]:
+    """Rows and the DuckDB type of each contract column present, in contract order."""
     import duckdb
 
-    contract = _contract(kind)
     con = duckdb.connect(":memory:")
     try:
         con.execute("SET TimeZone = 'UTC'")
@@ -236,7 +242,7 @@ class _Validator:
     def fail(self, message: str, *, column: str | None = None, rows=None, n_rows=None):
         raise InputError(message, file=self.label, column=column, rows=rows, n_rows=n_rows)
 
-    def run(self) -> tuple[int, list[str]]:
+    def run(self) -> tuple[int, dict[str, str]]:
         header = self._open()
         types = self._types()
         columns = header if header is not None else list(types)
@@ -259,7 +265,7 @@ class _Validator:
             if n_bad:
                 rows, first_value = self._locate(check)
                 self.fail(check.message(first_value), column=check.column, rows=rows, n_rows=n_bad)
-        return n_rows, present
+        return n_rows, {name: types[name] for name in present}
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -498,9 +504,14 @@ class _Validator:
 # Staging on an engine
 
 
-def _register_typed(engine: Engine, contract: Contract, source: Any, present: list[str]) -> None:
-    """Register ``source`` as ``<kind>__input`` and the typed view ``<kind>`` over it. The SQL
-    is the same on DuckDB and Spark."""
+def _register_typed(
+    engine: Engine, contract: Contract, source: Any, types: dict[str, str | None]
+) -> None:
+    """Register ``source`` as ``<kind>__input`` and the typed view ``<kind>`` over it.
+
+    ``types`` maps each contract column present to its DuckDB type (``VARCHAR`` for CSV; None
+    when unknown). The SQL is the same on DuckDB and Spark."""
+    present = list(types)
     times = [n for n in present if contract.column(n).role == "time"]
     inner = f"{contract.kind}__input"
     engine.register(inner, source, timestamps=times)
@@ -509,9 +520,11 @@ def _register_typed(engine: Engine, contract: Contract, source: Any, present: li
         role = contract.column(name).role
         if role == "time":
             exprs.append(name)
-        elif role == "number":
+        elif role == "number" and types[name] in ("VARCHAR", None):
             # Empty text in an optional number is NULL (a DataFrame may hold '').
             exprs.append(f"CAST(NULLIF(trim(CAST({name} AS STRING)), '') AS DOUBLE) AS {name}")
+        elif role == "number":
+            exprs.append(f"CAST({name} AS DOUBLE) AS {name}")
         else:
             exprs.append(f"CAST({name} AS STRING) AS {name}")
     engine.execute(
@@ -532,7 +545,7 @@ def _stage_remote(engine: Engine, contract: Contract, url: str, label: str | Non
             hint = f"; found {guess!r}; did you mean {name!r}?" if guess else ""
             raise InputError(f"required column is missing{hint}", file=label or url, column=name)
     present = [c.name for c in contract.columns if c.name in columns]
-    _register_typed(engine, contract, url, present)
+    _register_typed(engine, contract, url, dict.fromkeys(present))
     n_rows = int(engine.query(f"SELECT count(*) AS n FROM {contract.kind}")["n"].iloc[0])
     if n_rows == 0:
         raise InputError("the table is empty; expected at least one data row", file=label or url)
