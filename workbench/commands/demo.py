@@ -31,8 +31,6 @@ DEMO_CHAINS = 2
 #: Share of the transaction window (first to last purchase) used for calibration; the rest is
 #: the holdout on which the CLV models are checked.
 CALIBRATION_SHARE = 0.6
-#: Notebook runner entry points tried in order in ``workbench.notebooks``.
-NOTEBOOK_RUNNERS = ("run_notebooks", "execute_notebooks", "run")
 
 
 @dataclass
@@ -84,7 +82,7 @@ def run(
         ("report", lambda: _report(paths)),
     ]
     if notebooks:
-        stages.append(("notebooks", lambda: _notebooks(paths)))
+        stages.append(("notebooks", lambda: _notebooks(paths, seed)))
 
     started = time.perf_counter()
     outcome: dict[str, str] = {}
@@ -231,20 +229,16 @@ def _report(paths: _Paths) -> None:
     _call("report", results_dir=str(paths.results), out_dir=str(paths.reports))
 
 
-def _notebooks(paths: _Paths) -> None:
-    module = importlib.import_module("workbench.notebooks")
-    runner = next((getattr(module, n) for n in NOTEBOOK_RUNNERS if hasattr(module, n)), None)
-    if runner is None:
-        raise _Skip(f"workbench.notebooks has none of {', '.join(NOTEBOOK_RUNNERS)}")
-    known = {
-        "data_dir": str(paths.data),
-        "results_dir": str(paths.results),
-        "out_dir": str(paths.reports / "notebooks"),
-        "reports_dir": str(paths.reports),
-        "workdir": str(paths.workdir),
-    }
-    accepted = inspect.signature(runner).parameters
-    runner(**{k: v for k, v in known.items() if k in accepted})
+def _notebooks(paths: _Paths, seed: int) -> None:
+    from workbench.notebooks import run_notebooks
+
+    run_notebooks(
+        paths.workdir,
+        data_dir=paths.data,
+        results_dir=paths.results,
+        out_dir=paths.reports / "notebooks",
+        seed=seed,
+    )
 
 
 def calibration_split(transactions: str) -> tuple[str, str]:
