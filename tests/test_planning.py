@@ -292,7 +292,7 @@ def test_channel_contribution_is_the_hazard_lost_without_that_channel():
     for c in range(3):
         without = scale.copy()
         without[:, c] = 0.0
-        np.testing.assert_allclose(contribution[..., c], h - parts(without)[0], atol=1e-14)
+        np.testing.assert_allclose(contribution[c], h - parts(without)[0], atol=1e-14)
 
 
 # --- plan end to end on stand-ins -------------------------------------------------------------

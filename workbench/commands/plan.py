@@ -112,7 +112,9 @@ def plan(
     def gain(x: np.ndarray) -> np.ndarray:
         return opt_model.outcomes(_multiplier(x, current))["value"] - base_value
 
-    best = optimise(gain, total, lower, upper, current, goal)
+    best = optimise(
+        gain, total, lower, upper, current, goal, value_scale=float(np.mean(base_value))
+    )
     plan_list.append(
         Scenario(
             OPTIMISED,

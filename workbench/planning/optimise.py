@@ -4,10 +4,9 @@ value gained, for cautious planners) under a total budget and per-channel bounds
 Decision variables are the planned total spend per channel (currency, over the data window).
 The objective is a statistic over posterior samples of ``value(x) - value(current)``; the same
 samples are used at every step so the objective is a smooth, deterministic function of ``x``
-(for ``mean``) and SLSQP with finite-difference gradients can climb it. Several starts (current
-shares rescaled to the budget, an even split, each channel at its upper bound in turn) guard
-against local optima; the winner is then repaired so that the budget holds to rounding error
-and every bound holds exactly.
+(for ``mean``) and SLSQP with finite-difference gradients can climb it. Two starts (current
+shares rescaled to the budget, and an even split) guard against local optima; the winner is
+then repaired so that the budget holds to rounding error and every bound holds exactly.
 """
 
 from __future__ import annotations
@@ -22,9 +21,10 @@ from workbench.errors import InputError
 
 #: Default per-channel bounds on spend, as multiples of current spend.
 DEFAULT_BOUNDS = (0.0, 3.0)
-#: SLSQP settings: finite-difference step on the budget-share scale, tolerance, iterations.
+#: SLSQP settings: finite-difference step on the budget-share scale, tolerance (relative to
+#: the value scale), iterations.
 FD_STEP = 1e-4
-TOLERANCE = 1e-9
+TOLERANCE = 1e-8
 MAX_ITER = 200
 #: Repair passes that move rounding residue of the budget onto channels with slack.
 REPAIR_PASSES = 5
@@ -108,12 +108,15 @@ def optimise(
     upper: np.ndarray,
     start: np.ndarray,
     objective: Objective,
+    value_scale: float = 1.0,
 ) -> Allocation:
     """Maximise ``objective(gain(x))`` over spend ``x`` (channel,) with ``sum(x) == budget`` and
     ``lower <= x <= upper``.
 
     ``gain(x)`` returns the value gained over current spend per posterior sample (sample,);
-    ``start`` is the current allocation (used for the first start, rescaled to the budget).
+    ``start`` is the current allocation (used for the first start, rescaled to the budget);
+    ``value_scale`` is the typical size of the value (currency, e.g. current total value) so that
+    the tolerance is relative.
     """
     from scipy.optimize import minimize
 
@@ -133,9 +136,9 @@ def optimise(
             cache[key] = -objective(gain(np.clip(y * scale, lower, upper)))
         return cache[key]
 
-    # Objective scale for SLSQP's tolerance: the value at stake around the start.
+    # SLSQP's tolerance is absolute: put the objective on a relative scale.
     starts = _starts(start, budget, lower, upper)
-    ref = max(abs(negative(starts[0] / scale)), 1.0)
+    ref = abs(value_scale) if value_scale else 1.0
     best = None
     for x0 in starts:
         res = minimize(
