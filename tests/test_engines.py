@@ -48,7 +48,8 @@ CSV_WITH_EDGES = {
         "u2,2024-02-29,direct_mail,catalogue,1e3\n"
         "17,2024-03-31T01:30:00Z,call_centre,,0\n"
     ),
-    "conversions": "user_id,timestamp,value\nu1,2024-01-02 08:00,120.5\nu2,2024-03-01,\n",
+    # Windows line endings
+    "conversions": "user_id,timestamp,value\r\nu1,2024-01-02 08:00,120.5\r\nu2,2024-03-01,\r\n",
     "transactions": (
         "customer_id,timestamp,amount\n"
         "c1,2024-01-02 08:00:00-05:00,10\nc1,2024-01-09,0\nc2,2023-12-31T23:00:00,99.99\n"

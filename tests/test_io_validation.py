@@ -88,6 +88,18 @@ def test_a_byte_order_mark_before_the_header_is_ignored(duckdb_engine, tmp_input
     assert duckdb_engine.query("SELECT user_id FROM conversions")["user_id"].tolist() == ["u1"]
 
 
+def test_gzipped_csv_is_read_and_bad_rows_are_still_numbered(duckdb_engine, tmp_path):
+    path = tmp_path / "t.csv.gz"
+    frame = _transactions(5)
+    frame.loc[3, "customer_id"] = ""
+    frame.to_csv(path, index=False, compression="gzip")
+    err = _stage_error(duckdb_engine, "transactions", path)
+    assert (err.column, err.rows) == ("customer_id", [4])
+    good = tmp_path / "good.csv.gz"
+    _transactions(5).to_csv(good, index=False, compression="gzip")
+    assert stage(duckdb_engine, "transactions", good) == 5
+
+
 def test_extra_columns_are_dropped_and_absent_optional_ones_are_not_invented(
     duckdb_engine, tmp_inputs
 ):
