@@ -22,8 +22,8 @@ MAX_DRAWS = 400
 OPTIMISER_DRAWS = 100
 #: Interval reported for scenario deltas.
 INTERVAL = (0.05, 0.95)
-#: Attribution variables with (chain, draw) that are results, not model parameters.
-NOT_PARAMETERS = ("attributed_conversions", "incremental_conversions", "baseline_conversions")
+#: The attribution model's posterior parameters (``attribution.model.PARAMETERS``).
+MODEL_PARAMETERS = ("baseline", "beta", "decay", "saturation", "synergy")
 
 
 def plan(
@@ -80,7 +80,7 @@ def plan(
     parts, n = model_hazard(params, counts, samples)
     # No weekly touches (NaN): every channel's touches are taken as proportional to spend.
     reach = fit_reach(grid["spend"], grid["touches"], n, seed)
-    clv_c, clv_base, value_note = _clv_values(clv_ds, channels)
+    clv_c, clv_base, value_note = kpi_mod.customer_worth(clv_ds, channels)
     common = dict(
         channels=channels,
         n_journeys=attr_ds["pattern_n_journeys"].values.astype(float),
@@ -267,24 +267,12 @@ def _require(ds: xr.Dataset, names: tuple[str, ...], source: Any) -> None:
 
 
 def _parameters(attr_ds: xr.Dataset) -> xr.Dataset:
-    """The model's posterior parameters: every variable with (chain, draw) that is not a
-    credit result."""
-    names = [
-        n
-        for n, v in attr_ds.data_vars.items()
-        if {"chain", "draw"} <= set(v.dims) and n not in NOT_PARAMETERS
-    ]
-    return attr_ds[names]
-
-
-def _clv_values(clv_ds: xr.Dataset, channels: list[str]) -> tuple[np.ndarray, float, str]:
-    """CLV per acquiring channel and for baseline customers (currency), and where they came
-    from."""
-    base = float(np.nanmean(clv_ds["clv"].values)) if "clv" in clv_ds else np.nan
-    if "clv_by_channel" in clv_ds:
-        by = clv_ds["clv_by_channel"].reindex(channel=channels).values.astype(float)
-        by = np.where(np.isfinite(by), by, base)
-        return by, base, "clv_by_channel (credit-weighted CLV per acquiring channel)"
-    if not np.isfinite(base):
-        raise InputError("clv results have neither clv_by_channel nor clv")
-    return np.full(len(channels), base), base, "mean clv of all customers (no clv_by_channel)"
+    """The model's posterior parameters (with their coords and the ``recency_ages_days`` attr)."""
+    missing = [n for n in MODEL_PARAMETERS[:-1] if n not in attr_ds]
+    if missing:
+        raise InputError(
+            f"attribution results lack the model parameters {', '.join(missing)}; "
+            "re-run `workbench attribute`"
+        )
+    names = [n for n in MODEL_PARAMETERS if n in attr_ds]
+    return attr_ds[names].assign_attrs(attr_ds.attrs)

@@ -8,11 +8,11 @@ Definitions (per channel ``c``, over the window of the spend and touch data):
 - ``cpa``: spend / credited conversions (currency per conversion).
 - ``cac``: spend / new customers credited to ``c`` (``acquisition_channel_share`` summed over
   customers in clv.nc); currency per customer.
-- ``roas``: lifetime value of the credited conversions / spend, i.e. credited conversions x
-  ``clv_by_channel`` / spend (currency per currency).
+- ``roas``: value of the credited customers / spend, a customer being worth the first order
+  plus the CLV of later orders: credited conversions x (``aov`` + ``clv``) / spend.
 - ``aov``: average order value of the customers ``c`` acquires (credit-weighted mean of
-  ``monetary_value``), ``retention``: their credit-weighted mean P(alive), ``clv``:
-  ``clv_by_channel``; ``clv_to_cac``: clv / cac.
+  ``expected_order_value``, or of ``monetary_value`` when absent), ``retention``: their
+  credit-weighted mean P(alive), ``clv``: ``clv_by_channel``; ``clv_to_cac``: clv / cac.
 
 Point values are the plug-in at the posterior mean; ``_lower``/``_upper`` are the 5% and 95%
 quantiles over posterior draws where a KPI depends on the attribution posterior (and the CLV
@@ -59,7 +59,7 @@ def _summ(draws: np.ndarray, point: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     return point, lo, hi
 
 
-def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def credit_weighted_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Credit-weighted mean per channel: values (customer,), weights (customer, channel)."""
     ok = np.isfinite(values)
     return _ratio(values[ok] @ weights[ok], weights[ok].sum(axis=0))
@@ -85,11 +85,12 @@ def channel_kpis(attribution: xr.Dataset, clv: xr.Dataset, spend: xr.DataArray) 
     share = _acquisition_share(clv, channels)
     if share is not None:
         customers = share.sum(axis=0)
-        aov = _weighted_mean(clv["monetary_value"].values, share)
-        retention = _weighted_mean(clv["p_alive"].values, share)
+        aov = credit_weighted_mean(order_values(clv), share)
+        retention = credit_weighted_mean(clv["p_alive"].values, share)
     else:
         customers = aov = retention = np.full(len(channels), np.nan)
     cac = _ratio(spend_c, customers)
+    worth = customer_worth(clv, channels)[0]
 
     rows = {
         "spend": (spend_c, None),
@@ -97,7 +98,7 @@ def channel_kpis(attribution: xr.Dataset, clv: xr.Dataset, spend: xr.DataArray) 
         "conversion_rate": (_ratio(conv, reached), _ratio(draws, reached)),
         "cpa": (_ratio(spend_c, conv), _ratio(spend_c, draws)),
         "cac": (cac, None),
-        "roas": (_ratio(conv * clv_c, spend_c), _ratio(draws * clv_c, spend_c)),
+        "roas": (_ratio(conv * worth, spend_c), _ratio(draws * worth, spend_c)),
         "aov": (aov, None),
         "retention": (retention, None),
     }
@@ -110,7 +111,7 @@ def channel_kpis(attribution: xr.Dataset, clv: xr.Dataset, spend: xr.DataArray) 
     total_spend = spend_c.sum()
     observed = float(attribution["observed_conversions"])
     organic = float(attribution.get("organic_conversions", 0.0))
-    value_draws = draws @ np.nan_to_num(clv_c)
+    value_draws = draws @ np.nan_to_num(worth)
     clv_all = float(np.nanmean(clv["clv"].values)) if "clv" in clv else np.nan
     total_customers = float(customers.sum()) if share is not None else np.nan
     total_cac = _ratio(total_spend, total_customers)
@@ -121,7 +122,7 @@ def channel_kpis(attribution: xr.Dataset, clv: xr.Dataset, spend: xr.DataArray) 
         "cpa": (_ratio(total_spend, total_draws.mean()), _ratio(total_spend, total_draws)),
         "cac": (total_cac, None),
         "roas": (_ratio(value_draws.mean(), total_spend), _ratio(value_draws, total_spend)),
-        "aov": (_nanmean(clv, "monetary_value"), None),
+        "aov": (float(np.nanmean(order_values(clv))), None),
         "retention": (_nanmean(clv, "p_alive"), None),
         "clv": (clv_all, None),
         "clv_to_cac": (_ratio(clv_all, total_cac), None),
@@ -162,7 +163,7 @@ def period_kpis(attribution: xr.Dataset, clv: xr.Dataset, grid: xr.Dataset) -> x
     times = week_days(attribution["journey_time"])
     credit = attribution["journey_credit"].sel(channel=channels).transpose("journey", "channel")
     first = times < boundary
-    clv_c = _clv_by_channel(clv, channels)[0]
+    worth = customer_worth(clv, channels)[0]
     out = np.empty((2, len(channels), len(PERIOD_KPIS)))
     for h, mask in enumerate((first, ~first)):
         spend_h = grid["spend"].isel(period=slice(0, half) if h == 0 else slice(half, None))
@@ -172,7 +173,7 @@ def period_kpis(attribution: xr.Dataset, clv: xr.Dataset, grid: xr.Dataset) -> x
             "spend": spend_c,
             "conversions": conv,
             "cpa": _ratio(spend_c, conv),
-            "roas": _ratio(conv * clv_c, spend_c),
+            "roas": _ratio(conv * worth, spend_c),
         }
         out[h] = np.stack([vals[k] for k in PERIOD_KPIS], axis=-1)
     return xr.Dataset(
@@ -184,6 +185,43 @@ def period_kpis(attribution: xr.Dataset, clv: xr.Dataset, grid: xr.Dataset) -> x
         },
         attrs={"period_boundary_days": boundary},
     )
+
+
+def customer_worth(clv: xr.Dataset, channels: list[str]) -> tuple[np.ndarray, float, str]:
+    """Value of an acquired customer (currency): first order + CLV of later orders.
+
+    Returns per channel (channel,) the credit-weighted value of the customers it acquires
+    (``clv_by_channel`` + their mean expected order value), the value of a customer credited to
+    no channel (means over all customers), and a note saying which inputs were used.
+    """
+    order = order_values(clv)
+    clv_all = clv["clv"].values.astype(float) if "clv" in clv else np.full(order.shape, np.nan)
+    baseline = float(np.nanmean(order) + np.nanmean(clv_all))
+    share = _acquisition_share(clv, channels)
+    by_order = (
+        credit_weighted_mean(order, share)
+        if share is not None
+        else np.full(len(channels), np.nanmean(order))
+    )
+    if "clv_by_channel" in clv:
+        by_clv = clv["clv_by_channel"].reindex(channel=channels).values.astype(float)
+        note = "first order + clv_by_channel (credit-weighted CLV per acquiring channel)"
+    else:
+        by_clv = np.full(len(channels), np.nanmean(clv_all))
+        note = "first order + mean CLV of all customers (no clv_by_channel in clv.nc)"
+    worth = by_order + by_clv
+    if not np.isfinite(baseline):
+        from workbench.errors import InputError
+
+        raise InputError("clv results have no clv or order values to value customers with")
+    return np.where(np.isfinite(worth), worth, baseline), baseline, note
+
+
+def order_values(clv: xr.Dataset) -> np.ndarray:
+    """Expected order value per customer (currency): the Gamma-Gamma expectation when clv.nc
+    has it, else the observed mean order value."""
+    name = "expected_order_value" if "expected_order_value" in clv else "monetary_value"
+    return clv[name].values.astype(float)
 
 
 def _nanmean(ds: xr.Dataset, name: str) -> float:
