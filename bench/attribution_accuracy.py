@@ -1,0 +1,170 @@
+"""Attribution accuracy: channel shares against the simulator's true Shapley shares.
+
+For each simulator scenario (default; additive hazard with decay; logistic with a synergy pair;
+first-touch-heavy awareness channels) the same simulated journeys go through
+``workbench attribute`` (default settings: posterior by NUTS or Laplace as ``--method auto``
+chooses) and the baselines stored beside it. The table reports the mean absolute error of the
+channel shares (credit / total channel credit) against the true Shapley shares
+(``truth.json``), and for the Bayesian model the share of channels whose 90% posterior interval
+covers the true share.
+
+Run: ``python -m bench.run --only attribution_accuracy`` (``--quick`` for a smoke run).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+
+SCENARIOS = ("default", "additive", "logistic", "awareness")
+USERS, QUICK_USERS = 30_000, 5_000
+WEEKS = 12
+SEED = 11
+INTERVAL = (0.05, 0.95)  # 90% interval
+METHODS = (
+    "bayes",
+    "markov",
+    "last_touch",
+    "first_touch",
+    "linear",
+    "time_decay",
+    "position_based",
+)
+#: Targets from issue 3.
+TARGET_MAE, TARGET_RATIO_TO_MARKOV = 0.02, 0.25
+
+
+def score_scenario(scenario: str, users: int, seed: int = SEED) -> dict:
+    """Simulate one scenario, attribute it, and score every method's shares against truth."""
+    from workbench.commands.attribute import attribute
+    from workbench.simulate import simulate
+
+    sim = simulate(users=users, weeks=WEEKS, scenario=scenario, seed=seed)
+    started = time.perf_counter()
+    ds = attribute(sim.touchpoints, sim.conversions, seed=seed, holdout_check=False)
+    seconds = time.perf_counter() - started
+    channels = [str(c) for c in ds["channel"].values]
+    truth = pd.Series(sim.truth["shapley_shares"]).reindex(channels).to_numpy(dtype=float)
+
+    credit = ds["attributed_conversions"]
+    shares = credit / credit.sum("channel")  # per draw
+    bayes_mean = shares.mean(("chain", "draw")).to_numpy()
+    lower, upper = (shares.quantile(q, dim=("chain", "draw")).to_numpy() for q in INTERVAL)
+    estimates = {"bayes": bayes_mean}
+    for method in METHODS[1:]:
+        values = ds["heuristic_credit"].sel(method=method).to_numpy()
+        estimates[method] = values / values.sum()
+    return {
+        "scenario": scenario,
+        "channels": channels,
+        "truth": truth,
+        "estimates": estimates,
+        "mae": {m: float(np.mean(np.abs(estimates[m] - truth))) for m in METHODS},
+        "coverage": float(np.mean((truth >= lower) & (truth <= upper))),
+        "interval": (lower, upper),
+        "posterior_method": ds.attrs["posterior_method"],
+        "diagnostics_ok": bool(ds.attrs["diagnostics_ok"]),
+        "rhat_max": float(ds.attrs["rhat_max"]),
+        "patterns": int(ds.sizes["pattern"]),
+        "conversions": int(ds["observed_conversions"]),
+        "organic": int(ds["organic_conversions"]),
+        "journeys": int(ds["pattern_n_journeys"].sum()),
+        "seconds": seconds,
+    }
+
+
+def _markdown(results: list[dict], users: int) -> str:
+    names = [r["scenario"] for r in results]
+    lines = [
+        "## Attribution accuracy: channel shares vs the true Shapley shares",
+        "",
+        f"Simulator (`workbench.simulate`), {users:,} users x {WEEKS} weeks per scenario, seed "
+        f"{SEED}; `workbench attribute` with its defaults (lookback 30 days, 2 chains x 500 "
+        "draws, `--method auto`), the baselines from the same run. Cells: mean absolute error "
+        "of the channel shares (lower is better).",
+        "",
+        "| method | " + " | ".join(names) + " |",
+        "|---|" + "---:|" * len(names),
+    ]
+    for method in METHODS:
+        cells = [f"{r['mae'][method]:.4f}" for r in results]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    ratio = [r["mae"]["bayes"] / r["mae"]["markov"] for r in results]
+    lines.append("| bayes / markov | " + " | ".join(f"{x:.2f}" for x in ratio) + " |")
+    lines.append(
+        "| bayes 90% coverage | " + " | ".join(f"{r['coverage']:.0%}" for r in results) + " |"
+    )
+    lines += [
+        "",
+        f"Targets (issue 3): bayes MAE <= {TARGET_MAE} and <= {TARGET_RATIO_TO_MARKOV:.0%} of "
+        "Markov's; 90% intervals cover most channels' true shares.",
+        "",
+        "| scenario | journeys | conversions (organic) | patterns | posterior | R-hat max "
+        "| diagnostics ok | fit + credit (s) | target met |",
+        "|---|---:|---:|---:|---|---:|---|---:|---|",
+    ]
+    for r, q in zip(results, ratio, strict=True):
+        met = r["mae"]["bayes"] <= TARGET_MAE and q <= TARGET_RATIO_TO_MARKOV
+        lines.append(
+            f"| {r['scenario']} | {r['journeys']:,} | {r['conversions']:,} ({r['organic']:,}) "
+            f"| {r['patterns']:,} | {r['posterior_method']} | {r['rhat_max']:.3f} "
+            f"| {r['diagnostics_ok']} | {r['seconds']:.0f} | {'yes' if met else 'no'} |"
+        )
+    lines += [
+        "",
+        "Per-channel shares (truth / bayes mean [90% interval] / markov / last touch):",
+        "",
+    ]
+    for r in results:
+        lines.append(
+            f"- **{r['scenario']}**: "
+            + "; ".join(
+                f"{c} {t:.3f} / {b:.3f} [{lo:.3f}, {hi:.3f}] / {m:.3f} / {lt:.3f}"
+                for c, t, b, lo, hi, m, lt in zip(
+                    r["channels"],
+                    r["truth"],
+                    r["estimates"]["bayes"],
+                    r["interval"][0],
+                    r["interval"][1],
+                    r["estimates"]["markov"],
+                    r["estimates"]["last_touch"],
+                    strict=True,
+                )
+            )
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(quick: bool = False) -> str:
+    users = QUICK_USERS if quick else USERS
+    results = []
+    for scenario in SCENARIOS:
+        print(f"[attribution_accuracy] scenario {scenario} ...", file=sys.stderr, flush=True)
+        results.append(score_scenario(scenario, users))
+        r = results[-1]
+        print(
+            f"[attribution_accuracy] {scenario}: "
+            + ", ".join(f"{m} {v:.4f}" for m, v in r["mae"].items())
+            + f"; coverage {r['coverage']:.0%}",
+            file=sys.stderr,
+            flush=True,
+        )
+    return _markdown(results, users)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--out", default=None, help="also write the Markdown section here")
+    args = parser.parse_args()
+    text = main(quick=args.quick)
+    print(text)
+    if args.out:
+        from pathlib import Path
+
+        Path(args.out).write_text(text)
