@@ -17,14 +17,17 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+# Recency bin edges (days before the journey end), the count cap, the code base and the default
+# lookback are the model's settings too: one place for them, attribution.features.
+from attribution.features import (
+    CODE_BASE,
+    COUNT_CAP,
+    DEFAULT_LOOKBACK_DAYS,
+    RECENCY_EDGES_DAYS,
+)
+from attribution.markov import CONVERSION_STATE, NULL_STATE, START_STATE
 from workbench.engines import Engine, load_sql
 
-#: Recency bin edges in days before the journey end; the last bin runs to the lookback.
-RECENCY_EDGES_DAYS: tuple[float, ...] = (0.0, 1.0, 7.0)
-#: Touch counts per (channel, recency bin) are capped here (diminishing returns beyond).
-COUNT_CAP = 3
-#: Codes are digits of this base, one digit per recency bin (COUNT_CAP + 1 values each).
-CODE_BASE = COUNT_CAP + 1
 #: A journey is held out for evaluation when the first hex digit of md5(user_id) is one of
 #: these (3/16 of users), so a user's journeys are never split between fit and evaluation.
 HOLDOUT_DIGITS: tuple[str, ...] = ("0", "1", "2")
@@ -36,10 +39,6 @@ TIME_DECAY_HALF_LIFE_DAYS = 7.0
 POSITION_END_SHARE = 0.4
 #: Weeks start this many days after a multiple of 7 days since 1970-01-01 (4 -> Mondays).
 WEEK_OFFSET_DAYS = 4
-#: State names of the Markov chain besides the channels.
-START_STATE, CONVERSION_STATE, NULL_STATE = "(start)", "(conversion)", "(null)"
-#: Lookback window in days (touches older than this before the journey end get no credit).
-DEFAULT_LOOKBACK_DAYS = 30.0
 
 #: Rule-based baselines computed by the heuristics step (columns of its table).
 HEURISTIC_METHODS = ("first_touch", "last_touch", "linear", "time_decay", "position_based")
