@@ -138,10 +138,19 @@ def _markdown(results: list[dict], users: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(quick: bool = False) -> str:
-    users = QUICK_USERS if quick else USERS
+def main(
+    quick: bool = False, scenarios: tuple[str, ...] = SCENARIOS, users: int | None = None
+) -> str:
+    return _markdown(run(quick, scenarios, users), users or (QUICK_USERS if quick else USERS))
+
+
+def run(
+    quick: bool = False, scenarios: tuple[str, ...] = SCENARIOS, users: int | None = None
+) -> list[dict]:
+    """Score every scenario in this process; returns one result dict per scenario."""
+    users = users or (QUICK_USERS if quick else USERS)
     results = []
-    for scenario in SCENARIOS:
+    for scenario in scenarios:
         print(f"[attribution_accuracy] scenario {scenario} ...", file=sys.stderr, flush=True)
         results.append(score_scenario(scenario, users))
         r = results[-1]
@@ -152,19 +161,30 @@ def main(quick: bool = False) -> str:
             file=sys.stderr,
             flush=True,
         )
-    return _markdown(results, users)
+    return results
 
 
 if __name__ == "__main__":
     import argparse
+    import pickle
+    from pathlib import Path
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--users", type=int, default=None)
+    parser.add_argument("--scenarios", nargs="*", default=list(SCENARIOS))
+    parser.add_argument("--save", default=None, help="pickle the results here (to combine)")
+    parser.add_argument("--combine", nargs="*", default=None, help="pickles from --save runs")
     parser.add_argument("--out", default=None, help="also write the Markdown section here")
     args = parser.parse_args()
-    text = main(quick=args.quick)
+    if args.combine:
+        results = [r for f in args.combine for r in pickle.loads(Path(f).read_bytes())]
+        results.sort(key=lambda r: SCENARIOS.index(r["scenario"]))
+    else:
+        results = run(args.quick, tuple(args.scenarios), args.users)
+        if args.save:
+            Path(args.save).write_bytes(pickle.dumps(results))
+    text = _markdown(results, args.users or (QUICK_USERS if args.quick else USERS))
     print(text)
     if args.out:
-        from pathlib import Path
-
         Path(args.out).write_text(text)
