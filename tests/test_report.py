@@ -293,22 +293,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-#: Small pipeline: users simulated and NUTS settings (enough for every section to fill).
-PIPELINE_USERS = 4_000
-PIPELINE_WEEKS = 8
-PIPELINE_DRAWS = 100
-PIPELINE_TUNE = 100
 #: The simulated channel renamed to the hostile name before attribution.
 RENAMED_CHANNEL = "display"
-
-
-def _has(module: str) -> bool:
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 def _rename_channel(path, old: str, new: str) -> None:
@@ -320,55 +306,16 @@ def _rename_channel(path, old: str, new: str) -> None:
     df.to_parquet(path, index=False)
 
 
-def _pipeline_results(folder) -> str:
-    """Results from the real pipeline at small size (simulate -> attribute -> clv -> plan), with
-    one channel renamed to ``EVIL``; stand-ins for the stages not in this checkout yet.
-    Returns a description of what was used."""
-    from workbench.commands import simulate
-    from workbench.commands.demo import calibration_split
+def _pipeline_results(folder) -> None:
+    """Results of the real pipeline at the notebooks' small size (simulate -> attribute -> clv
+    -> plan, as the demo runs it), with one simulated channel renamed to ``EVIL``."""
+    from workbench.notebooks import ensure_inputs, ensure_results
 
-    data, results = folder / "data", folder / "results"
-    used = []
-    paths = simulate.run(out_dir=str(data), users=PIPELINE_USERS, weeks=PIPELINE_WEEKS, seed=3)
+    data = folder / "data"
+    paths = ensure_inputs(data, small=True, seed=3)
     _rename_channel(paths["touchpoints"], RENAMED_CHANNEL, EVIL)
     _rename_channel(paths["spend"], RENAMED_CHANNEL, EVIL)
-    if _has("workbench.commands.attribute"):
-        from workbench.commands import attribute
-
-        attribute.run(
-            touchpoints=str(paths["touchpoints"]),
-            conversions=str(paths["conversions"]),
-            out=str(results / "attribution.nc"),
-            seed=3,
-            draws=PIPELINE_DRAWS,
-            tune=PIPELINE_TUNE,
-            chains=2,
-        )
-        used.append("attribute")
-    else:
-        write_results(standin_attribution(), results / "attribution.nc")
-    from workbench.commands import clv, plan
-
-    cal, hold = calibration_split(str(paths["transactions"]))
-    clv.run(
-        transactions=str(paths["transactions"]),
-        out=str(results / "clv.nc"),
-        calibration_end=cal,
-        holdout_end=hold,
-        attribution_path=str(results / "attribution.nc") if used else None,
-    )
-    used.append("clv")
-    if used[0] == "attribute":
-        plan.run(
-            attribution_path=str(results / "attribution.nc"),
-            clv_path=str(results / "clv.nc"),
-            spend=str(paths["spend"]),
-            out=str(results / "plan.nc"),
-        )
-        used.append("plan")
-    else:
-        write_results(standin_plan(), results / "plan.nc")
-    return "+".join(used)
+    ensure_results(data, folder / "results", small=True, seed=3)
 
 
 @pytest.fixture(scope="module")
@@ -376,8 +323,8 @@ def demo_report(tmp_path_factory):
     from workbench.commands.report import report
 
     folder = tmp_path_factory.mktemp("demo")
-    used = _pipeline_results(folder)
-    return report(folder / "results", folder / "reports"), used
+    _pipeline_results(folder)
+    return report(folder / "results", folder / "reports")
 
 
 def _chromium_or_skip() -> str:
@@ -401,7 +348,7 @@ def test_demo_report_in_headless_chromium_shows_sections_and_hostile_names_as_te
     executable = _chromium_or_skip()
     from playwright.sync_api import sync_playwright
 
-    path, used = demo_report
+    path = demo_report
     url = path.resolve().as_uri()
     dialogs, requests = [], []
     with sync_playwright() as pw:
@@ -429,7 +376,7 @@ def test_demo_report_in_headless_chromium_shows_sections_and_hostile_names_as_te
             nav_printed = page.locator("nav").is_visible()
         finally:
             browser.close()
-    assert list(SECTION_IDS) == ids, used
+    assert list(SECTION_IDS) == ids
     assert "Executive summary" in headings and "Model diagnostics" in headings
     assert text_nodes >= 2  # channel table and at least one more place
     assert scripts == 0 and dialogs == []

@@ -40,9 +40,30 @@ GENERIC_PYTHON = {"python", f"python{_MAJOR}", f"python{_MAJOR}.{_MINOR}"}
 
 #: Data and sampler sizes the notebooks use: ``full`` matches ``workbench demo``; ``small`` is
 #: for tests (a few thousand users, short NUTS runs).
+#: ``holdout_check`` refits the attribution model on a training split for held-out log-loss
+#: (it doubles the fitting cost, so small runs skip it); ``plan_draws`` and ``optimiser_draws``
+#: are the posterior samples the planner keeps for scenarios and climbs on.
 SIZES = {
-    "full": {"users": 20_000, "weeks": 12, "draws": 400, "tune": 400, "chains": 2},
-    "small": {"users": 3_000, "weeks": 8, "draws": 100, "tune": 100, "chains": 2},
+    "full": {
+        "users": 20_000,
+        "weeks": 12,
+        "draws": 400,
+        "tune": 400,
+        "chains": 2,
+        "holdout_check": True,
+        "plan_draws": 400,
+        "optimiser_draws": 100,
+    },
+    "small": {
+        "users": 3_000,
+        "weeks": 8,
+        "draws": 100,
+        "tune": 100,
+        "chains": 2,
+        "holdout_check": False,
+        "plan_draws": 100,
+        "optimiser_draws": 30,
+    },
 }
 #: Input tables of the simulator, by name.
 TABLES = ("touchpoints", "conversions", "transactions", "spend")
@@ -97,6 +118,7 @@ def ensure_results(
             draws=size["draws"],
             tune=size["tune"],
             chains=size["chains"],
+            holdout_check=size["holdout_check"],
             seed=seed,
             out=str(out["attribution"]),
         )
@@ -116,6 +138,8 @@ def ensure_results(
             str(out["clv"]),
             str(inputs["spend"]),
             seed=seed,
+            max_draws=size["plan_draws"],
+            optimiser_draws=size["optimiser_draws"],
             out=str(out["plan"]),
         )
     return out
