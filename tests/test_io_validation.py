@@ -512,3 +512,8 @@ def test_attribute_with_a_misspelt_column_exits_2_and_keeps_the_previous_output(
     )
     _assert_one_line_exit_2(result, str(tp), "column 'timestamp'", "did you mean 'timestamp'?")
     assert out.read_bytes() == b"previous results"
+
+
+def test_an_input_error_is_always_one_line():
+    err = InputError("cannot read as CSV:\n  line 3\n", file="a.csv", column="x", rows=[3])
+    assert str(err) == "a.csv, column 'x', row 3: cannot read as CSV: line 3"

@@ -45,4 +45,6 @@ class InputError(Exception):
                 + (f" and {more} more" if more > 0 else "")
             )
         prefix = ": ".join([", ".join(where)]) if where else ""
-        return f"{prefix}: {self.message}" if prefix else self.message
+        line = f"{prefix}: {self.message}" if prefix else self.message
+        # One line, always: a message quoting a library's multi-line error is folded.
+        return " ".join(part.strip() for part in line.splitlines() if part.strip())
