@@ -235,6 +235,26 @@ def test_every_data_string_is_escaped_and_nothing_is_fetched(results_dir, tmp_pa
     assert "@import" not in page and "url(" not in page
 
 
+def test_numbers_read_as_people_write_them():
+    from workbench.report.markup import interval, num, pct, signed, with_interval
+
+    assert num(1234.4) == "1,234"
+    assert num(2.25) == "2.2" and num(0.123) == "0.12"
+    assert num(4.6e-12) == "0"  # optimiser round-off is zero, not "0.00"
+    assert num(float("nan")) == "–" and num(None) == "–"
+    assert pct(0.087) == "9%" and signed(-3.0) == "-3" and signed(3.0) == "+3"
+    assert interval(1.0, 1.0) == ""  # a point estimate has no interval
+    assert with_interval(5, 1, 9) == '5 <span class="iv">(1 to 9)</span>'
+
+
+def test_report_file_is_readable_by_others(results_dir, tmp_path):
+    from workbench.commands.report import report
+
+    path = report(results_dir, tmp_path / "reports")
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert not list(path.parent.glob(".report.html.*"))  # no temporary file left behind
+
+
 def test_missing_result_files_leave_sections_that_say_so(tmp_path):
     from workbench.commands.report import report
 

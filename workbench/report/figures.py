@@ -27,6 +27,8 @@ COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#9
 #: Histogram bins of the CLV distribution, and the upper quantile shown (long right tail).
 CLV_BINS = 40
 CLV_SHOWN_QUANTILE = 0.99
+#: Opacity of the overlapping response-curve bands.
+BAND_ALPHA = 0.08
 #: How many response curves share one panel before the rest are dropped from the legend.
 MAX_LEGEND_ENTRIES = 10
 
@@ -270,7 +272,7 @@ def response_curves(plan: xr.Dataset) -> Figure | None:
                 s["lower"].sel(channel=channel).values,
                 s["upper"].sel(channel=channel).values,
                 color=colour,
-                alpha=0.15,
+                alpha=BAND_ALPHA,
             )
         ax.axvline(1.0, color="grey", linestyle=":", linewidth=1)
         ax.set_xlabel("spend as a multiple of current")

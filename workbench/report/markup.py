@@ -18,6 +18,8 @@ from matplotlib.figure import Figure
 
 #: Figure embedding format; SVG stays sharp in print.
 FIGURE_FORMAT = "svg"
+#: Magnitudes below this print as 0.
+NEGLIGIBLE = 1e-9
 #: Tables with more columns than this get a smaller font so they fit a page.
 WIDE_TABLE_COLUMNS = 6
 
@@ -39,6 +41,8 @@ def num(x: object, digits: int = 0) -> str:
     if not _finite(x):
         return "–"
     value = float(x)  # type: ignore[arg-type]
+    if abs(value) < NEGLIGIBLE:
+        value = 0.0  # optimiser output such as 4.6e-12 reads as zero, not "0.00"
     if digits == 0 and abs(value) < 10 and value != round(value):
         digits = 1 if abs(value) >= 1 else 2
     return f"{value:,.{digits}f}"

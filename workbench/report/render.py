@@ -15,6 +15,8 @@ from workbench.report.sections import RESULT_FILES, Results, all_sections
 #: File name of the rendered report inside the output folder.
 REPORT_NAME = "report.html"
 TITLE = "Marketing attribution, customer value and budget report"
+#: File mode of the written report (readable by everyone, like any document).
+REPORT_MODE = 0o644
 CSS_FILE = Path(__file__).with_name("report.css")
 
 
@@ -70,6 +72,7 @@ def write_report(res: Results, out_dir: str | Path) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, REPORT_MODE)  # mkstemp makes it owner-only; a report is meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
