@@ -161,21 +161,12 @@ def _credit(draws: Draws, patterns: Patterns, pattern_shares: bool) -> dict:
                 share[rows] = 0.0
                 baseline_share[rows] = 1.0
             continue
-        members, weights = shapley_weights(m)
-        local = {int(c): j for j, c in enumerate(idx)}
-        pair_q = [q for q, (a, b) in enumerate(draws.pairs) if a in local and b in local]
-        pair_members = (
-            np.stack(
-                [
-                    members[:, local[int(draws.pairs[q, 0])]]
-                    & members[:, local[int(draws.pairs[q, 1])]]
-                    for q in pair_q
-                ],
-                axis=1,
-            ).astype(np.float64)
-            if pair_q
-            else np.zeros((2**m, 0))
-        )
+        _, weights = shapley_weights(m)
+        local_pairs = [
+            (q, int(np.searchsorted(idx, a)), int(np.searchsorted(idx, b)))
+            for q, (a, b) in enumerate(draws.pairs)
+            if a in idx and b in idx
+        ]
         full = 2**m - 1
         without = [full ^ (1 << j) for j in range(m)]
         block = max(1, MAX_BLOCK_CELLS // (n_samples * 2**m))
@@ -183,28 +174,24 @@ def _credit(draws: Draws, patterns: Patterns, pattern_shares: bool) -> dict:
             r = rows[start : start + block]
             codes = patterns.codes[np.ix_(r, idx)]  # (pattern, m)
             s = s_table[:, idx[None, :], codes]  # (sample, pattern, m)
-            h = s * draws.beta[:, None, idx]
-            big_h = draws.baseline[:, None, None] + h @ members.T.astype(np.float64)
-            if pair_q:
-                a = [local[int(draws.pairs[q, 0])] for q in pair_q]
-                b = [local[int(draws.pairs[q, 1])] for q in pair_q]
-                g = s[..., a] * s[..., b] * draws.synergy[:, None, pair_q]
-                big_h = big_h + g @ pair_members.T
-            f = -np.expm1(-big_h)  # (sample, pattern, subset)
-            nf = np.einsum("p,spk->sk", n[r], f)  # journey-weighted f per subset
+            survival = _subset_survival(draws, idx, s, local_pairs)  # exp(-H_S)
+            # sum_j n_j f_j(S) with f = 1 - survival, per subset S: (sample, subset)
+            nf = n[r].sum() - np.einsum("p,spk->sk", n[r], survival)
             attributed[:, idx] += nf @ weights
             model += nf[:, full]
             incremental[:, idx] += nf[:, [full]] - nf[:, without]
             if pattern_shares:
                 conv = patterns.n_conversions[r] > 0
                 if conv.any():
+                    g = survival[:, conv]  # (sample, converting pattern, subset)
+                    # Shapley weights of a constant sum to 0, so phi = (1 - g) @ W = -g @ W.
+                    phi = (g.reshape(-1, g.shape[-1]) @ weights).reshape(*g.shape[:2], m)
+                    inv_p_full = 1.0 / (1.0 - g[..., full])
                     share[r[conv]] = 0.0
-                    fc = f[:, conv]
-                    p_full = fc[..., full]
-                    share[r[conv][:, None], idx[None, :]] = np.mean(
-                        (fc @ weights) / p_full[..., None], axis=0
+                    share[r[conv][:, None], idx[None, :]] = (
+                        -np.einsum("spm,sp->pm", phi, inv_p_full) / n_samples
                     )
-                    baseline_share[r[conv]] = np.mean(p_empty[:, None] / p_full, axis=0)
+                    baseline_share[r[conv]] = np.mean(p_empty[:, None] * inv_p_full, axis=0)
     return {
         "attributed": attributed,
         "incremental": incremental,
@@ -213,3 +200,35 @@ def _credit(draws: Draws, patterns: Patterns, pattern_shares: bool) -> dict:
         "share": share,
         "baseline_share": baseline_share,
     }
+
+
+def _subset_survival(
+    draws: Draws, idx: np.ndarray, s: np.ndarray, local_pairs: list[tuple[int, int, int]]
+) -> np.ndarray:
+    """exp(-H_S) for every subset S of the m present channels: (sample, pattern, 2^m).
+
+    Built by doubling instead of exponentiating each subset's hazard: exp(-H) is a product of
+    per-channel factors u_c = exp(-beta_c s_c) and per-pair factors v_cd = exp(-synergy_cd s_c
+    s_d), so adding channel j to every subset of the channels before it multiplies by u_j and
+    by v_ij for each partner i in the subset. Subset index = sum of 2**j over members j.
+    """
+    n_samples, n_rows, m = s.shape
+    u = np.exp(-s * draws.beta[:, None, idx])
+    out = np.empty((n_samples, n_rows, 2**m))
+    out[..., 0] = np.exp(-draws.baseline)[:, None]
+    for j in range(m):
+        k = 1 << j
+        factor = u[..., j : j + 1]
+        partners = {a: q for q, a, b in local_pairs if b == j}
+        if partners:
+            # pair factor over subsets of channels 0..j-1, by the same doubling
+            pair = np.ones((n_samples, n_rows, 1))
+            for i in range(j):
+                if i in partners:
+                    v = np.exp(-draws.synergy[:, None, partners[i]] * s[..., i] * s[..., j])
+                    pair = np.concatenate([pair, pair * v[..., None]], axis=-1)
+                else:
+                    pair = np.concatenate([pair, pair], axis=-1)
+            factor = pair * factor
+        np.multiply(out[..., :k], factor, out=out[..., k : 2 * k])
+    return out
