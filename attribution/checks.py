@@ -24,6 +24,8 @@ from attribution.shapley import thin_posterior
 PPC_QUANTILES = (0.05, 0.95)
 # Patterns per chunk when summing predicted conversions by group.
 PPC_CHUNK_PATTERNS = 50_000
+# (pattern x draw) budget of the checks: group sums need fewer draws than the credit.
+CHECK_MAX_CELLS = 20_000_000
 # Probabilities are clipped away from 0 and 1 before taking logs in the log-loss.
 LOG_LOSS_EPS = 1e-12
 
@@ -37,7 +39,7 @@ def posterior_predictive_checks(
     ``channel``: ``observed_by_<g>``, ``journeys_by_<g>``, ``predicted_by_<g>_mean``,
     ``predicted_by_<g>_q05``, ``predicted_by_<g>_q95`` (conversions, counts of journeys).
     """
-    thinned, _ = thin_posterior(posterior, patterns.n_patterns)
+    thinned, _ = thin_posterior(posterior, patterns.n_patterns, CHECK_MAX_CELLS)
     n_bins = len(thinned.attrs["recency_ages_days"])
     counts = decode_codes(patterns.codes, n_bins)  # (pattern, channel, bin)
     length = counts.sum(axis=(1, 2))
@@ -96,7 +98,7 @@ def binomial_log_loss(probability: np.ndarray, n: np.ndarray, k: np.ndarray) -> 
 def model_log_loss(posterior: xr.Dataset, patterns: Patterns) -> float:
     """Log-loss of the posterior predictive probability (mean P over draws) on ``patterns``."""
     n_bins = len(posterior.attrs["recency_ages_days"])
-    thinned, _ = thin_posterior(posterior, patterns.n_patterns)
+    thinned, _ = thin_posterior(posterior, patterns.n_patterns, CHECK_MAX_CELLS)
     prob = conversion_probability(thinned, decode_codes(patterns.codes, n_bins))
     return binomial_log_loss(
         prob.mean(("chain", "draw")).values, patterns.n_journeys, patterns.n_conversions
