@@ -221,6 +221,10 @@ def test_report_has_every_section_with_key_numbers(results_dir, tmp_path):
     assert "<details>" in sections["diagnostics"]
     assert "90% interval" in sections["channels"]
     assert "All channels" not in sections["kpis"]  # stand-in has no kpi_total
+    quality = sections["data-quality"]
+    assert "Rows rejected: none" in quality
+    assert "Organic conversions" in quality and "100 (9% of all)" in quality
+    assert "touch.parquet" in quality and "12,345" in quality  # file and rows read
 
 
 def test_every_data_string_is_escaped_and_nothing_is_fetched(results_dir, tmp_path):

@@ -507,12 +507,22 @@ def data_quality(res: Results) -> Section:
                 f"<li>Organic conversions (no touch in the lookback window; counted, not "
                 f"credited to any channel): {esc(num(t['organic']) + share)}</li>",
             )
-    body += (
-        "<ul>" + "".join(notes) + "</ul>"
-        if notes
-        else "<p>No rows were rejected or left out: inputs that fail validation stop the run "
-        "with an error naming the file, column and rows.</p>"
+    rejected = any(
+        "reject" in key.lower()
+        for role in RESULT_FILES
+        if getattr(res, role) is not None
+        for key in list(getattr(res, role).attrs)
+        + list(getattr(res, role).attrs.get("row_counts") or {})
     )
+    if not rejected and res.available():
+        notes.insert(
+            0,
+            "<li>Rows rejected: none. Input that fails validation (missing columns, unreadable "
+            "timestamps, negative amounts...) stops the run with an error naming the file, column "
+            "and rows, so every result here comes from complete, valid files.</li>",
+        )
+    if notes:
+        body += "<ul>" + "".join(notes) + "</ul>"
     if res.attribution is not None:
         body += figure(figures.weekly_touches(res.attribution), "Touches per week and channel")
     if not res.available():
