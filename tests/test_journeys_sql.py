@@ -14,6 +14,8 @@ import pytest
 from workbench import journeys as J
 from workbench.engines import DuckDBEngine
 
+SPARK_TEST_PARTITIONS = 2
+
 # (user_id, timestamp, channel). Comments give each touch's age at its journey end.
 TOUCHES = [
     # user 1: journey 0 ends at the conversion 2024-01-10 12:00
@@ -91,7 +93,12 @@ def spark_engine():
         pytest.skip("Java is not on PATH; Spark needs Java 17+")
     from workbench.engines import SparkEngine
 
-    return SparkEngine()
+    engine = SparkEngine()
+    # tiny inputs: two shuffle partitions instead of the default eight save most of the time
+    before = engine.spark.conf.get("spark.sql.shuffle.partitions")
+    engine.spark.conf.set("spark.sql.shuffle.partitions", str(SPARK_TEST_PARTITIONS))
+    yield engine
+    engine.spark.conf.set("spark.sql.shuffle.partitions", before)
 
 
 def _stage(engine, touchpoints, conversions) -> None:
