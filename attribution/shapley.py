@@ -29,6 +29,8 @@ from attribution.probability import Draws, posterior_draws
 CREDIT_MAX_CELLS = 50_000_000
 # Never thin below this many draws in total: intervals need a few dozen draws at least.
 CREDIT_MIN_DRAWS = 100
+# Per-pattern shares are posterior means (no intervals), so fewer evenly spaced draws suffice.
+SHARE_MAX_DRAWS = 50
 # Elements of one (draws x patterns x subsets) block, bounding memory (~160 MB of float64).
 MAX_BLOCK_CELLS = 20_000_000
 
@@ -92,7 +94,8 @@ def shapley_credit(
         ``model_conversions(chain, draw)``: sum_j n_j P(x_j);
         if ``pattern_shares``: ``pattern_credit(pattern, channel)`` posterior mean of
         phi_c / P(x) and ``pattern_baseline(pattern)`` of P(empty) / P(x) (rows sum to 1;
-        NaN for patterns without conversions). Attrs ``credit_thin_step``, ``credit_draws``.
+        NaN for patterns without conversions), over at most ``SHARE_MAX_DRAWS`` draws.
+        Attrs ``credit_thin_step``, ``credit_draws``.
     """
     channels = [str(c) for c in posterior["channel"].values]
     if tuple(channels) != tuple(patterns.channels):
@@ -148,6 +151,9 @@ def _credit(draws: Draws, patterns: Patterns, pattern_shares: bool) -> dict:
     model = np.zeros(n_samples)
     share = np.full((patterns.n_patterns, n_channels), np.nan)
     baseline_share = np.full(patterns.n_patterns, np.nan)
+    share_draws = np.unique(
+        np.linspace(0, n_samples - 1, min(n_samples, SHARE_MAX_DRAWS)).astype(int)
+    )
     present = patterns.codes > 0
     mask_id = present.astype(np.int64) @ (1 << np.arange(n_channels))
     for mask in np.unique(mask_id):
@@ -183,15 +189,18 @@ def _credit(draws: Draws, patterns: Patterns, pattern_shares: bool) -> dict:
             if pattern_shares:
                 conv = patterns.n_conversions[r] > 0
                 if conv.any():
-                    g = survival[:, conv]  # (sample, converting pattern, subset)
+                    # (share draw, converting pattern, subset)
+                    g = survival[share_draws[:, None], np.flatnonzero(conv)[None, :]]
                     # Shapley weights of a constant sum to 0, so phi = (1 - g) @ W = -g @ W.
                     phi = (g.reshape(-1, g.shape[-1]) @ weights).reshape(*g.shape[:2], m)
                     inv_p_full = 1.0 / (1.0 - g[..., full])
                     share[r[conv]] = 0.0
-                    share[r[conv][:, None], idx[None, :]] = (
-                        -np.einsum("spm,sp->pm", phi, inv_p_full) / n_samples
+                    share[r[conv][:, None], idx[None, :]] = -np.einsum(
+                        "spm,sp->pm", phi, inv_p_full
+                    ) / len(share_draws)
+                    baseline_share[r[conv]] = np.mean(
+                        p_empty[share_draws, None] * inv_p_full, axis=0
                     )
-                    baseline_share[r[conv]] = np.mean(p_empty[:, None] * inv_p_full, axis=0)
     return {
         "attributed": attributed,
         "incremental": incremental,
