@@ -466,3 +466,42 @@ def test_plots_draw_one_panel_per_channel_and_one_row_per_scenario(standin_plan)
     deltas = plot_scenario_deltas(standin_plan, "value")
     labels = [t.get_text() for t in deltas.axes[0].get_yticklabels()]
     assert sorted(labels) == sorted(["cut_display", "display_to_search", "cut_search", "optimised"])
+
+
+def test_cli_writes_a_plan_that_reads_back_with_the_scenarios(standin_files, tmp_path):
+    from workbench.store import read_results
+
+    f = standin_files
+    out = tmp_path / "plan.nc"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "workbench.cli",
+            "plan",
+            "--attribution",
+            str(f / "attribution.nc"),
+            "--clv",
+            str(f / "clv.nc"),
+            "--spend",
+            str(f / "spend.csv"),
+            "--scenarios",
+            str(f / "scenarios.yaml"),
+            "--objective",
+            "q10",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "cut_display" in proc.stdout and "optimised (q10)" in proc.stdout
+    ds = read_results(out)
+    assert list(ds["scenario"].values)[-1] == "optimised"
+    assert ds.attrs["settings"]["objective"] == "q10"
+    spend = ds["spend"]
+    assert float(spend.sel(scenario="optimised").sum()) == pytest.approx(
+        float(spend.sel(scenario="current").sum()), rel=1e-12
+    )

@@ -17,9 +17,9 @@ import xarray as xr
 from workbench.errors import InputError
 
 #: Posterior samples kept for scenarios and curves (thinned evenly from chain x draw).
-MAX_DRAWS = 400
+MAX_DRAWS = 200
 #: Posterior samples the optimiser climbs on (a subset of the above, for speed).
-OPTIMISER_DRAWS = 100
+OPTIMISER_DRAWS = 60
 #: Interval reported for scenario deltas.
 INTERVAL = (0.05, 0.95)
 #: The attribution model's posterior parameters (``attribution.model.PARAMETERS``).
@@ -72,6 +72,12 @@ def plan(
     if not plannable.any():
         raise InputError("every channel has zero spend; nothing to plan", file=spend_label)
 
+    # Scenarios (validated before any model work): current, the user's, then the optimiser's.
+    current_map = dict(zip(channels, current.tolist(), strict=True))
+    plan_list = [Scenario(CURRENT, current_map, "current spend")]
+    if scenarios is not None:
+        plan_list += read_scenarios(scenarios, current_map)
+
     rng = np.random.default_rng(seed)
     n_total = attr_ds.sizes["chain"] * attr_ds.sizes["draw"]
     samples = np.sort(rng.choice(n_total, size=min(max_draws, n_total), replace=False))
@@ -91,11 +97,6 @@ def plan(
     )
     model = ResponseModel(hazard_parts=parts, reach_k=reach["reach_k"].values, **common)
 
-    # Scenarios: current, the user's, then the optimiser's allocation.
-    current_map = dict(zip(channels, current.tolist(), strict=True))
-    plan_list = [Scenario(CURRENT, current_map, "current spend")]
-    if scenarios is not None:
-        plan_list += read_scenarios(scenarios, current_map)
     lower, upper = resolve_bounds(channels, current, bounds)
     total = float(current.sum()) if budget is None else float(budget)
     fixed = ~plannable
@@ -195,8 +196,8 @@ def run(
         seed=seed,
         out=out,
     )
-    names = ds["scenario"].values.tolist()
-    for name in names:
+    print("change vs current spend over the data window: mean [90% interval]")
+    for name in ds["scenario"].values.tolist()[1:]:  # the first is the current plan
         row = ds.sel(scenario=name)
         print(
             f"{name:>20}: conversions {float(row.delta_conversions_mean):+,.1f} "
@@ -205,6 +206,13 @@ def run(
             f"[{float(row.delta_value_q05):+,.0f}, {float(row.delta_value_q95):+,.0f}]"
             f"  P(beats current) {float(row.p_beats_current):.2f}"
         )
+    best = ds["spend_multiplier"].sel(scenario="optimised")
+    print(
+        f"optimised ({ds.attrs['settings']['objective']}): "
+        + ", ".join(
+            f"{c} x{m:.2f}" for c, m in zip(best["channel"].values, best.values, strict=True)
+        )
+    )
     print(f"wrote {out}")
 
 
