@@ -77,6 +77,15 @@ def plan(
     plan_list = [Scenario(CURRENT, current_map, "current spend")]
     if scenarios is not None:
         plan_list += read_scenarios(scenarios, current_map)
+    for sc in plan_list:
+        # Channels with no current spend have no reach curve: their response is unknown.
+        bad = [c for c in channels if current_map[c] == 0 and sc.spend[c] > 0]
+        if bad:
+            raise InputError(
+                f"scenario '{sc.name}' gives spend to {', '.join(bad)}, which has no current "
+                "spend, so its response to spend is unknown",
+                file=str(scenarios),
+            )
 
     rng = np.random.default_rng(seed)
     n_total = attr_ds.sizes["chain"] * attr_ds.sizes["draw"]
@@ -125,14 +134,6 @@ def plan(
     )
 
     spend_mat = np.array([[s.spend[c] for c in channels] for s in plan_list])
-    for s, row in zip(plan_list, spend_mat, strict=True):
-        if np.any((row > 0) & fixed):
-            bad = [c for c, f, r in zip(channels, fixed, row, strict=True) if f and r > 0]
-            raise InputError(
-                f"scenario '{s.name}' gives spend to {', '.join(bad)}, which has no current "
-                "spend, so its response to spend is unknown",
-                file=str(scenarios),
-            )
     mult = _multiplier(spend_mat, current)
     results = [model.outcomes(m) for m in mult]
     conv = np.stack([r["conversions"] for r in results])
