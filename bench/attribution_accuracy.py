@@ -37,14 +37,14 @@ METHODS = (
 TARGET_MAE, TARGET_RATIO_TO_MARKOV = 0.02, 0.25
 
 
-def score_scenario(scenario: str, users: int, seed: int = SEED) -> dict:
+def score_scenario(scenario: str, users: int, seed: int = SEED, method: str = "auto") -> dict:
     """Simulate one scenario, attribute it, and score every method's shares against truth."""
     from workbench.commands.attribute import attribute
     from workbench.simulate import simulate
 
     sim = simulate(users=users, weeks=WEEKS, scenario=scenario, seed=seed)
     started = time.perf_counter()
-    ds = attribute(sim.touchpoints, sim.conversions, seed=seed, holdout_check=False)
+    ds = attribute(sim.touchpoints, sim.conversions, seed=seed, method=method, holdout_check=False)
     seconds = time.perf_counter() - started
     channels = [str(c) for c in ds["channel"].values]
     truth = pd.Series(sim.truth["shapley_shares"]).reindex(channels).to_numpy(dtype=float)
@@ -145,14 +145,17 @@ def main(
 
 
 def run(
-    quick: bool = False, scenarios: tuple[str, ...] = SCENARIOS, users: int | None = None
+    quick: bool = False,
+    scenarios: tuple[str, ...] = SCENARIOS,
+    users: int | None = None,
+    method: str = "auto",
 ) -> list[dict]:
     """Score every scenario in this process; returns one result dict per scenario."""
     users = users or (QUICK_USERS if quick else USERS)
     results = []
     for scenario in scenarios:
         print(f"[attribution_accuracy] scenario {scenario} ...", file=sys.stderr, flush=True)
-        results.append(score_scenario(scenario, users))
+        results.append(score_scenario(scenario, users, method=method))
         r = results[-1]
         print(
             f"[attribution_accuracy] {scenario}: "
@@ -173,6 +176,7 @@ if __name__ == "__main__":
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--users", type=int, default=None)
     parser.add_argument("--scenarios", nargs="*", default=list(SCENARIOS))
+    parser.add_argument("--method", default="auto", help="posterior: auto, nuts or laplace")
     parser.add_argument("--save", default=None, help="pickle the results here (to combine)")
     parser.add_argument("--combine", nargs="*", default=None, help="pickles from --save runs")
     parser.add_argument("--out", default=None, help="also write the Markdown section here")
@@ -181,7 +185,7 @@ if __name__ == "__main__":
         results = [r for f in args.combine for r in pickle.loads(Path(f).read_bytes())]
         results.sort(key=lambda r: SCENARIOS.index(r["scenario"]))
     else:
-        results = run(args.quick, tuple(args.scenarios), args.users)
+        results = run(args.quick, tuple(args.scenarios), args.users, args.method)
         if args.save:
             Path(args.save).write_bytes(pickle.dumps(results))
     text = _markdown(results, args.users or (QUICK_USERS if args.quick else USERS))
