@@ -83,8 +83,9 @@ def _markdown(results: list[dict], users: int) -> str:
         "",
         f"Simulator (`workbench.simulate`), {users:,} users x {WEEKS} weeks per scenario, seed "
         f"{SEED}; `workbench attribute` with its defaults (lookback 30 days, 2 chains x 500 "
-        "draws, `--method auto`), the baselines from the same run. Cells: mean absolute error "
-        "of the channel shares (lower is better).",
+        "draws; posterior method per scenario in the second table; held-out refit skipped), "
+        "the baselines from the same run. Cells: mean absolute error of the channel shares "
+        "(lower is better).",
         "",
         "| method | " + " | ".join(names) + " |",
         "|---|" + "---:|" * len(names),
