@@ -227,9 +227,11 @@ def scenarios(plan: xr.Dataset) -> Figure | None:
             ax.errorbar(mean, y, xerr=err, fmt="none", ecolor="grey", capsize=3)
             ax.scatter(mean, y, color=colours, zorder=3)
             ax.axvline(0, color="black", linewidth=0.8)
-            ax.set_xlabel(f"change in {what} vs current plan")
+            ax.set_xlabel(f"change in {what}")
         axes[0].set_yticks(y, [text(s) for s in table.index])
-        fig.suptitle(f"Budget scenarios (dots: expected; lines: {summaries.INTERVAL_LABEL})")
+        fig.suptitle(
+            f"Change against the current plan (dots: expected; lines: {summaries.INTERVAL_LABEL})"
+        )
     return fig
 
 
