@@ -25,8 +25,8 @@ from workbench.errors import InputError
 
 #: Demo settings: sized so that ``make demo`` finishes in under ten minutes on two cores.
 DEMO_WEEKS = 12
-DEMO_DRAWS = 400
-DEMO_TUNE = 400
+DEMO_DRAWS = 300
+DEMO_TUNE = 300
 DEMO_CHAINS = 2
 #: Share of the transaction window (first to last purchase) used for calibration; the rest is
 #: the holdout on which the CLV models are checked.
@@ -63,9 +63,11 @@ def run(
     tune: int = DEMO_TUNE,
     chains: int = DEMO_CHAINS,
     weeks: int = DEMO_WEEKS,
+    attribution_method: str = "auto",
 ) -> dict[str, str]:
     """Run every available stage on simulated data of ``users`` users (``weeks`` weeks of
-    touches), with ``chains`` x ``draws`` NUTS draws after ``tune`` tuning steps.
+    touches), with ``chains`` x ``draws`` NUTS draws after ``tune`` tuning steps
+    (``attribution_method``: auto, nuts or laplace, as ``workbench attribute --method``).
 
     Returns each stage's outcome: ``done``, ``not available yet`` or ``skipped: <why>``.
     """
@@ -76,7 +78,7 @@ def run(
     paths = _Paths(Path(workdir))
     stages: list[tuple[str, Callable[[], Any]]] = [
         ("simulate", lambda: _simulate(paths, users, weeks, seed)),
-        ("attribute", lambda: _attribute(paths, seed, draws, tune, chains)),
+        ("attribute", lambda: _attribute(paths, seed, draws, tune, chains, attribution_method)),
         ("clv", lambda: _clv(paths, seed)),
         ("plan", lambda: _plan(paths, seed)),
         ("report", lambda: _report(paths)),
@@ -183,7 +185,7 @@ def _simulate(paths: _Paths, users: int, weeks: int, seed: int) -> None:
     _call("simulate", out_dir=str(paths.data), users=int(users), weeks=weeks, seed=seed)
 
 
-def _attribute(paths: _Paths, seed: int, draws: int, tune: int, chains: int) -> None:
+def _attribute(paths: _Paths, seed: int, draws: int, tune: int, chains: int, method: str) -> None:
     _call(
         "attribute",
         touchpoints=_input(paths, "touchpoints"),
@@ -193,6 +195,7 @@ def _attribute(paths: _Paths, seed: int, draws: int, tune: int, chains: int) -> 
         draws=draws,
         tune=tune,
         chains=chains,
+        method=method,
     )
 
 
