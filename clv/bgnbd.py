@@ -64,15 +64,22 @@ def fit(
     chains: int = CHAINS,
     seed: int = 1,
     start: Mapping[str, float] | None = None,
+    method: str = "auto",
 ) -> tuple[xr.DataArray, dict]:
     """Posterior draws ``params(chain, draw, param)`` (param = r, alpha, a, b; alpha in time
-    units) and sampler diagnostics, from per-customer statistics (shape (n,) each)."""
-    from clv.sampling import sample_params
+    units) and sampler diagnostics, from per-customer statistics (shape (n,) each). ``method``:
+    ``nuts``, ``laplace`` or ``auto`` (by the number of compressed rows, see
+    ``clv.settings.NUTS_MAX_ROWS``)."""
+    from clv.sampling import choose_method, laplace_params, sample_params
 
     rows = compress(frequency=frequency, recency=recency, T=T)
     model = build_model(
         rows.columns["frequency"], rows.columns["recency"], rows.columns["T"], rows.weights
     )
+    if choose_method(method, len(rows)) == "laplace":
+        return laplace_params(
+            model, BGNBD_PARAMS, draws=draws, chains=chains, seed=seed, start=start
+        )
     return sample_params(
         model, BGNBD_PARAMS, draws=draws, tune=tune, chains=chains, seed=seed, start=start
     )

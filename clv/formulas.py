@@ -27,6 +27,15 @@ def bgnbd_loglik(r, alpha, a, b, x, t_x, T):
     return a1 + a2 + np.logaddexp(a3, a4)
 
 
+def alive_odds_denominator(r, alpha, a, b, x, t_x, T):
+    """1 + [x > 0] a / (b + x - 1) ((alpha + T) / (alpha + t_x))^(r + x): the reciprocal of
+    P(alive) and the denominator of FHL eq. 10. The only factor that depends on recency."""
+    x = np.asarray(x, dtype=float)
+    log_ratio = (r + x) * np.log((alpha + T) / (alpha + t_x))
+    odds = np.exp(np.log(a) - np.log(b + np.maximum(x, 1.0) - 1.0) + log_ratio)
+    return 1.0 + np.where(x > 0, odds, 0.0)
+
+
 def p_alive(r, alpha, a, b, x, t_x, T):
     """P(alive at T | x, t_x, T): probability the customer has not dropped out (FHL eq. 13)."""
     x = np.asarray(x, dtype=float)
@@ -36,8 +45,9 @@ def p_alive(r, alpha, a, b, x, t_x, T):
     return np.where(x == 0, 1.0, expit(-log_div))
 
 
-def expected_purchases(t, r, alpha, a, b, x, t_x, T):
-    """E[X(T, T + t] | x, t_x, T]: expected purchases in the next ``t`` units (FHL eq. 10)."""
+def expected_purchases_numerator(t, r, alpha, a, b, x, T):
+    """The numerator of FHL eq. 10, which depends on (x, T) but not on recency: expected
+    purchases in the next ``t`` units of a customer known to be alive."""
     x = np.asarray(x, dtype=float)
     hyp_a, hyp_b, hyp_c = r + x, b + x, a + b + x - 1.0
     z = t / (alpha + T + t)
@@ -50,8 +60,14 @@ def expected_purchases(t, r, alpha, a, b, x, t_x, T):
     ln_hyp = np.where(np.isinf(ln_hyp), ln_hyp_alt, ln_hyp)
     first = (a + b + x - 1.0) / (a - 1.0)
     second = 1.0 - np.exp(ln_hyp + (r + x) * np.log((alpha + T) / (alpha + T + t)))
-    denominator = 1.0 + (x > 0) * (a / (b + x - 1.0)) * ((alpha + T) / (alpha + t_x)) ** (r + x)
-    return first * second / denominator
+    return first * second
+
+
+def expected_purchases(t, r, alpha, a, b, x, t_x, T):
+    """E[X(T, T + t] | x, t_x, T]: expected purchases in the next ``t`` units (FHL eq. 10)."""
+    return expected_purchases_numerator(t, r, alpha, a, b, x, T) / alive_odds_denominator(
+        r, alpha, a, b, x, t_x, T
+    )
 
 
 def unconditional_expected_purchases(t, r, alpha, a, b):

@@ -65,13 +65,17 @@ def fit(
     chains: int = CHAINS,
     seed: int = 1,
     start: Mapping[str, float] | None = None,
+    method: str = "auto",
 ) -> tuple[xr.DataArray, dict]:
     """Posterior draws ``params(chain, draw, param)`` (param = p, q, v; v in currency) and
-    sampler diagnostics, from repeat customers with positive mean spend (shape (n,) each)."""
-    from clv.sampling import sample_params
+    sampler diagnostics, from repeat customers with positive mean spend (shape (n,) each).
+    ``method``: ``nuts``, ``laplace`` or ``auto`` (see ``clv.settings.NUTS_MAX_ROWS``)."""
+    from clv.sampling import choose_method, laplace_params, sample_params
 
     rows = compress(frequency=frequency, monetary_value=monetary_value)
     model = build_model(rows.columns["frequency"], rows.columns["monetary_value"], rows.weights)
+    if choose_method(method, len(rows)) == "laplace":
+        return laplace_params(model, GG_PARAMS, draws=draws, chains=chains, seed=seed, start=start)
     return sample_params(
         model, GG_PARAMS, draws=draws, tune=tune, chains=chains, seed=seed, start=start
     )

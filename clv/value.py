@@ -1,9 +1,9 @@
 """Per-customer value: P(alive), expected purchases, expected order value and discounted CLV.
 
 Point estimates (one parameter set) give one number per customer; posterior draws give the mean
-and a central interval per customer, computed vectorised over a thinned set of draws. The
-BG/NBD quantities depend only on (frequency, recency, T), so they are computed once per unique
-row and gathered back to customers.
+and a central interval per customer, computed vectorised over a thinned set of draws. The costly
+part of the BG/NBD expectations (a Gauss hypergeometric function) depends only on (frequency, T),
+so it is computed once per distinct pair and gathered back to customers.
 """
 
 from __future__ import annotations
@@ -78,49 +78,45 @@ def customer_values(
     draws = thin_draws(params, n_draws)
     bg = [draws.sel(param=k).values[:, None] for k in BGNBD_PARAMS]
     gg = [draws.sel(param=k).values[:, None] for k in GG_PARAMS]
-    rows = compress(frequency=frequency, recency=recency, T=T)
-    x, t_x, big_t = (rows.columns[k] for k in ("frequency", "recency", "T"))
+    freq = np.asarray(frequency, dtype=float)
+    t_x = np.asarray(recency, dtype=float)
+    big_t = np.asarray(T, dtype=float)
+    money = np.asarray(monetary_value, dtype=float)
     ends, factors = discount_steps(horizon, unit_days, annual_discount_rate)
 
-    # Per unique row and draw: P(alive), E[purchases over the horizon] and the discounted
-    # purchase stream sum_k factor_k (E[X(t_k)] - E[X(t_{k-1})]), which CLV scales by the
-    # expected order value.
-    n_rows = len(rows)
+    # FHL eq. 10 = numerator(x, T) / denominator(x, t_x, T), and P(alive) = 1 / denominator.
+    # The numerator holds the Gauss hypergeometric function, the expensive part; it does not
+    # depend on recency, so it is computed per distinct (x, T) pair (hundreds to thousands at a
+    # million customers) and per draw, for every step end: E at the horizon and the discounted
+    # stream sum_k factor_k (E(t_k) - E(t_{k-1})), which CLV scales by the order value.
+    pairs = compress(frequency=freq, T=big_t)
+    xp, tp = pairs.columns["frequency"], pairs.columns["T"]
     n_samples = draws.sizes["sample"]
-    alive = np.empty((n_samples, n_rows))
-    purchases = np.empty((n_samples, n_rows))
-    discounted = np.empty((n_samples, n_rows))
-    for lo in range(0, n_rows, max(1, CHUNK_ROWS // n_samples)):
-        sl = slice(lo, lo + max(1, CHUNK_ROWS // n_samples))
-        args = (x[sl], t_x[sl], big_t[sl])
-        alive[:, sl] = formulas.p_alive(*bg, *args)
-        previous = np.zeros((n_samples, args[0].size))
-        stream = np.zeros_like(previous)
-        for end, factor in zip(ends, factors, strict=True):
-            current = formulas.expected_purchases(end, *bg, *args)
-            stream += factor * (current - previous)
-            previous = current
-        purchases[:, sl] = previous
-        discounted[:, sl] = stream
+    previous = np.zeros((n_samples, len(pairs)))
+    stream = np.zeros_like(previous)
+    for end, factor in zip(ends, factors, strict=True):
+        current = formulas.expected_purchases_numerator(end, *bg, xp, tp)
+        stream += factor * (current - previous)
+        previous = current
+    horizon_numerator = previous
 
-    freq = np.asarray(frequency, dtype=float)
-    money = np.asarray(monetary_value, dtype=float)
-    out: dict[str, np.ndarray] = {}
     tail = (1.0 - interval) / 2.0
     n = freq.size
     pieces: dict[str, list] = {k: [] for k in VALUE_VARIABLES}
     if groups is not None:
         groups = np.asarray(groups, dtype=float)
         group_total = np.zeros((n_samples, groups.shape[1]))
-    for lo in range(0, n, max(1, CHUNK_ROWS * 10 // n_samples)):
-        sl = slice(lo, lo + max(1, CHUNK_ROWS * 10 // n_samples))
-        idx = rows.inverse[sl]
+    step = max(1, CHUNK_ROWS * 10 // n_samples)
+    for lo in range(0, n, step):
+        sl = slice(lo, lo + step)
+        pair = pairs.inverse[sl]
+        denominator = formulas.alive_odds_denominator(*bg, freq[sl], t_x[sl], big_t[sl])
         aov = formulas.expected_order_value(*gg, freq[sl], money[sl])
         per_draw = {
-            "p_alive": alive[:, idx],
-            "expected_purchases": purchases[:, idx],
+            "p_alive": 1.0 / denominator,
+            "expected_purchases": horizon_numerator[:, pair] / denominator,
             "expected_order_value": aov,
-            "clv": discounted[:, idx] * aov,
+            "clv": stream[:, pair] / denominator * aov,
         }
         if groups is not None:
             group_total += per_draw["clv"] @ groups[sl]
@@ -130,6 +126,7 @@ def customer_values(
             else:
                 lower, upper = np.quantile(v, [tail, 1.0 - tail], axis=0)
                 pieces[k].append((v.mean(axis=0), lower, upper))
+    out: dict[str, np.ndarray] = {}
     for k, parts in pieces.items():
         out[k] = np.concatenate([p[0] for p in parts])
         if n_samples > 1:
@@ -148,7 +145,17 @@ def holdout_expected_purchases(
     (shape (n,); the posterior mean over thinned draws for bayes)."""
     draws = thin_draws(params, n_draws)
     bg = [draws.sel(param=k).values[:, None] for k in BGNBD_PARAMS]
-    rows = compress(frequency=frequency, recency=recency, T=T)
-    x, t_x, big_t = (rows.columns[k] for k in ("frequency", "recency", "T"))
-    per_row = formulas.expected_purchases(holdout_length, *bg, x, t_x, big_t).mean(axis=0)
-    return per_row[rows.inverse]
+    freq = np.asarray(frequency, dtype=float)
+    pairs = compress(frequency=freq, T=T)
+    numerator = formulas.expected_purchases_numerator(
+        holdout_length, *bg, pairs.columns["frequency"], pairs.columns["T"]
+    )
+    out = np.empty(freq.size)
+    step = max(1, CHUNK_ROWS * 10 // numerator.shape[0])
+    for lo in range(0, freq.size, step):
+        sl = slice(lo, lo + step)
+        denominator = formulas.alive_odds_denominator(
+            *bg, freq[sl], np.asarray(recency, float)[sl], np.asarray(T, float)[sl]
+        )
+        out[sl] = (numerator[:, pairs.inverse[sl]] / denominator).mean(axis=0)
+    return out

@@ -174,7 +174,9 @@ def test_bayesian_bgnbd_and_gamma_gamma_recover_truth_and_agree_with_mle():
 
     x, t_x, big_t, m = simulate_customers(2500, seed=8)
     bg_mle = mle.fit_bgnbd(x, t_x, big_t)
-    post, diag = bgnbd.fit(x, t_x, big_t, draws=200, tune=200, chains=2, seed=5, start=bg_mle)
+    post, diag = bgnbd.fit(
+        x, t_x, big_t, draws=200, tune=200, chains=2, seed=5, start=bg_mle, method="nuts"
+    )
     assert post.dims == ("chain", "draw", "param")
     assert diag["divergences"] == 0
     assert diag["rhat_max"] < 1.05
@@ -184,6 +186,13 @@ def test_bayesian_bgnbd_and_gamma_gamma_recover_truth_and_agree_with_mle():
         assert lo < truth < hi, (k, lo, hi)
         # The posterior of b is right-skewed at this size; its median sits near the MLE.
         assert np.median(draws) == pytest.approx(bg_mle[k], rel=0.05), k
+    # The Laplace approximation (used above NUTS_MAX_ROWS) agrees with NUTS here already.
+    laplace, lap_diag = bgnbd.fit(x, t_x, big_t, method="laplace", seed=5, start=bg_mle)
+    assert lap_diag["diagnostics_ok"]
+    for k in TRUE_BG:
+        nuts_draws, lap_draws = post.sel(param=k).values, laplace.sel(param=k).values
+        assert np.median(lap_draws) == pytest.approx(np.median(nuts_draws), rel=0.03), k
+        assert np.std(np.log(lap_draws)) == pytest.approx(np.std(np.log(nuts_draws)), rel=0.3), k
     repeat = mle.gamma_gamma_sample(x, m)
     gg_mle = mle.fit_gamma_gamma(x[repeat], m[repeat])
     gg_post, gg_diag = gamma_gamma.fit(

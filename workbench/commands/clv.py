@@ -53,6 +53,7 @@ def clv(
     draws: int | None = None,
     tune: int | None = None,
     chains: int | None = None,
+    posterior: str = "auto",
     compare_models: bool = True,
 ) -> xr.Dataset:
     """Customer lifetime value from a transactions table (path or DataFrame with customer_id,
@@ -61,11 +62,13 @@ def clv(
     ``calibration_end``/``holdout_end``: last days (YYYY-MM-DD) of the calibration and holdout
     periods (default calibration end: the last transaction day; no holdout). ``time_unit``: D, W
     (days/7) or M (days/30.4375); ``horizon`` in those units; ``annual_discount_rate`` as a
-    fraction. ``method``: ``mle`` (lifetimes) or ``bayes`` (PyMC NUTS; ``draws``, ``tune``,
-    ``chains`` override the defaults in ``clv.settings``). ``customers``: path or DataFrame with
-    customer_id and attribute columns, summarised as ``clv_by_<column>``. ``attribution_path``:
-    attribution.nc (or its Dataset) for CLV by acquisition channel. ``compare_models``: with a
-    holdout, also score modified BG/NBD and Pareto/NBD (MLE) on holdout error.
+    fraction. ``method``: ``mle`` (lifetimes) or ``bayes`` (PyMC; ``draws``, ``tune``,
+    ``chains`` override the defaults in ``clv.settings``; ``posterior``: nuts, laplace or
+    auto, which takes NUTS up to ``clv.settings.NUTS_MAX_ROWS`` compressed rows).
+    ``customers``: path or DataFrame with customer_id and attribute columns, summarised as
+    ``clv_by_<column>``. ``attribution_path``: attribution.nc (or its Dataset) for CLV by
+    acquisition channel. ``compare_models``: with a holdout, also score modified BG/NBD and
+    Pareto/NBD (MLE) on holdout error.
     Returns the clv Dataset (dim ``customer_id``); writes it atomically to ``out`` when given.
     """
     from clv import mle, settings, tracking, value
@@ -91,6 +94,9 @@ def clv(
     label = None if isinstance(transactions, str | os.PathLike) else "<transactions DataFrame>"
 
     eng = make_engine(engine)
+    if eng.name == "duckdb":
+        # Progress goes to stderr as one line per step; DuckDB's own bar would interleave.
+        eng.execute("SET enable_progress_bar = false")
     try:
         n_rows = io.stage(eng, "transactions", transactions, label=label)
         _say(f"staged {n_rows:,} transactions on {eng.name}", started)
@@ -148,6 +154,7 @@ def clv(
             "tune": tune or settings.TUNE,
             "chains": chains or settings.CHAINS,
             "seed": seed,
+            "method": posterior,
         }
         bg_post, diagnostics["bgnbd"] = bgnbd.fit(x, t_x, big_t, start=bg_mle, **sampling)
         _say(f"BG/NBD posterior: {diagnostics['bgnbd']}", started)
@@ -248,6 +255,7 @@ def clv(
         params_mle={**bg_mle, **gg_mle},
         **metrics,
         **({"diagnostics": diagnostics} if diagnostics else {}),
+        **({"posterior_method": diagnostics["bgnbd"]["posterior_method"]} if diagnostics else {}),
         **(
             {"diagnostics_ok": int(all(d["diagnostics_ok"] for d in diagnostics.values()))}
             if diagnostics
