@@ -505,3 +505,18 @@ def test_cli_writes_a_plan_that_reads_back_with_the_scenarios(standin_files, tmp
     assert float(spend.sel(scenario="optimised").sum()) == pytest.approx(
         float(spend.sel(scenario="current").sum()), rel=1e-12
     )
+
+
+def test_spend_on_a_channel_the_attribution_does_not_know_is_an_input_error(
+    standin_files, tmp_path
+):
+    from workbench.commands.plan import plan
+
+    spend = standin_spend_table()
+    spend.loc[0, "channel"] = "tv"
+    path = tmp_path / "spend.csv"
+    spend.to_csv(path, index=False)
+    f = standin_files
+    with pytest.raises(InputError) as err:
+        plan(f / "attribution.nc", f / "clv.nc", path)
+    assert "tv" in str(err.value) and str(path) in str(err.value)
