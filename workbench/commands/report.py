@@ -14,8 +14,8 @@ def report(results_dir: str | Path = "results", out_dir: str | Path = "reports")
     ``results_dir``. A missing file leaves its sections saying so; no results at all, or a
     results folder that does not exist, raises :class:`InputError`. Returns the report's path.
     """
-    from workbench.report.render import load_results, write_report
-    from workbench.report.sections import RESULT_FILES
+    from workbench.report.render import write_report
+    from workbench.report.results import RESULT_FILES, load_results
 
     folder = Path(results_dir)
     expected = ", ".join(RESULT_FILES.values())

@@ -48,6 +48,11 @@ def num(x: object, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
+def ratio(x: object) -> str:
+    """A ratio such as ROAS or CLV:CAC, two decimals."""
+    return num(x, 2)
+
+
 def pct(x: object, digits: int = 0) -> str:
     """A fraction as a percentage."""
     return f"{100 * float(x):.{digits}f}%" if _finite(x) else "–"  # type: ignore[arg-type]

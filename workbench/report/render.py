@@ -10,7 +10,8 @@ import datetime as dt
 from pathlib import Path
 
 from workbench.report.markup import esc
-from workbench.report.sections import RESULT_FILES, Results, all_sections
+from workbench.report.results import Results
+from workbench.report.sections import all_sections
 
 #: File name of the rendered report inside the output folder.
 REPORT_NAME = "report.html"
@@ -18,20 +19,6 @@ TITLE = "Marketing attribution, customer value and budget report"
 #: File mode of the written report (readable by everyone, like any document).
 REPORT_MODE = 0o644
 CSS_FILE = Path(__file__).with_name("report.css")
-
-
-def load_results(folder: str | Path) -> Results:
-    """Read whichever of attribution.nc, clv.nc and plan.nc exist in ``folder``."""
-    from workbench.store import read_results
-
-    folder = Path(folder)
-    res = Results(folder=folder)
-    for role, name in RESULT_FILES.items():
-        path = folder / name
-        if path.is_file():
-            setattr(res, role, read_results(path))
-            res.files[role] = path
-    return res
 
 
 def render_html(res: Results, *, generated: dt.datetime | None = None) -> str:

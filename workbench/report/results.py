@@ -1,0 +1,48 @@
+"""The result files a report reads, loaded into one :class:`Results` holder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import xarray as xr
+
+#: Results files the report reads, by role (names written by the CLI's defaults).
+RESULT_FILES = {"attribution": "attribution.nc", "clv": "clv.nc", "plan": "plan.nc"}
+#: How to produce each results file, quoted when it is missing.
+HOW_TO_MAKE = {
+    "attribution": "Run `workbench attribute --touchpoints F --conversions F` to add it.",
+    "clv": "Run `workbench clv --transactions F` to add it.",
+    "plan": "Run `workbench plan --attribution F --clv F --spend F` to add it.",
+}
+#: Words for clv.nc's ``time_unit``.
+UNITS = {"D": "days", "W": "weeks", "M": "months"}
+
+
+@dataclass
+class Results:
+    """The result Datasets of one folder; ``None`` for a file that is not there."""
+
+    folder: Path
+    attribution: xr.Dataset | None = None
+    clv: xr.Dataset | None = None
+    plan: xr.Dataset | None = None
+    files: dict[str, Path] = field(default_factory=dict)
+
+    def available(self) -> list[str]:
+        """Roles whose result file was found."""
+        return [k for k in RESULT_FILES if getattr(self, k) is not None]
+
+
+def load_results(folder: str | Path) -> Results:
+    """Read whichever of attribution.nc, clv.nc and plan.nc exist in ``folder``."""
+    from workbench.store import read_results
+
+    folder = Path(folder)
+    res = Results(folder=folder)
+    for role, name in RESULT_FILES.items():
+        path = folder / name
+        if path.is_file():
+            setattr(res, role, read_results(path))
+            res.files[role] = path
+    return res
