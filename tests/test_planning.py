@@ -520,3 +520,18 @@ def test_spend_on_a_channel_the_attribution_does_not_know_is_an_input_error(
     with pytest.raises(InputError) as err:
         plan(f / "attribution.nc", f / "clv.nc", path)
     assert "tv" in str(err.value) and str(path) in str(err.value)
+
+
+def test_customer_value_is_first_order_plus_clv_with_the_sampling_error_of_a_mean():
+    from workbench.planning.value import customer_worth, worth_draws
+
+    clv = standin_clv()
+    worth, baseline, _ = customer_worth(clv, CHANNELS)
+    np.testing.assert_allclose(worth, [20 + 50, 30 + 80, 40 + 120])
+    assert baseline == pytest.approx(30.0 + float(clv["clv"].mean()))
+    draws = worth_draws(clv, CHANNELS, worth, 20_000, seed=0)
+    per_customer = clv["monetary_value"].values + clv["clv"].values
+    # 30 customers credited wholly to each channel: sd = sd(values) / sqrt(30).
+    expected_sd = np.std(per_customer, ddof=1) / np.sqrt(30)
+    np.testing.assert_allclose(draws.std(axis=0), expected_sd, rtol=0.03)
+    np.testing.assert_allclose(draws.mean(axis=0), worth, rtol=0.01)

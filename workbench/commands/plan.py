@@ -56,6 +56,7 @@ def plan(
     from workbench.planning.response import ResponseModel, model_hazard, response_curves
     from workbench.planning.scenarios import CURRENT, OPTIMISED, Scenario, read_scenarios
     from workbench.planning.spend import load_spend, spend_grid
+    from workbench.planning.value import customer_worth, worth_draws
     from workbench.store import provenance, write_results
 
     goal = parse_objective(objective)
@@ -95,16 +96,18 @@ def plan(
     parts, n = model_hazard(params, counts, samples)
     # No weekly touches (NaN): every channel's touches are taken as proportional to spend.
     reach = fit_reach(grid["spend"], grid["touches"], n, seed)
-    clv_c, clv_base, value_note = kpi_mod.customer_worth(clv_ds, channels)
+    worth, clv_base, value_note = customer_worth(clv_ds, channels)
+    clv_c = worth_draws(clv_ds, channels, worth, n, seed)  # (sample, channel)
     common = dict(
         channels=channels,
         n_journeys=attr_ds["pattern_n_journeys"].values.astype(float),
         weekly_spend=grid["spend"].values,
-        clv_by_channel=clv_c,
         clv_baseline=clv_base,
         organic_conversions=float(attr_ds.get("organic_conversions", 0.0)),
     )
-    model = ResponseModel(hazard_parts=parts, reach_k=reach["reach_k"].values, **common)
+    model = ResponseModel(
+        hazard_parts=parts, reach_k=reach["reach_k"].values, clv_by_channel=clv_c, **common
+    )
 
     lower, upper = resolve_bounds(channels, current, bounds)
     total = float(current.sum()) if budget is None else float(budget)
@@ -115,7 +118,10 @@ def plan(
     n_opt = min(optimiser_draws, n)
     opt_parts, _ = model_hazard(params, counts, samples[:n_opt])
     opt_model = ResponseModel(
-        hazard_parts=opt_parts, reach_k=reach["reach_k"].values[:n_opt], **common
+        hazard_parts=opt_parts,
+        reach_k=reach["reach_k"].values[:n_opt],
+        clv_by_channel=clv_c[:n_opt],
+        **common,
     )
     base_value = opt_model.outcomes(np.ones(len(channels)))["value"]
 
@@ -145,6 +151,11 @@ def plan(
     if periods is not None:
         ds = ds.merge(periods)
     ds = ds.merge(reach)  # reach draws pair one-to-one with the posterior samples kept
+    ds["customer_value"] = (
+        ("draw", "channel"),
+        clv_c,
+        {"units": "currency per acquired customer (first order + CLV)"},
+    )
     ds.attrs = provenance(
         inputs={
             "attribution": attribution,

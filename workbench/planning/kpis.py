@@ -24,6 +24,13 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from workbench.planning.value import (
+    acquisition_share,
+    credit_weighted_mean,
+    customer_worth,
+    order_values,
+)
+
 #: Interval quantiles for every KPI with a posterior.
 INTERVAL = (0.05, 0.95)
 KPIS = (
@@ -59,12 +66,6 @@ def _summ(draws: np.ndarray, point: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     return point, lo, hi
 
 
-def credit_weighted_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Credit-weighted mean per channel: values (customer,), weights (customer, channel)."""
-    ok = np.isfinite(values)
-    return _ratio(values[ok] @ weights[ok], weights[ok].sum(axis=0))
-
-
 def channel_kpis(attribution: xr.Dataset, clv: xr.Dataset, spend: xr.DataArray) -> xr.Dataset:
     """KPIs per channel and overall.
 
@@ -82,7 +83,7 @@ def channel_kpis(attribution: xr.Dataset, clv: xr.Dataset, spend: xr.DataArray) 
     all_journeys = float(attribution["pattern_n_journeys"].sum())
 
     clv_c, clv_lo, clv_hi = _clv_by_channel(clv, channels)
-    share = _acquisition_share(clv, channels)
+    share = acquisition_share(clv, channels)
     if share is not None:
         customers = share.sum(axis=0)
         aov = credit_weighted_mean(order_values(clv), share)
@@ -187,43 +188,6 @@ def period_kpis(attribution: xr.Dataset, clv: xr.Dataset, grid: xr.Dataset) -> x
     )
 
 
-def customer_worth(clv: xr.Dataset, channels: list[str]) -> tuple[np.ndarray, float, str]:
-    """Value of an acquired customer (currency): first order + CLV of later orders.
-
-    Returns per channel (channel,) the credit-weighted value of the customers it acquires
-    (``clv_by_channel`` + their mean expected order value), the value of a customer credited to
-    no channel (means over all customers), and a note saying which inputs were used.
-    """
-    order = order_values(clv)
-    clv_all = clv["clv"].values.astype(float) if "clv" in clv else np.full(order.shape, np.nan)
-    baseline = float(np.nanmean(order) + np.nanmean(clv_all))
-    share = _acquisition_share(clv, channels)
-    by_order = (
-        credit_weighted_mean(order, share)
-        if share is not None
-        else np.full(len(channels), np.nanmean(order))
-    )
-    if "clv_by_channel" in clv:
-        by_clv = clv["clv_by_channel"].reindex(channel=channels).values.astype(float)
-        note = "first order + clv_by_channel (credit-weighted CLV per acquiring channel)"
-    else:
-        by_clv = np.full(len(channels), np.nanmean(clv_all))
-        note = "first order + mean CLV of all customers (no clv_by_channel in clv.nc)"
-    worth = by_order + by_clv
-    if not np.isfinite(baseline):
-        from workbench.errors import InputError
-
-        raise InputError("clv results have no clv or order values to value customers with")
-    return np.where(np.isfinite(worth), worth, baseline), baseline, note
-
-
-def order_values(clv: xr.Dataset) -> np.ndarray:
-    """Expected order value per customer (currency): the Gamma-Gamma expectation when clv.nc
-    has it, else the observed mean order value."""
-    name = "expected_order_value" if "expected_order_value" in clv else "monetary_value"
-    return clv[name].values.astype(float)
-
-
 def _nanmean(ds: xr.Dataset, name: str) -> float:
     return float(np.nanmean(ds[name].values)) if name in ds else np.nan
 
@@ -244,10 +208,3 @@ def _clv_by_channel(clv: xr.Dataset, channels: list[str]):
         else mean
     )
     return mean, np.asarray(lo, float), np.asarray(hi, float)
-
-
-def _acquisition_share(clv: xr.Dataset, channels: list[str]) -> np.ndarray | None:
-    if "acquisition_channel_share" not in clv:
-        return None
-    share = clv["acquisition_channel_share"].reindex(channel=channels, fill_value=0.0)
-    return np.nan_to_num(share.transpose("customer_id", "channel").values.astype(float))

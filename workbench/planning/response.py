@@ -104,10 +104,10 @@ class ResponseModel:
     Attributes (dims in brackets): ``channels`` [channel]; ``hazard_parts`` see
     :data:`HazardParts`; ``n_journeys`` [pattern]; ``reach_k`` [sample, channel] reach-curve
     ``K`` per sample (currency per week, ``inf`` = proportional); ``weekly_spend`` [week,
-    channel] current spend (currency per week); ``clv_by_channel`` [channel] mean CLV of the
-    customers each channel acquires (currency); ``clv_baseline`` CLV of a customer the model
-    credits to no channel (currency); ``organic_conversions`` conversions with no touch in the
-    window.
+    channel] current spend (currency per week); ``clv_by_channel`` [channel] or [sample,
+    channel] value of a customer each channel acquires (currency; ``value.customer_worth``);
+    ``clv_baseline`` value of a customer the model credits to no channel (currency);
+    ``organic_conversions`` conversions with no touch in the window.
     """
 
     channels: Sequence[str]
@@ -148,7 +148,7 @@ class ResponseModel:
         weight = np.divide(touched, total * h, out=np.zeros_like(h), where=ok)
         credited = (contribution * (conv * weight)).sum(axis=2).T  # (sample, channel)
         baseline = conversions - credited.sum(axis=1)
-        value = credited @ self.clv_by_channel + baseline * self.clv_baseline
+        value = (credited * self.clv_by_channel).sum(axis=1) + baseline * self.clv_baseline
         return {"conversions": conversions, "value": value, "credited": credited}
 
 
