@@ -293,15 +293,14 @@ def weekly_touches(attr: xr.Dataset) -> Figure | None:
     with mpl.rc_context(STYLE):
         fig, ax = _figure(HEIGHT_IN * 0.85)
         for i, channel in enumerate(da["channel"].values):
-            ax.plot(x, da.sel(channel=channel).values, color=COLOURS[i % len(COLOURS)])
-            ax.annotate(
-                text(channel),
-                (x[-1], float(da.sel(channel=channel).values[-1])),
-                fontsize=FONT_PT - 2,
-                xytext=(3, 0),
-                textcoords="offset points",
-                va="center",
+            ax.plot(
+                x,
+                da.sel(channel=channel).values,
+                color=COLOURS[i % len(COLOURS)],
+                label=text(channel) if i < MAX_LEGEND_ENTRIES else None,
             )
+        # A legend below, not labels at the line ends: those overlap when channels are close.
+        fig.legend(loc="outside lower center", ncols=4, frameon=False, fontsize=FONT_PT - 2)
         ax.set_xlabel("week")
         ax.set_ylabel("touches")
         ax.set_title("Touches per week and channel")
