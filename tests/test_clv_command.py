@@ -319,3 +319,18 @@ def test_bayes_path_carries_posterior_intervals_into_customer_and_channel_values
     post_mean = ds["params"].mean(("chain", "draw")).to_series()
     for k in ("r", "alpha"):
         assert post_mean[k] == pytest.approx(ds.attrs["params_mle"][k], rel=0.25)
+
+
+def test_spend_without_customer_heterogeneity_is_a_clear_error_not_a_traceback(tmp_path, sim_files):
+    # Every purchase costs the same: the Gamma-Gamma MLE has no finite optimum.
+    tx = pd.read_parquet(sim_files / "transactions.parquet").assign(amount=25.0)
+    path = tmp_path / "flat.parquet"
+    tx.to_parquet(path)
+    out = tmp_path / "clv.nc"
+    result = CliRunner().invoke(
+        main,
+        ["clv", "--transactions", str(path), "--calibration-end", "2024-06-30", "--out", str(out)],
+    )
+    assert result.exit_code == 2
+    assert "Gamma-Gamma maximum-likelihood fit did not converge" in result.output
+    assert not out.exists()
