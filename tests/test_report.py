@@ -204,6 +204,45 @@ def test_conditional_expectation_groups_customers_by_calibration_frequency():
     assert table.loc["7+", "customers"] == 1
 
 
+# --- figures ------------------------------------------------------------------------------------
+
+
+def test_credit_figure_draws_the_shares_it_reports():
+    from workbench.report import figures
+
+    ds = standin_attribution(channels=["a", "b"])
+    ds["attributed_conversions"][:] = np.array([100.0, 300.0])
+    fig = figures.channel_credit(ds)
+    from matplotlib.container import BarContainer
+
+    bars = [c for c in fig.axes[0].containers if isinstance(c, BarContainer)]
+    bayes, last_touch, markov = bars
+    # patches follow the channel order (a, b); a is drawn on top
+    assert [p.get_width() for p in bayes.patches] == pytest.approx([25.0, 75.0])
+    assert [p.get_width() for p in last_touch.patches] == pytest.approx([80.0, 20.0])
+    assert bayes.patches[0].get_y() > bayes.patches[1].get_y()
+    assert len(markov.patches) == 2
+
+
+def test_every_figure_is_absent_not_broken_when_its_variables_are_missing():
+    from workbench.report import figures
+
+    empty = xr.Dataset()
+    for fn in (
+        figures.channel_credit,
+        figures.clv_distribution,
+        figures.retention,
+        figures.conditional_expectation,
+        figures.tracking,
+        figures.scenarios,
+        figures.allocation,
+        figures.response_curves,
+        figures.weekly_touches,
+        figures.posterior_predictive,
+    ):
+        assert fn(empty) is None, fn.__name__
+
+
 # --- the page -----------------------------------------------------------------------------------
 
 
