@@ -1,9 +1,23 @@
 """``workbench plan``: KPIs, response curves, budget scenarios and an optimised allocation.
 
-Reads attribution.nc (model posterior, pattern table, weekly touches), clv.nc (CLV of the
-customers each channel acquires) and the spend table; writes plan.nc with dims ``scenario``,
-``channel``, ``multiplier``, ``draw`` (flattened posterior sample) and ``kpi``. See
-docs/contracts.md ("plan.nc") and ``workbench/planning/`` for the pieces.
+Reads attribution.nc (model posterior, pattern table, weekly touches), clv.nc (value of the
+customers each channel acquires) and the spend table; writes plan.nc. ``draw`` is a flattened
+posterior sample (chain x draw, thinned to ``MAX_DRAWS``); spend and outcomes are totals over
+the window of the spend periods that overlap the touch data.
+
+plan.nc:
+- ``spend(scenario, channel)`` (currency), ``spend_multiplier(scenario, channel)``,
+  ``description(scenario)``; scenarios: ``current``, the user's, ``optimised``;
+- ``conversions(scenario, draw)``, ``value(scenario, draw)`` (currency: first order + CLV);
+- ``delta_conversions_{mean,q05,q95}(scenario)``, ``delta_value_{mean,q05,q95}(scenario)``,
+  ``p_beats_current(scenario)`` (value), ``p_more_conversions(scenario)``;
+- ``response_conversions(channel, multiplier, draw)``, ``response_value(...)``;
+- ``kpi(channel, metric)``, ``kpi_lower``, ``kpi_upper``, ``kpi_total(metric)`` (+ bounds),
+  ``kpi_period(period_half, channel, period_metric)`` when the spend spans several periods;
+- reach curves ``reach_k(draw, channel)``, ``reach_a``, ``reach_*_map(channel)``;
+  ``customer_value(draw, channel)``;
+- attrs: provenance (settings incl. budget, objective, bounds), ``optimiser_converged``,
+  ``optimiser_message``, ``optimiser_objective``, ``value_source``, ``spend_window_days``.
 """
 
 from __future__ import annotations
