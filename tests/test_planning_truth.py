@@ -12,6 +12,7 @@ budget between channels, halving the step until it is 2.5% of the budget.
 from __future__ import annotations
 
 import itertools
+import os
 
 import numpy as np
 import pytest
@@ -21,7 +22,8 @@ from workbench.planning.optimise import DEFAULT_BOUNDS
 pytestmark = pytest.mark.slow
 
 USERS = 5000
-SEED = 1
+#: Seed 1 in CI; other seeds to measure spread: WORKBENCH_PLANNING_TRUTH_SEED=2 pytest -s ...
+SEED = int(os.environ.get("WORKBENCH_PLANNING_TRUTH_SEED", "1"))
 SCENARIOS = [
     {"name": "cut_display", "change": {"display": -1.0}},
     {"name": "display_to_search", "move": [{"from": "display", "to": "paid_search", "share": 0.5}]},

@@ -26,10 +26,11 @@ def load_spend(source: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
     the epoch; a missing end is the channel's next start, or one median period later) and
     ``spend`` (currency)."""
     from workbench.engines import make_engine
+    from workbench.io import stage
 
     engine = make_engine("duckdb")
     try:
-        _stage(engine, source)
+        stage(engine, "spend", source)
         table = engine.query("SELECT * FROM spend")
     finally:
         engine.close()
@@ -45,15 +46,6 @@ def load_spend(source: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
     step = float(step) if np.isfinite(step) and step > 0 else DAYS_PER_WEEK
     table["period_end"] = table["period_end"].fillna(nxt).fillna(table["period_start"] + step)
     return table[["channel", "period_start", "period_end", "spend"]]
-
-
-def _stage(engine, source) -> None:
-    try:
-        from workbench.io import stage
-    except ImportError:  # io.py is written in parallel; stage without its checks until then
-        engine.register("spend", source, timestamps=["period_start", "period_end"])
-        return
-    stage(engine, "spend", source)
 
 
 def week_days(weeks: xr.DataArray) -> np.ndarray:
