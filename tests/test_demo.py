@@ -40,7 +40,11 @@ def test_the_calibration_split_takes_the_first_share_of_the_purchase_window(tmp_
 
 def test_missing_stages_are_reported_and_the_demo_goes_on(tmp_path, monkeypatch, capsys):
     """Only simulate and report 'exist' here: the rest say so, report is skipped for want of
-    results, and the simulated files are really written."""
+    results (a stale file from an earlier run does not count), and the simulated files are
+    really written."""
+    stale = tmp_path / "results" / "attribution.nc"
+    stale.parent.mkdir()
+    stale.write_bytes(b"from an earlier run")
     present = {"workbench.commands.simulate", "workbench.commands.report"}
     monkeypatch.setattr(demo, "_exists", lambda module: module in present)
 
@@ -51,7 +55,7 @@ def test_missing_stages_are_reported_and_the_demo_goes_on(tmp_path, monkeypatch,
         "attribute": "not available yet",
         "clv": "not available yet",
         "plan": "not available yet",
-        "report": f"skipped: no results in {tmp_path / 'results'}",
+        "report": "skipped: needs results from attribute, clv or plan",
         "notebooks": "not available yet",
     }
     out = capsys.readouterr().out

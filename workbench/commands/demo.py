@@ -76,18 +76,28 @@ def run(
     if min(int(draws), int(tune), int(chains)) < 1:
         raise InputError("draws, tune and chains must be at least 1")
     paths = _Paths(Path(workdir))
+    outcome: dict[str, str] = {}
+
+    def done(stage: str) -> bool:
+        # Only this run's outputs count: a file left by an earlier run may not match the data.
+        return outcome.get(stage) == "done"
+
     stages: list[tuple[str, Callable[[], Any]]] = [
         ("simulate", lambda: _simulate(paths, users, weeks, seed)),
-        ("attribute", lambda: _attribute(paths, seed, draws, tune, chains, attribution_method)),
-        ("clv", lambda: _clv(paths, seed)),
-        ("plan", lambda: _plan(paths, seed)),
-        ("report", lambda: _report(paths)),
+        (
+            "attribute",
+            lambda: _attribute(
+                paths, seed, draws, tune, chains, attribution_method, done("simulate")
+            ),
+        ),
+        ("clv", lambda: _clv(paths, seed, done("simulate"), done("attribute"))),
+        ("plan", lambda: _plan(paths, seed, done("attribute"), done("clv"))),
+        ("report", lambda: _report(paths, any(map(done, ("attribute", "clv", "plan"))))),
     ]
     if notebooks:
         stages.append(("notebooks", lambda: _notebooks(paths, seed)))
 
     started = time.perf_counter()
-    outcome: dict[str, str] = {}
     for i, (name, step) in enumerate(stages, start=1):
         tag = f"[{i}/{len(stages)}] {name}"
         module = "workbench.notebooks" if name == "notebooks" else f"workbench.commands.{name}"
@@ -168,10 +178,9 @@ def _call(name: str, **overrides: Any) -> Any:
     return fn(**options)
 
 
-def _require(path: Path, stage: str) -> str:
-    if not path.is_file():
-        raise _Skip(f"needs {path} from {stage}")
-    return str(path)
+def _needs(ready: bool, what: str) -> None:
+    if not ready:
+        raise _Skip(f"needs {what}")
 
 
 def _input(paths: _Paths, table: str) -> str:
@@ -185,7 +194,16 @@ def _simulate(paths: _Paths, users: int, weeks: int, seed: int) -> None:
     _call("simulate", out_dir=str(paths.data), users=int(users), weeks=weeks, seed=seed)
 
 
-def _attribute(paths: _Paths, seed: int, draws: int, tune: int, chains: int, method: str) -> None:
+def _attribute(
+    paths: _Paths,
+    seed: int,
+    draws: int,
+    tune: int,
+    chains: int,
+    method: str,
+    simulated: bool,
+) -> None:
+    _needs(simulated, "the simulated data")
     _call(
         "attribute",
         touchpoints=_input(paths, "touchpoints"),
@@ -199,36 +217,37 @@ def _attribute(paths: _Paths, seed: int, draws: int, tune: int, chains: int, met
     )
 
 
-def _clv(paths: _Paths, seed: int) -> None:
+def _clv(paths: _Paths, seed: int, simulated: bool, attributed: bool) -> None:
+    _needs(simulated, "the simulated data")
     transactions = _input(paths, "transactions")
     calibration_end, holdout_end = calibration_split(transactions)
     click.echo(f"  calibration to {calibration_end}, holdout to {holdout_end}")
-    attribution = paths.result("attribution")
     _call(
         "clv",
         transactions=transactions,
         out=str(paths.result("clv")),
         calibration_end=calibration_end,
         holdout_end=holdout_end,
-        attribution_path=str(attribution) if attribution.is_file() else None,
+        attribution_path=str(paths.result("attribution")) if attributed else None,
         seed=seed,
     )
 
 
-def _plan(paths: _Paths, seed: int) -> None:
+def _plan(paths: _Paths, seed: int, attributed: bool, valued: bool) -> None:
+    _needs(attributed, "attribution.nc from attribute")
+    _needs(valued, "clv.nc from clv")
     _call(
         "plan",
-        attribution_path=_require(paths.result("attribution"), "attribute"),
-        clv_path=_require(paths.result("clv"), "clv"),
+        attribution_path=str(paths.result("attribution")),
+        clv_path=str(paths.result("clv")),
         spend=_input(paths, "spend"),
         out=str(paths.result("plan")),
         seed=seed,
     )
 
 
-def _report(paths: _Paths) -> None:
-    if not any(paths.results.glob("*.nc")):
-        raise _Skip(f"no results in {paths.results}")
+def _report(paths: _Paths, any_results: bool) -> None:
+    _needs(any_results, "results from attribute, clv or plan")
     _call("report", results_dir=str(paths.results), out_dir=str(paths.reports))
 
 
