@@ -8,15 +8,19 @@ Chain of reasoning, per posterior draw ``d`` and spend multiples ``m`` (one per 
 2. conversions: ``sum_j n_j P_dj(r)`` over the observed journey patterns ``j``, from the
    attribution model's conversion probability, plus the organic conversions (no touch in the
    window; spend does not move them).
-3. value: each conversion is worth the CLV of the customers its crediting channels acquire
-   (``clv_by_channel``), split by the channels' shares of the pattern's hazard; the baseline
-   share and organic conversions are worth the mean CLV of all customers. Hazard shares are
+3. value: each conversion is worth what a customer acquired by its crediting channels is worth
+   (first order + CLV, ``value.py``), split by the channels' shares of the pattern's hazard; the
+   baseline share and organic conversions are worth the mean over all customers. Hazard shares are
    ``H - H_without_c``, rescaled to ``H - H_baseline``: exactly the Shapley split of the hazard
    when there is no synergy, an even split of each synergy term between its pair otherwise.
    (The hazard split stands in for the Shapley split of P, which would cost 2^C model
    evaluations per scenario and optimiser step.)
 
-Settings (multiplier grid, draws kept) are the named constants below.
+Known simplification: more touches of a channel scale the exposure of the journeys it already
+reaches; journeys it did not reach stay unreached (the data show no touches to extrapolate
+from), and extra touches count whatever their timing.
+
+Settings (multiplier grid) are the named constants below.
 """
 
 from __future__ import annotations
