@@ -55,7 +55,8 @@ def score_scenario(scenario: str, users: int, seed: int = SEED, method: str = "a
     lower, upper = (shares.quantile(q, dim=("chain", "draw")).to_numpy() for q in INTERVAL)
     estimates = {"bayes": bayes_mean}
     for method in METHODS[1:]:
-        values = ds["heuristic_credit"].sel(method=method).to_numpy()
+        # a dict, because DataArray.sel has its own keyword argument called ``method``
+        values = ds["heuristic_credit"].sel({"method": method}).to_numpy()
         estimates[method] = values / values.sum()
     return {
         "scenario": scenario,
@@ -180,11 +181,28 @@ if __name__ == "__main__":
     parser.add_argument("--method", default="auto", help="posterior: auto, nuts or laplace")
     parser.add_argument("--save", default=None, help="pickle the results here (to combine)")
     parser.add_argument("--combine", nargs="*", default=None, help="pickles from --save runs")
+    parser.add_argument(
+        "--baselines-from",
+        nargs="*",
+        default=None,
+        help="pickles whose baseline shares replace the combined ones (same data and seed)",
+    )
     parser.add_argument("--out", default=None, help="also write the Markdown section here")
     args = parser.parse_args()
     if args.combine:
         results = [r for f in args.combine for r in pickle.loads(Path(f).read_bytes())]
         results.sort(key=lambda r: SCENARIOS.index(r["scenario"]))
+        donors = {
+            r["scenario"]: r
+            for f in args.baselines_from or []
+            for r in pickle.loads(Path(f).read_bytes())
+        }
+        for r in results:
+            if r["scenario"] in donors:
+                assert donors[r["scenario"]]["channels"] == r["channels"]
+                for m in METHODS[1:]:
+                    r["estimates"][m] = donors[r["scenario"]]["estimates"][m]
+                    r["mae"][m] = float(np.mean(np.abs(r["estimates"][m] - r["truth"])))
     else:
         results = run(args.quick, tuple(args.scenarios), args.users, args.method)
         if args.save:
