@@ -362,13 +362,14 @@ def test_optimised_allocation_spends_the_budget_exactly_within_bounds(standin_pl
 def test_cutting_a_zero_effect_channel_shows_no_material_loss(standin_plan):
     row = standin_plan.sel(scenario="cut_display")
     total = float(standin_plan["conversions"].sel(scenario="current").mean())
-    # Effects are non-negative, so each draw loses a hair; the loss must be negligible and its
-    # interval must reach (within 0.5% of conversions) zero.
-    assert abs(float(row.delta_conversions_mean)) < 0.005 * total
-    assert float(row.delta_conversions_q05) > -0.01 * total
-    assert float(row.delta_conversions_q95) > -0.005 * total
+    material = 0.01 * total  # 1% of conversions
+    # Effects are non-negative, so each draw loses a hair; the loss must be immaterial and its
+    # interval must reach (within 1% of conversions) zero.
+    assert abs(float(row.delta_conversions_mean)) < material
+    assert float(row.delta_conversions_q05) > -2 * material
+    assert float(row.delta_conversions_q95) > -material
     cut_search = standin_plan.sel(scenario="cut_search")
-    assert float(cut_search.delta_conversions_q95) < -0.01 * total  # a real channel does matter
+    assert float(cut_search.delta_conversions_q95) < -2 * material  # a real channel does matter
 
 
 def test_cutting_search_loses_what_the_known_model_predicts(standin_plan, standin_files):

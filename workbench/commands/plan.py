@@ -102,9 +102,14 @@ def plan(
                 file=str(scenarios),
             )
 
+    # Reported draws and the optimiser's draws are disjoint when the posterior has enough, so
+    # the optimised scenario is not judged on the draws it was tuned to (winner's curse).
     rng = np.random.default_rng(seed)
     n_total = attr_ds.sizes["chain"] * attr_ds.sizes["draw"]
-    samples = np.sort(rng.choice(n_total, size=min(max_draws, n_total), replace=False))
+    order = rng.permutation(n_total)
+    samples = np.sort(order[:max_draws])
+    spare = order[max_draws:]
+    opt_samples = np.sort(spare[:optimiser_draws] if spare.size else samples[:optimiser_draws])
     params = _parameters(attr_ds)
     counts = attr_ds["pattern_counts"]
     parts, n = model_hazard(params, counts, samples)
@@ -129,12 +134,12 @@ def plan(
     # Channels with no current spend have no reach curve: they stay at zero.
     lower, upper = np.where(fixed, 0.0, lower), np.where(fixed, 0.0, upper)
 
-    n_opt = min(optimiser_draws, n)
-    opt_parts, _ = model_hazard(params, counts, samples[:n_opt])
+    opt_parts, n_opt = model_hazard(params, counts, opt_samples)
+    opt_seed = seed + 1  # independent reach and customer-value draws for the optimiser
     opt_model = ResponseModel(
         hazard_parts=opt_parts,
-        reach_k=reach["reach_k"].values[:n_opt],
-        clv_by_channel=clv_c[:n_opt],
+        reach_k=fit_reach(grid["spend"], grid["touches"], n_opt, opt_seed)["reach_k"].values,
+        clv_by_channel=worth_draws(clv_ds, channels, worth, n_opt, opt_seed),
         **common,
     )
     base_value = opt_model.outcomes(np.ones(len(channels)))["value"]
@@ -185,6 +190,7 @@ def plan(
             "bounds": bounds if bounds is not None else "default",
             "max_draws": max_draws,
             "optimiser_draws": n_opt,
+            "optimiser_draws_disjoint": bool(spare.size > 0),
             "interval": list(INTERVAL),
         },
         optimiser_converged=int(best.converged),
