@@ -38,6 +38,8 @@ MIN_PAIR_CONVERSIONS = 30
 DEFAULT_DRAWS = 500
 DEFAULT_TUNE = 500
 DEFAULT_CHAINS = 2
+# Chains run in parallel processes; the draws do not depend on it (one seed per chain).
+DEFAULT_CORES = 2
 DEFAULT_TARGET_ACCEPT = 0.9
 PARAMETERS = ("baseline", "beta", "decay", "saturation", "synergy")
 
@@ -248,7 +250,7 @@ class ConversionModel:
     tune: int = DEFAULT_TUNE
     chains: int = DEFAULT_CHAINS
     seed: int | None = 0
-    cores: int = 1
+    cores: int = DEFAULT_CORES
     target_accept: float = DEFAULT_TARGET_ACCEPT
     priors: Priors = field(default_factory=Priors)
     nuts_max_converting_patterns: int = NUTS_MAX_CONVERTING_PATTERNS
