@@ -29,12 +29,28 @@ class Compressed:
 
 
 def compress(**columns: np.ndarray) -> Compressed:
-    """Unique rows of equally long 1-D numeric columns, with customer counts as weights."""
+    """Unique rows of equally long 1-D numeric columns, with customer counts as weights.
+
+    Rows come out in lexicographic order of the columns (as ``np.unique(axis=0)`` gives them);
+    a lexsort and a run-length pass do it several times faster than ``np.unique`` with ``axis``,
+    which matters at a million customers."""
     names = list(columns)
     stacked = np.column_stack([np.asarray(columns[k], dtype=float) for k in names])
-    unique, inverse, counts = np.unique(stacked, axis=0, return_inverse=True, return_counts=True)
+    n = stacked.shape[0]
+    if n == 0:
+        empty = np.empty(0)
+        return Compressed({k: empty for k in names}, np.empty(0, np.int64), np.empty(0, np.int64))
+    # np.lexsort sorts by its last key first, so the first column goes last.
+    order = np.lexsort(stacked.T[::-1])
+    ordered = stacked[order]
+    starts = np.ones(n, dtype=bool)
+    starts[1:] = np.any(ordered[1:] != ordered[:-1], axis=1)
+    group = np.cumsum(starts) - 1
+    inverse = np.empty(n, dtype=np.int64)
+    inverse[order] = group
+    unique = ordered[starts]
     return Compressed(
         columns={k: unique[:, i] for i, k in enumerate(names)},
-        weights=counts.astype(np.int64),
-        inverse=inverse.reshape(-1),
+        weights=np.bincount(group).astype(np.int64),
+        inverse=inverse,
     )

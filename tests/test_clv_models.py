@@ -265,3 +265,18 @@ def test_same_seed_same_posterior_draws():
         for _ in range(2)
     ]
     np.testing.assert_array_equal(runs[0].values, runs[1].values)
+
+
+def test_compress_gives_numpy_unique_rows_counts_and_inverse():
+    rng = np.random.default_rng(0)
+    cols = {
+        "x": rng.integers(0, 4, 500),
+        "t": rng.integers(0, 6, 500) / 7,
+        "T": rng.integers(0, 3, 500),
+    }
+    rows = compress(**cols)
+    stacked = np.column_stack([np.asarray(v, float) for v in cols.values()])
+    unique, inverse, counts = np.unique(stacked, axis=0, return_inverse=True, return_counts=True)
+    np.testing.assert_array_equal(np.column_stack(list(rows.columns.values())), unique)
+    np.testing.assert_array_equal(rows.weights, counts)
+    np.testing.assert_array_equal(rows.inverse, inverse.ravel())
