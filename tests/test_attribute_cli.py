@@ -186,3 +186,29 @@ def test_a_lookback_shorter_than_the_recency_bins_exits_2(result, files):
     )
     assert outcome.exit_code == 2
     assert "lookback" in outcome.stderr
+
+
+def test_stored_baselines_are_the_sql_heuristics_and_the_markov_chain_per_method(result, files):
+    from attribution.markov import markov_attribution
+    from workbench import io
+    from workbench import journeys as J
+    from workbench.engines import DuckDBEngine
+
+    ds, _ = result
+    engine = DuckDBEngine()
+    io.stage(engine, "touchpoints", str(files["touchpoints"]))
+    io.stage(engine, "conversions", str(files["conversions"]))
+    tables = J.run_steps(engine, lookback_days=30.0)
+    engine.close()
+    rules = tables.heuristics.set_index("channel").reindex(tables.channels).fillna(0.0)
+    for method in J.HEURISTIC_METHODS:
+        stored = ds["heuristic_credit"].sel({"method": method}).values
+        np.testing.assert_allclose(stored, rules[method].to_numpy(), err_msg=method)
+    t = tables.markov_transitions.groupby(["from_state", "to_state"], as_index=False).sum()
+    chain = markov_attribution(t["from_state"], t["to_state"], t["n_transitions"], tables.channels)
+    np.testing.assert_allclose(
+        ds["heuristic_credit"].sel({"method": "markov"}).values,
+        chain["attributed_conversions"].values,
+    )
+    # the rules disagree with each other on real journeys (a mix-up would make them equal)
+    assert not np.allclose(rules["first_touch"], rules["last_touch"])
