@@ -120,8 +120,13 @@ def _timed(command: list[str]) -> dict:
     )
     wall = time.perf_counter() - started
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
+    cpu = sum(
+        float(m.group(1))
+        for m in re.finditer(r"(?:User|System) time \(seconds\): ([\d.]+)", proc.stderr)
+    )
     return {
         "seconds": wall,
+        "cpu_seconds": cpu,
         "peak_mb": int(rss.group(1)) / 1024 if rss else float("nan"),
         "code": proc.returncode,
         "stderr": proc.stderr,
@@ -164,7 +169,7 @@ def _cell(run: dict | None) -> str:
         return "not run"
     if run["code"] != 0:
         return f"failed (exit {run['code']}) after {run['seconds']:.0f} s"
-    return f"{run['seconds']:.0f} s, {run['peak_mb']:,.0f} MB"
+    return f"{run['seconds']:.0f} s wall, {run['cpu_seconds']:.0f} s CPU, {run['peak_mb']:,.0f} MB"
 
 
 def _markdown(rows: list[dict], nuts: bool) -> str:
@@ -179,14 +184,15 @@ def _markdown(rows: list[dict], nuts: bool) -> str:
         "`ChannelAttribution.markov_model` (order 1, its defaults: simulation, 1 core). The "
         "machine is shared with other jobs (load average printed by `uptime` was ~8-10 on 2 "
         "cores during these runs), so absolute times are inflated; both sides ran under the "
-        "same load, one after the other.",
+        "same load, one after the other. CPU time (user + system) is less sensitive to the "
+        "load than wall clock and is the ratio reported.",
         "",
         "| journeys | touchpoints | patterns | workbench (posterior) | ChannelAttribution "
-        "Markov | workbench / Markov time" + (" | workbench --method nuts |" if nuts else " |"),
+        "Markov | workbench / Markov CPU time" + (" | workbench --method nuts |" if nuts else " |"),
         "|---:|---:|---:|---|---|---:|" + ("---|" if nuts else ""),
     ]
     for r in rows:
-        ratio = r["workbench"]["seconds"] / r["markov"]["seconds"]
+        ratio = r["workbench"]["cpu_seconds"] / max(r["markov"]["cpu_seconds"], 1e-9)
         lines.append(
             f"| {r.get('journeys', r['users']):,} | {r['touchpoints']:,} | "
             f"{r.get('patterns', 0):,} | {_cell(r['workbench'])} ({r.get('method', '?')}) | "
