@@ -119,6 +119,11 @@ def standin_plan(channels=CHANNELS, seed=2) -> xr.Dataset:
             "conversions": (("scenario", "draw"), conv),
             "value": (("scenario", "draw"), conv * 100),
             "p_beats_current": ("scenario", [0.5, 0.9, 0.99]),
+            "description": ("scenario", ["as now", "<b>all</b> +10%", "optimiser"]),
+            "kpi_period": (
+                ("period_half", "channel", "period_metric"),
+                np.stack([np.full((n_c, 2), 10.0), np.full((n_c, 2), 20.0)]),
+            ),
             "kpi_value": (("channel", "kpi"), kpi),
             "kpi_value_lower": (("channel", "kpi"), kpi * 0.8),
             "kpi_value_upper": (("channel", "kpi"), kpi * 1.2),
@@ -129,6 +134,8 @@ def standin_plan(channels=CHANNELS, seed=2) -> xr.Dataset:
             "channel": channels,
             "kpi": kpi_names,
             "multiplier": mult,
+            "period_half": ["first_half", "second_half"],
+            "period_metric": ["spend", "cpa"],
         },
     )
 
@@ -264,6 +271,8 @@ def test_report_has_every_section_with_key_numbers(results_dir, tmp_path):
     assert "Rows rejected: none" in quality
     assert "Organic conversions" in quality and "100 (9% of all)" in quality
     assert "touch.parquet" in quality and "12,345" in quality  # file and rows read
+    assert "&lt;b&gt;all&lt;/b&gt; +10%" in sections["budget"]  # scenario text, escaped
+    assert "CPA (second half)" in sections["kpis"] and "<td class=num>20</td>" in sections["kpis"]
 
 
 def test_every_data_string_is_escaped_and_nothing_is_fetched(results_dir, tmp_path):

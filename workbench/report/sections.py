@@ -128,7 +128,7 @@ def kpis(res: Results) -> Section:
             "brings per unit of acquisition cost (above 3 is commonly read as healthy).</p>"
             + table(["Channel"] + [_kpi_label(k)[0] for k in order], rows)
         )
-        return Section("kpis", title, body)
+        return Section("kpis", title, body + _period_table(res.plan))
     if res.clv is not None and (cb := summaries.clv_by_channel(res.clv)) is not None:
         rows = [
             [esc(c), with_interval(r["clv"], r["clv_lower"], r["clv_upper"])]
@@ -139,6 +139,22 @@ def kpis(res: Results) -> Section:
         )
         return Section("kpis", title, body)
     return Section("kpis", title, missing("plan.nc", HOW_TO_MAKE["plan"]))
+
+
+def _period_table(plan) -> str:
+    """KPIs in the first and second half of the data window, side by side."""
+    periods = summaries.period_kpis(plan)
+    if periods is None or periods.empty:
+        return ""
+    columns = list(periods.columns)
+    headers = ["Channel"] + [
+        f"{_kpi_label(c.split(':')[0])[0]} ({c.split(':')[1].replace('_', ' ')})" for c in columns
+    ]
+    rows = [
+        [esc(channel)] + [esc(_fmt(_kpi_label(c.split(":")[0])[1])(r[c])) for c in columns]
+        for channel, r in periods.iterrows()
+    ]
+    return "<h3>First half against second half of the period</h3>" + table(headers, rows)
 
 
 # --- CLV -------------------------------------------------------------------------------------
@@ -216,6 +232,8 @@ def budget(res: Results) -> Section:
                 cols.append(what)
         if "p_beats_current" in sc:
             headers.append("Chance it beats current")
+        if "description" in sc:
+            headers.append("What changes")
         rows = []
         for name, r in sc.iterrows():
             row = [esc(name), esc(num(r.get("spend")))]
@@ -225,6 +243,8 @@ def budget(res: Results) -> Section:
             ]
             if "p_beats_current" in sc:
                 row.append(esc(pct(r["p_beats_current"])))
+            if "description" in sc:
+                row.append(esc(r["description"]))
             rows.append(row)
         body += figure(figures.scenarios(plan), "Scenario effects with intervals") + table(
             headers, rows

@@ -173,6 +173,8 @@ def scenarios(plan: xr.Dataset) -> pd.DataFrame | None:
             out[f"delta_{what}_upper"] = delta["upper"].values
     if "p_beats_current" in plan:
         out["p_beats_current"] = plan["p_beats_current"].values
+    if "description" in plan and plan["description"].dims == ("scenario",):
+        out["description"] = [str(d) for d in plan["description"].values]
     return out
 
 
@@ -395,3 +397,18 @@ def retention_curve(clv: xr.Dataset, horizon: float | None = None) -> pd.DataFra
             "upper": np.quantile(arr, INTERVAL[1], axis=0),
         }
     )
+
+
+def period_kpis(plan: xr.Dataset) -> pd.DataFrame | None:
+    """KPIs per channel in each part of the data window (``kpi_period(period_half, channel,
+    period_metric)`` in plan.nc) as columns ``<metric>:<half>``; ``None`` when absent."""
+    if "kpi_period" not in plan:
+        return None
+    da = plan["kpi_period"]
+    half_dim, metric_dim = (d for d in da.dims if d != "channel")
+    out = pd.DataFrame(index=pd.Index([str(c) for c in da["channel"].values], name="channel"))
+    for metric in da[metric_dim].values:
+        for half in da[half_dim].values:
+            values = da.sel({metric_dim: metric, half_dim: half}).transpose("channel").values
+            out[f"{metric}:{half}"] = values
+    return out
