@@ -186,7 +186,7 @@ def customer_value(res: Results) -> Section:
     body = (
         "<p>Lifetime value comes from a BG/NBD model of how often customers buy and when they "
         "stop, and a Gamma-Gamma model of how much they spend, discounted to today.</p>"
-        + table(["", ""], facts)
+        + table(["Customer base", "Value"], facts)
     )
     cb = summaries.clv_by_channel(clv)
     if cb is not None:
