@@ -95,7 +95,10 @@ def clv(
     eng = make_engine(engine)
     if eng.name == "duckdb":
         # Progress goes to stderr as one line per step; DuckDB's own bar would interleave.
-        eng.execute("SET enable_progress_bar = false")
+        try:
+            eng.execute("SET enable_progress_bar = false")
+        except Exception:  # DuckDB in Jupyter without ipywidgets refuses it; the bar is cosmetic
+            pass
     try:
         n_rows = io.stage(eng, "transactions", transactions, label=label)
         _say(f"staged {n_rows:,} transactions on {eng.name}", started)
@@ -323,7 +326,15 @@ def _compare(x, t_x, big_t, actual, holdout_length: float, started: float) -> xr
 
     mae, bias = [], []
     for model in COMPARED_MODELS:
-        fitter = mle.fit_purchase_model(x, t_x, big_t, model)
+        try:
+            fitter = mle.fit_purchase_model(x, t_x, big_t, model)
+        except mle.FitError as err:
+            # A competitor that does not converge is reported as missing, not fatal: the
+            # comparison is a side result of the run.
+            _say(f"holdout comparison: {err}", started)
+            mae.append(float("nan"))
+            bias.append(float("nan"))
+            continue
         predicted = mle.holdout_predictions(fitter, x, t_x, big_t, holdout_length)
         mae.append(float(np.mean(np.abs(predicted - actual))))
         bias.append(float(predicted.sum() - actual.sum()))
