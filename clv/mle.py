@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from clv.data import compress
-from clv.settings import BGNBD_PARAMS, GG_PARAMS
+from clv.settings import BGNBD_PARAMS
 
 #: Purchase models that can be compared on holdout error, by name -> lifetimes fitter class.
 PURCHASE_MODELS = ("bgnbd", "mbgnbd", "paretonbd")
@@ -72,22 +72,24 @@ def fit_gamma_gamma(frequency, monetary_value) -> dict[str, float]:
     """Gamma-Gamma maximum-likelihood parameters p, q, v (currency) from repeat customers.
 
     Pass only customers with frequency > 0 and monetary_value > 0 (see
-    :func:`gamma_gamma_sample`).
+    :func:`gamma_gamma_sample`). Maximises lifetimes' GammaGammaFitter likelihood, but with
+    rescaled amounts, a moment-based start and an analytic gradient
+    (:mod:`clv.gamma_gamma_mle`): lifetimes' own start fails to converge on ordinary data.
     """
-    from lifetimes import GammaGammaFitter
+    from clv import gamma_gamma_mle
 
     rows = compress(frequency=frequency, monetary_value=monetary_value)
-    fitter = _converged(
-        lambda: GammaGammaFitter().fit(
-            rows.columns["frequency"].astype(int),
-            rows.columns["monetary_value"],
-            weights=rows.weights,
-        ),
-        "Gamma-Gamma",
-        "mean spend hardly varies between customers (q and v run off to infinity), so the "
-        "population spend per purchase is the better estimate",
+    params, converged, message = gamma_gamma_mle.fit(
+        rows.columns["frequency"], rows.columns["monetary_value"], rows.weights
     )
-    return {k: float(fitter.params_[k]) for k in GG_PARAMS}
+    if not converged:
+        raise FitError(
+            f"the Gamma-Gamma maximum-likelihood fit did not converge ({message}; p, q, v = "
+            f"{params['p']:.4g}, {params['q']:.4g}, {params['v']:.4g}); mean spend hardly varies "
+            "between customers beyond what single purchases explain (q and v run off to "
+            "infinity), so the population spend per purchase is the better estimate"
+        )
+    return params
 
 
 def gamma_gamma_sample(frequency, monetary_value) -> np.ndarray:

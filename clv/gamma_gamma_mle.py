@@ -1,0 +1,97 @@
+"""Gamma-Gamma maximum likelihood on compressed (frequency, mean spend) rows, with our own
+optimiser set-up.
+
+Why not ``lifetimes.GammaGammaFitter.fit``: it starts BFGS at log-parameters 0.1 (p = q = v =
+1.1) whatever the currency scale, and minimises the mean negative log-likelihood with
+``tol=1e-7``. With amounts in the tens or hundreds, v lies orders of magnitude from its start,
+the curvature along log v and log q is nearly singular (the population mean p v / (q - 1) is well
+determined, q and v separately much less), and BFGS stops with "precision loss" a hair from the
+optimum (gradient ~1e-7): lifetimes then raises ConvergenceError. It happened on the simulator's
+data at 10,000 users.
+
+What this does instead, for the *same* likelihood (note 025, eq. 1a, as lifetimes writes it):
+1. Rescale amounts by their weighted mean. The model is scale-equivariant (m -> m / s gives
+   v -> v / s with p, q unchanged, and the log-likelihood moves by a constant), so the optimum is
+   exactly the rescaled one, and at the new scale all three log-parameters are of order one.
+2. Start from the best point of a small grid of (p, q) with v set so that the population mean
+   spend p v / (q - 1) equals the sample mean (a moment condition).
+3. BFGS with the analytic gradient; the fit counts as converged when the gradient of the mean
+   log-likelihood is below ``GRADIENT_TOL`` even if the line search reports precision loss.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.special import digamma, gammaln
+
+#: Grid of starting (p, q); q > 1 so the population mean spend exists.
+START_P = (0.5, 2.0, 8.0)
+START_Q = (1.5, 4.0, 16.0)
+#: Converged when the max |gradient| of the mean log-likelihood (per customer, log-parameters)
+#: is below this.
+GRADIENT_TOL = 1e-6
+#: BFGS stopping tolerance on the gradient norm (tighter than GRADIENT_TOL so that a normal stop
+#: leaves the parameters at the optimum to many digits).
+BFGS_GTOL = 1e-10
+MAX_ITER = 1000
+#: Above this log-parameter the fit has run off to infinity (q and v without bound: mean spend
+#: does not vary between customers more than its within-customer noise explains).
+MAX_LOG_PARAM = 30.0
+
+
+def _mean_negative_loglik(log_params, x, m, w, log_m, log_x):
+    """Mean negative log-likelihood over customers and its gradient in the log-parameters."""
+    p, q, v = np.exp(log_params)
+    px = p * x
+    log_xmv = np.log(x * m + v)
+    ll = (
+        gammaln(px + q)
+        - gammaln(px)
+        - gammaln(q)
+        + q * np.log(v)
+        + (px - 1.0) * log_m
+        + px * log_x
+        - (px + q) * log_xmv
+    )
+    psi_pxq = digamma(px + q)
+    d_p = x * (psi_pxq - digamma(px) + log_m + log_x - log_xmv)
+    d_q = psi_pxq - digamma(q) + np.log(v) - log_xmv
+    d_v = q / v - (px + q) / (x * m + v)
+    total = w.sum()
+    value = -(w @ ll) / total
+    grad = -np.array([p * (w @ d_p), q * (w @ d_q), v * (w @ d_v)]) / total
+    return value, grad
+
+
+def fit(frequency, monetary_value, weights=None) -> tuple[dict[str, float], bool, str]:
+    """``(params, converged, message)``: the maximum-likelihood p, q, v (v in the currency of
+    ``monetary_value``) from repeat customers (shape (n,) each: frequency > 0, mean spend > 0),
+    optionally as unique rows with customer counts ``weights``."""
+    x = np.asarray(frequency, dtype=float)
+    m = np.asarray(monetary_value, dtype=float)
+    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
+    scale = float(w @ m / w.sum())
+    m_scaled = m / scale
+    args = (x, m_scaled, w, np.log(m_scaled), np.log(x))
+    starts = [
+        np.log([p, q, (q - 1.0) / p]) for p in START_P for q in START_Q
+    ]  # p v / (q - 1) = 1, the scaled sample mean
+    values = [_mean_negative_loglik(s, *args)[0] for s in starts]
+    start = starts[int(np.nanargmin(values))]
+    result = minimize(
+        _mean_negative_loglik,
+        start,
+        args=args,
+        jac=True,
+        method="BFGS",
+        options={"gtol": BFGS_GTOL, "maxiter": MAX_ITER},
+    )
+    grad = _mean_negative_loglik(result.x, *args)[1]
+    converged = bool(
+        np.all(np.isfinite(result.x))
+        and np.max(np.abs(grad)) < GRADIENT_TOL
+        and np.max(np.abs(result.x)) < MAX_LOG_PARAM
+    )
+    p, q, v = np.exp(result.x)
+    return {"p": float(p), "q": float(q), "v": float(v * scale)}, converged, str(result.message)
