@@ -31,6 +31,8 @@ DEMO_CHAINS = 2
 #: Share of the transaction window (first to last purchase) used for calibration; the rest is
 #: the holdout on which the CLV models are checked.
 CALIBRATION_SHARE = 0.6
+#: Budget scenarios the demo evaluates (their channel names are the simulator's).
+EXAMPLE_SCENARIOS = Path(__file__).resolve().parents[2] / "data" / "scenarios_example.yaml"
 
 
 @dataclass
@@ -241,6 +243,7 @@ def _plan(paths: _Paths, seed: int, attributed: bool, valued: bool) -> None:
         attribution_path=str(paths.result("attribution")),
         clv_path=str(paths.result("clv")),
         spend=_input(paths, "spend"),
+        scenarios=str(EXAMPLE_SCENARIOS) if EXAMPLE_SCENARIOS.is_file() else None,
         out=str(paths.result("plan")),
         seed=seed,
     )
