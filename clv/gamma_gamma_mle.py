@@ -40,40 +40,50 @@ MAX_ITER = 1000
 MAX_LOG_PARAM = 30.0
 
 
-def _mean_negative_loglik(log_params, x, m, w, log_m, log_x):
+class _Data:
+    """Rows (x, m, weight) with the per-frequency sums precomputed: only log(x m + v) couples
+    the parameters with m, so gammaln/digamma run once per distinct frequency."""
+
+    def __init__(self, x, m, w):
+        self.x, self.m, self.w = x, m, w
+        self.xm = x * m
+        self.total = w.sum()
+        self.xs, x_idx = np.unique(x, return_inverse=True)
+        self.n_x = np.bincount(x_idx, weights=w, minlength=self.xs.size)
+        self.log_m_x = np.bincount(x_idx, weights=w * np.log(m), minlength=self.xs.size)
+        self.wx = w * x
+
+
+def _mean_negative_loglik(log_params, d: _Data):
     """Mean negative log-likelihood over customers and its gradient in the log-parameters."""
     p, q, v = np.exp(log_params)
-    px = p * x
-    log_xmv = np.log(x * m + v)
-    ll = (
-        gammaln(px + q)
-        - gammaln(px)
-        - gammaln(q)
-        + q * np.log(v)
-        + (px - 1.0) * log_m
-        + px * log_x
-        - (px + q) * log_xmv
-    )
-    psi_pxq = digamma(px + q)
-    d_p = x * (psi_pxq - digamma(px) + log_m + log_x - log_xmv)
-    d_q = psi_pxq - digamma(q) + np.log(v) - log_xmv
-    d_v = q / v - (px + q) / (x * m + v)
-    total = w.sum()
-    value = -(w @ ll) / total
-    grad = -np.array([p * (w @ d_p), q * (w @ d_q), v * (w @ d_v)]) / total
-    return value, grad
+    xs = d.xs
+    pxs = p * xs
+    log_xs = np.log(xs)
+    log_xmv = np.log(d.xm + v)
+    inv_xmv = 1.0 / (d.xm + v)
+    # Per distinct x: gammaln/digamma terms times the customer count, plus the sum of log m.
+    per_x = d.n_x * (gammaln(pxs + q) - gammaln(pxs) - gammaln(q) + q * np.log(v) + pxs * log_xs)
+    value = per_x.sum() + (pxs - 1.0) @ d.log_m_x - (p * d.wx + q * d.w) @ log_xmv
+    psi_pxq = digamma(pxs + q)
+    d_p = (d.n_x * xs) @ (psi_pxq - digamma(pxs) + log_xs) + xs @ d.log_m_x - d.wx @ log_xmv
+    d_q = d.n_x @ (psi_pxq - digamma(q) + np.log(v)) - d.w @ log_xmv
+    d_v = d.total * q / v - (p * d.wx + q * d.w) @ inv_xmv
+    grad = np.array([p * d_p, q * d_q, v * d_v])
+    return -value / d.total, -grad / d.total
 
 
 def fit(frequency, monetary_value, weights=None) -> tuple[dict[str, float], bool, str]:
     """``(params, converged, message)``: the maximum-likelihood p, q, v (v in the currency of
     ``monetary_value``) from repeat customers (shape (n,) each: frequency > 0, mean spend > 0),
-    optionally as unique rows with customer counts ``weights``."""
+    optionally as unique rows with customer counts ``weights``. Rows need not be unique: the
+    per-row cost of an evaluation is one log and one division."""
     x = np.asarray(frequency, dtype=float)
     m = np.asarray(monetary_value, dtype=float)
     w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
     scale = float(w @ m / w.sum())
     m_scaled = m / scale
-    args = (x, m_scaled, w, np.log(m_scaled), np.log(x))
+    args = (_Data(x, m_scaled, w),)
     starts = [
         np.log([p, q, (q - 1.0) / p]) for p in START_P for q in START_Q
     ]  # p v / (q - 1) = 1, the scaled sample mean

@@ -1,4 +1,6 @@
-"""Maximum-likelihood fits through lifetimes, on compressed statistics.
+"""Maximum-likelihood fits: BG/NBD and Gamma-Gamma with lifetimes' likelihoods and our own
+optimiser set-up (``bgnbd_mle``, ``gamma_gamma_mle``); the competing purchase models through
+lifetimes on compressed statistics.
 
 lifetimes' fitters accept ``weights``: fitting the unique (frequency, recency, T) rows weighted by
 customer counts maximises the same likelihood as fitting every customer, so the parameters are
@@ -10,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 
 from clv.data import compress
-from clv.settings import BGNBD_PARAMS
 
 #: Purchase models that can be compared on holdout error, by name -> lifetimes fitter class.
 PURCHASE_MODELS = ("bgnbd", "mbgnbd", "paretonbd")
@@ -63,9 +64,19 @@ def fit_purchase_model(frequency, recency, T, model: str = "bgnbd"):
 
 
 def fit_bgnbd(frequency, recency, T) -> dict[str, float]:
-    """BG/NBD maximum-likelihood parameters r, alpha (time units), a, b."""
-    fitter = fit_purchase_model(frequency, recency, T, "bgnbd")
-    return {k: float(fitter.params_[k]) for k in BGNBD_PARAMS}
+    """BG/NBD maximum-likelihood parameters r, alpha (time units), a, b.
+
+    Maximises lifetimes' BetaGeoFitter likelihood with an analytic gradient on distinct values
+    (:mod:`clv.bgnbd_mle`): the same optimum, several times faster at a million customers."""
+    from clv import bgnbd_mle
+
+    params, converged, message = bgnbd_mle.fit(frequency, recency, T)
+    if not converged:
+        raise FitError(
+            f"the bgnbd maximum-likelihood fit did not converge ({message}); too few repeat "
+            "purchases, or a calibration period too short to show them"
+        )
+    return params
 
 
 def fit_gamma_gamma(frequency, monetary_value) -> dict[str, float]:
@@ -78,10 +89,8 @@ def fit_gamma_gamma(frequency, monetary_value) -> dict[str, float]:
     """
     from clv import gamma_gamma_mle
 
-    rows = compress(frequency=frequency, monetary_value=monetary_value)
-    params, converged, message = gamma_gamma_mle.fit(
-        rows.columns["frequency"], rows.columns["monetary_value"], rows.weights
-    )
+    # Mean spends are continuous, so compressing would cost a sort and save few rows.
+    params, converged, message = gamma_gamma_mle.fit(frequency, monetary_value)
     if not converged:
         raise FitError(
             f"the Gamma-Gamma maximum-likelihood fit did not converge ({message}; p, q, v = "

@@ -80,10 +80,24 @@ def test_gamma_gamma_is_scale_equivariant():
     assert scaled["v"] == pytest.approx(1000.0 * base["v"], rel=1e-6)
 
 
-def test_spend_without_between_customer_variation_is_reported_not_fitted():
-    # Every customer has the same spend scale: q, v -> infinity; a clear FitError, not garbage.
+def test_spend_without_between_customer_variation_gives_the_population_mean_spend():
+    # Every customer has the same spend scale (nu = 2): the likelihood keeps rising as q and v
+    # grow together, so the fit stops where it is flat, with q huge and the population mean
+    # spend p v / (q - 1) at the true 50 / 2 per purchase: CLV then uses that mean.
     rng = np.random.default_rng(3)
     x = rng.integers(1, 6, 2000).astype(float)
     m = rng.gamma(50.0 * x, 1 / (2.0 * x))
-    with pytest.raises(mle.FitError, match="did not converge"):
-        mle.fit_gamma_gamma(x, m)
+    fitted = mle.fit_gamma_gamma(x, m)
+    assert fitted["q"] > 100
+    mean_spend = fitted["p"] * fitted["v"] / (fitted["q"] - 1)
+    assert mean_spend == pytest.approx(25.0, rel=0.02)
+
+
+def test_bgnbd_on_the_simulators_data_equals_lifetimes(simulated_clv):
+    from lifetimes import BetaGeoFitter
+
+    ds = simulated_clv
+    x, t_x, big_t = (ds[k].values for k in ("frequency", "recency", "T"))
+    theirs = BetaGeoFitter().fit(x, t_x, big_t).params_
+    for k in ("r", "alpha", "a", "b"):
+        assert ds["params"].sel(param=k).item() == pytest.approx(theirs[k], rel=1e-6), k

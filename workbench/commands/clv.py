@@ -102,7 +102,8 @@ def clv(
     try:
         n_rows = io.stage(eng, "transactions", transactions, label=label)
         _say(f"staged {n_rows:,} transactions on {eng.name}", started)
-        first_day, last_day, _ = rfm.transactions_span(eng)
+        rfm.prepare(eng)
+        first_day, last_day, _ = rfm.transactions_span(eng, prepared=True)
         cal_day = rfm.day_number(cal_ts) if cal_ts is not None else last_day
         hold_day = rfm.day_number(hold_ts) if hold_ts is not None else cal_day
         if cal_day < first_day:
@@ -111,10 +112,9 @@ def clv(
                 f"({_date(first_day)}); no customer is in the calibration period",
                 file=_name(transactions),
             )
-        table = rfm.rfm(eng, calibration_end=cal_day, holdout_end=hold_day, unit_days=unit_days)
-        counts, start_day = rfm.repeat_purchases_by_period(
-            eng, calibration_end=cal_day, holdout_end=hold_day, unit_days=unit_days
-        )
+        periods = {"calibration_end": cal_day, "holdout_end": hold_day, "unit_days": unit_days}
+        table = rfm.rfm(eng, **periods, prepared=True)
+        counts, start_day = rfm.repeat_purchases_by_period(eng, **periods, prepared=True)
     finally:
         eng.close()
     n = len(table)

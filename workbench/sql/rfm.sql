@@ -1,7 +1,8 @@
 -- rfm: one row per customer whose first purchase falls in the calibration period, with the
 -- BG/NBD and Gamma-Gamma sufficient statistics in exact fractional time units.
 --
--- Input view: transactions(customer_id, timestamp DOUBLE days since 1970-01-01, amount).
+-- Input: purchase_days(customer_id, day, amount, first_day) from purchase_days.sql (one row
+-- per customer and purchase day, days since 1970-01-01).
 -- Parameters (numbers, filled in by workbench/rfm.py):
 --   {calibration_end}  last calendar day of the calibration period, as days since the epoch
 --   {holdout_end}      last calendar day of the holdout period (= calibration_end: no holdout)
@@ -16,23 +17,6 @@
 --   * monetary_value = mean of the repeat days' totals (the first purchase is left out, as the
 --     Gamma-Gamma model asks), 0 for customers without a repeat purchase;
 --   * holdout_frequency = purchase days in (calibration_end, holdout_end].
-WITH purchase_days AS (
-    SELECT
-        CAST(customer_id AS STRING) AS customer_id,
-        CAST(FLOOR(timestamp) AS DOUBLE) AS day,
-        SUM(CAST(amount AS DOUBLE)) AS amount
-    FROM transactions
-    WHERE CAST(FLOOR(timestamp) AS DOUBLE) <= {holdout_end}
-    GROUP BY CAST(customer_id AS STRING), CAST(FLOOR(timestamp) AS DOUBLE)
-),
-with_first AS (
-    SELECT
-        customer_id,
-        day,
-        amount,
-        MIN(day) OVER (PARTITION BY customer_id) AS first_day
-    FROM purchase_days
-)
 SELECT
     customer_id,
     CAST(SUM(CASE WHEN day > first_day AND day <= {calibration_end} THEN 1 ELSE 0 END)
@@ -41,9 +25,9 @@ SELECT
     ({calibration_end} - first_day) / {unit_days} AS T,
     COALESCE(AVG(CASE WHEN day > first_day AND day <= {calibration_end} THEN amount END), 0.0)
         AS monetary_value,
-    CAST(SUM(CASE WHEN day > {calibration_end} THEN 1 ELSE 0 END) AS BIGINT)
-        AS holdout_frequency
-FROM with_first
+    CAST(SUM(CASE WHEN day > {calibration_end} AND day <= {holdout_end} THEN 1 ELSE 0 END)
+        AS BIGINT) AS holdout_frequency
+FROM purchase_days
 WHERE first_day <= {calibration_end}
 GROUP BY customer_id, first_day
 ORDER BY customer_id
