@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from clv import gamma_gamma_mle, mle
-from clv.data import compress
 from workbench.commands.clv import clv
 from workbench.commands.demo import calibration_split
 from workbench.simulate import simulate
@@ -39,21 +38,15 @@ def test_clv_fits_the_simulators_data_with_the_demos_holdout_split(simulated_clv
     assert np.isfinite(ds.attrs["holdout_mae"])
 
 
-def test_gamma_gamma_reaches_the_optimum_where_lifetimes_own_start_fails(simulated_clv):
+def test_gamma_gamma_on_the_simulators_data_is_lifetimes_optimum(simulated_clv):
+    # lifetimes from its own start stopped here with "precision loss" (ConvergenceError) on the
+    # weighted unique rows; whether it does is at the edge of its line search, so this checks
+    # the point we reach instead: lifetimes accepts it and its unweighted fit agrees.
     from lifetimes import GammaGammaFitter
-    from lifetimes.utils import ConvergenceError
 
     ds = simulated_clv
     x, m = ds["frequency"].values, ds["monetary_value"].values
     keep = mle.gamma_gamma_sample(x, m)
-    rows = compress(frequency=x[keep], monetary_value=m[keep])
-    # The failure this fixes: lifetimes on the same weighted unique rows, from its own start.
-    with pytest.raises(ConvergenceError):
-        GammaGammaFitter().fit(
-            rows.columns["frequency"].astype(int),
-            rows.columns["monetary_value"],
-            weights=rows.weights,
-        )
     ours = mle.fit_gamma_gamma(x[keep], m[keep])
     # lifetimes started at our optimum stays there (its gradient test passes), and its
     # unweighted fit on every customer lands on the same point.

@@ -14,10 +14,17 @@ WITH days AS (
         SUM(CAST(amount AS DOUBLE)) AS amount
     FROM transactions
     GROUP BY CAST(customer_id AS STRING), CAST(FLOOR(timestamp) AS DOUBLE)
+),
+firsts AS (
+    -- A grouped minimum joined back: cheaper than MIN(day) OVER (PARTITION BY customer_id).
+    SELECT customer_id, MIN(day) AS first_day
+    FROM days
+    GROUP BY customer_id
 )
 SELECT
-    customer_id,
-    day,
-    amount,
-    MIN(day) OVER (PARTITION BY customer_id) AS first_day
+    days.customer_id,
+    days.day,
+    days.amount,
+    firsts.first_day
 FROM days
+JOIN firsts ON days.customer_id = firsts.customer_id
