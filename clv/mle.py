@@ -22,10 +22,15 @@ class FitError(RuntimeError):
 
 
 def _converged(fit, model: str, hint: str):
+    import contextlib
+    import io
+
     from lifetimes.utils import ConvergenceError
 
     try:
-        return fit()
+        # lifetimes prints the whole scipy result to stdout before raising; the FitError says it.
+        with contextlib.redirect_stdout(io.StringIO()):
+            return fit()
     except ConvergenceError as err:
         raise FitError(f"the {model} maximum-likelihood fit did not converge; {hint}") from err
 

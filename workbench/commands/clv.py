@@ -1,10 +1,11 @@
 """``workbench clv``: transactions -> RFM (SQL) -> BG/NBD + Gamma-Gamma -> per-customer CLV.
 
 Steps: validate and stage the transactions (``workbench.io.stage``), reduce them to RFM
-statistics with ``workbench/sql/rfm.sql`` on DuckDB or Spark, fit both models by maximum
-likelihood through lifetimes (``--method mle``) or by NUTS in PyMC (``--method bayes``), then
-compute P(alive), expected purchases and discounted CLV per customer, the tracking and retention
-curves, the holdout check and the segment summaries. The result is the clv.nc Dataset described in
+statistics with ``workbench/sql/`` on DuckDB or Spark (one scan into ``purchase_days``), fit
+both models by maximum likelihood (lifetimes' likelihoods, our optimiser: ``clv.mle``;
+``--method mle``) or by NUTS in PyMC (``--method bayes``), then compute P(alive), expected
+purchases and discounted CLV per customer, the tracking and retention curves, the holdout check
+and the segment summaries. The result is the clv.nc Dataset described in
 docs/contracts.md; progress goes to stderr.
 """
 
@@ -61,7 +62,7 @@ def clv(
     ``calibration_end``/``holdout_end``: last days (YYYY-MM-DD) of the calibration and holdout
     periods (default calibration end: the last transaction day; no holdout). ``time_unit``: D, W
     (days/7) or M (days/30.4375); ``horizon`` in those units; ``annual_discount_rate`` as a
-    fraction. ``method``: ``mle`` (lifetimes) or ``bayes`` (PyMC; ``draws``, ``tune``,
+    fraction. ``method``: ``mle`` (lifetimes' likelihoods) or ``bayes`` (PyMC; ``draws``, ``tune``,
     ``chains`` override the defaults in ``clv.settings``; ``posterior``: nuts, laplace or
     auto, which takes NUTS up to ``clv.settings.NUTS_MAX_ROWS`` compressed rows).
     ``customers``: path or DataFrame with customer_id and attribute columns, summarised as
