@@ -98,7 +98,8 @@ def simulate(**options):
     type=click.Choice(["auto", "nuts", "laplace"]),
     default="auto",
     show_default=True,
-    help="Posterior: NUTS, a Laplace approximation, or auto (NUTS below a size, Laplace above).",
+    help="Posterior: NUTS, a Laplace approximation, or auto (NUTS up to 1,000 converting "
+    "patterns, Laplace above; the held-out check always refits by Laplace).",
 )
 @click.option("--engine", type=ENGINE, default="duckdb", show_default=True)
 def attribute(**options):
