@@ -30,6 +30,8 @@ PPC_QUANTILES = (0.05, 0.95)
 PPC_CHUNK_PATTERNS = 50_000
 # (pattern x draw) budget of the checks: group sums need fewer draws than the credit.
 CHECK_MAX_CELLS = 20_000_000
+# ... and at most about this many draws: enough for the 5% and 95% predictive quantiles.
+PPC_MAX_DRAWS = 400
 # Posterior draws behind the held-out log-loss: it scores the posterior-mean probability per
 # pattern, whose Monte Carlo error with 200 draws is far below the differences between models.
 LOG_LOSS_MAX_DRAWS = 200
@@ -48,7 +50,8 @@ def posterior_predictive_checks(
     ``channel``: ``observed_by_<g>``, ``journeys_by_<g>``, ``predicted_by_<g>_mean``,
     ``predicted_by_<g>_q05``, ``predicted_by_<g>_q95`` (conversions, counts of journeys).
     """
-    thinned, _ = thin_posterior(posterior, patterns.n_patterns, CHECK_MAX_CELLS)
+    max_cells = min(CHECK_MAX_CELLS, PPC_MAX_DRAWS * patterns.n_patterns)
+    thinned, _ = thin_posterior(posterior, patterns.n_patterns, max_cells)
     n_bins = len(thinned.attrs["recency_ages_days"])
     counts = decode_codes(patterns.codes, n_bins)  # (pattern, channel, bin)
     length = counts.sum(axis=(1, 2))
