@@ -24,6 +24,10 @@ from attribution.diagnostics import laplace_diagnostics
 HESSIAN_STEP = 1e-5
 OPTIMISER_MAX_ITER = 5_000
 OPTIMISER_GTOL = 1e-6
+# Restarts when the optimiser stops off a mode, and the step (in standard deviations of the
+# negative-curvature direction) taken away from a saddle before restarting.
+SADDLE_RESTARTS = 3
+SADDLE_STEP = 1.0
 
 
 def laplace_posterior(
@@ -50,16 +54,35 @@ def laplace_posterior(
             return np.inf, np.zeros_like(x)
         return -float(value), -np.asarray(grad, dtype=np.float64)
 
-    result = optimize.minimize(
-        negative,
-        x0,
-        jac=True,
-        method="L-BFGS-B",
-        options={"maxiter": OPTIMISER_MAX_ITER, "gtol": OPTIMISER_GTOL},
-    )
+    def minimise(start: np.ndarray):
+        return optimize.minimize(
+            negative,
+            start,
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxiter": OPTIMISER_MAX_ITER, "gtol": OPTIMISER_GTOL},
+        )
+
+    result = minimise(x0)
+    iterations = int(result.nit)
     mode = result.x
     hessian = _hessian(lambda x: negative(x)[1], mode)  # of -logp: positive definite at a mode
     eigvals, eigvecs = np.linalg.eigh(hessian)
+    # L-BFGS-B can stop at a saddle or on a failed line search (seen on the additive simulator
+    # at 80k users: negative curvature along the decay hierarchy). Step down the direction of
+    # most negative curvature and restart, keeping the better point.
+    for _ in range(SADDLE_RESTARTS):
+        if result.success and eigvals[0] > 0:
+            break
+        step = SADDLE_STEP / np.sqrt(abs(eigvals[0])) if eigvals[0] < 0 else 0.0
+        starts = [mode + step * eigvecs[:, 0], mode - step * eigvecs[:, 0]] if step else [mode]
+        retry = min((minimise(x) for x in starts), key=lambda r: r.fun)
+        iterations += int(retry.nit)
+        if retry.fun > result.fun:
+            break
+        result, mode = retry, retry.x
+        hessian = _hessian(lambda x: negative(x)[1], mode)
+        eigvals, eigvecs = np.linalg.eigh(hessian)
     positive = bool(np.all(eigvals > 0))
     # If the Hessian is not positive definite the flag says so; clip so draws still exist.
     eigvals = np.maximum(eigvals, np.max(np.abs(eigvals)) * 1e-10 + 1e-12)
@@ -78,7 +101,7 @@ def laplace_posterior(
     posterior.attrs.update(
         {
             "laplace_log_density_at_mode": -float(result.fun),
-            "laplace_optimiser_iterations": int(result.nit),
+            "laplace_optimiser_iterations": iterations,
         }
     )
     return posterior, laplace_diagnostics(bool(result.success), positive)
