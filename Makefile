@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -rs
 
 demo: install
 	$(BIN)/workbench demo
