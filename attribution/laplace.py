@@ -14,6 +14,8 @@ against NUTS on a small simulated set.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import xarray as xr
 
@@ -30,14 +32,34 @@ SADDLE_RESTARTS = 3
 SADDLE_STEP = 1.0
 
 
-def laplace_posterior(
-    model, var_names: list[str], *, draws: int, chains: int, seed: int | None
-) -> tuple[xr.Dataset, dict]:
-    """Laplace draws of ``var_names`` from ``model`` laid out as (chain, draw, ...).
+@dataclass(frozen=True)
+class Mode:
+    """The posterior mode in the model's unconstrained space.
 
-    Returns ``(posterior, diagnostics)``; the posterior has the model's dims/coords and
-    attrs ``laplace_log_density_at_mode``, ``laplace_optimiser_iterations``.
+    Attributes:
+        x: unconstrained mode (D,), variables in ``model.value_vars`` order.
+        point: the model's initial point (names and shapes of the value variables).
+        eigvals, eigvecs: eigen-decomposition of the Hessian of -log density at ``x``.
+        log_density: log posterior density at ``x``; iterations: optimiser iterations.
+        converged: the optimiser reported success.
     """
+
+    x: np.ndarray
+    point: dict
+    eigvals: np.ndarray
+    eigvecs: np.ndarray
+    log_density: float
+    iterations: int
+    converged: bool
+
+    def values(self, model, var_names: list[str]) -> dict[str, np.ndarray]:
+        """The named model variables (constrained, deterministics included) at the mode."""
+        out = _transform(model, model.value_vars, var_names, self.point, self.x[None, :])
+        return {name: arr[0] for name, arr in out.items()}
+
+
+def find_mode(model) -> Mode:
+    """Maximise the log posterior of ``model`` (L-BFGS-B, restarts off saddles); see module doc."""
     import pytensor
     from pymc.pytensorf import join_nonshared_inputs
     from scipy import optimize
@@ -83,15 +105,28 @@ def laplace_posterior(
         result, mode = retry, retry.x
         hessian = _hessian(lambda x: negative(x)[1], mode)
         eigvals, eigvecs = np.linalg.eigh(hessian)
+    return Mode(mode, point, eigvals, eigvecs, -float(result.fun), iterations, bool(result.success))
+
+
+def laplace_posterior(
+    model, var_names: list[str], *, draws: int, chains: int, seed: int | None
+) -> tuple[xr.Dataset, dict]:
+    """Laplace draws of ``var_names`` from ``model`` laid out as (chain, draw, ...).
+
+    Returns ``(posterior, diagnostics)``; the posterior has the model's dims/coords and
+    attrs ``laplace_log_density_at_mode``, ``laplace_optimiser_iterations``.
+    """
+    mode = find_mode(model)
+    eigvals, eigvecs = mode.eigvals, mode.eigvecs
     positive = bool(np.all(eigvals > 0))
     # If the Hessian is not positive definite the flag says so; clip so draws still exist.
     eigvals = np.maximum(eigvals, np.max(np.abs(eigvals)) * 1e-10 + 1e-12)
     cov_sqrt = eigvecs / np.sqrt(eigvals)  # cov = V diag(1/ev) V^T
     rng = np.random.default_rng(seed)
-    z = rng.standard_normal((chains * draws, mode.size))
-    samples = mode + z @ cov_sqrt.T
+    z = rng.standard_normal((chains * draws, mode.x.size))
+    samples = mode.x + z @ cov_sqrt.T
 
-    values = _transform(model, value_vars, var_names, point, samples)
+    values = _transform(model, model.value_vars, var_names, mode.point, samples)
     posterior = xr.Dataset(
         {
             name: _as_dataarray(model, name, arr.reshape(chains, draws, *arr.shape[1:]))
@@ -100,11 +135,11 @@ def laplace_posterior(
     )
     posterior.attrs.update(
         {
-            "laplace_log_density_at_mode": -float(result.fun),
-            "laplace_optimiser_iterations": iterations,
+            "laplace_log_density_at_mode": mode.log_density,
+            "laplace_optimiser_iterations": mode.iterations,
         }
     )
-    return posterior, laplace_diagnostics(bool(result.success), positive)
+    return posterior, laplace_diagnostics(mode.converged, positive)
 
 
 def _hessian(grad, x: np.ndarray) -> np.ndarray:

@@ -28,6 +28,7 @@ import xarray as xr
 from attribution.diagnostics import diagnostics_attrs, nuts_diagnostics, warn_if_failed
 from attribution.features import DEFAULT_LOOKBACK_DAYS, Patterns, as_patterns, code_table
 from attribution.features import recency_ages_days as default_recency_ages
+from attribution.synergy import SCREEN_ALPHA, Screen, screen_pairs
 
 # Above this many converting patterns "auto" uses the Laplace approximation instead of NUTS:
 # NUTS cost grows with the converting patterns (one log-likelihood + gradient per leapfrog step).
@@ -219,6 +220,17 @@ def build_model(
     return model
 
 
+def _screen_attrs(channels: Sequence[str], screen: Screen | None) -> dict:
+    """The synergy screen's candidates, statistics and threshold as netCDF-ready attrs."""
+    if screen is None:
+        return {}
+    return {
+        "synergy_candidates": ", ".join(pair_labels(channels, screen.candidates)),
+        "synergy_screen_z": [round(float(z), 3) for z in screen.z],
+        "synergy_screen_threshold": round(screen.threshold, 3),
+    }
+
+
 def pair_labels(channels: Sequence[str], pairs: np.ndarray) -> list[str]:
     """Labels ``"a*b"`` of channel pairs (pair, 2) for the ``channel_pair`` coordinate."""
     return [f"{channels[c]}*{channels[d]}" for c, d in pairs]
@@ -233,6 +245,8 @@ class ConversionModel:
         recency_ages_days: representative age (days) per recency bin; default for a 30-day
             lookback (``features.recency_ages_days``).
         synergy: include pairwise synergy for pairs with enough co-converting journeys.
+        screen_synergy, synergy_alpha: keep only the candidate pairs that pass the score test
+            of ``attribution.synergy`` at family-wise level ``synergy_alpha``.
         method: "auto" (NUTS up to ``nuts_max_converting_patterns`` converting patterns,
             Laplace above), "nuts" or "laplace".
         draws, tune, chains, seed, cores, target_accept: sampler settings (Laplace uses
@@ -255,6 +269,8 @@ class ConversionModel:
     priors: Priors = field(default_factory=Priors)
     nuts_max_converting_patterns: int = NUTS_MAX_CONVERTING_PATTERNS
     min_pair_conversions: int = MIN_PAIR_CONVERSIONS
+    screen_synergy: bool = True
+    synergy_alpha: float = SCREEN_ALPHA
 
     def fit(self, patterns: pd.DataFrame | Patterns) -> ConversionModel:
         """Fit on a pattern table (DataFrame per docs/contracts.md, or ``Patterns``)."""
@@ -268,11 +284,13 @@ class ConversionModel:
             if self.recency_ages_days is None
             else np.asarray(self.recency_ages_days, dtype=np.float64)
         )
-        pairs = (
+        candidates = (
             synergy_pairs(data, self.min_pair_conversions)
             if self.synergy and len(data.channels) > 1
             else np.zeros((0, 2), dtype=np.int64)
         )
+        screen = self._screen(data, candidates, ages) if self.screen_synergy else None
+        pairs = candidates if screen is None else screen.selected
         stats = sufficient_stats(data, pairs, code_table(len(ages)).shape[0])
         self.model_ = build_model(stats, data.channels, ages, self.priors)
         n_conv_patterns = len(stats.conv_k)
@@ -306,6 +324,7 @@ class ConversionModel:
                 "n_journeys": int(data.n_journeys.sum()),
                 "n_conversions": int(data.n_conversions.sum()),
                 "synergy": int(bool(len(pairs))),
+                **_screen_attrs(data.channels, screen),
                 "seed": -1 if self.seed is None else int(self.seed),
                 **{f"prior_{k}": v for k, v in asdict(self.priors).items()},
                 **diagnostics_attrs(self.diagnostics_),
@@ -314,6 +333,17 @@ class ConversionModel:
         self.posterior_ = posterior
         warn_if_failed(self.diagnostics_, method)
         return self
+
+    def _screen(self, data: Patterns, candidates: np.ndarray, ages: np.ndarray) -> Screen | None:
+        """Score-test the candidate pairs at the mode of the model without synergy."""
+        if len(candidates) == 0:
+            return None
+        from attribution.laplace import find_mode
+
+        stats = sufficient_stats(data, candidates[:0], code_table(len(ages)).shape[0])
+        base = build_model(stats, data.channels, ages, self.priors)
+        mode = find_mode(base).values(base, ["baseline", "beta", "decay", "saturation"])
+        return screen_pairs(data, candidates, mode, ages, self.synergy_alpha)
 
     def _sample_nuts(self, names: list[str]) -> tuple[xr.Dataset, dict]:
         import pymc as pm
