@@ -336,6 +336,8 @@ def _diagnostic_attrs(model, credit, checks) -> dict:
         "credit_thin_step": int(credit.attrs.get("credit_thin_step", 1)),
         "credit_method": credit.attrs.get("credit_method", "shapley"),
         "recency_ages_days": model.posterior_.attrs.get("recency_ages_days"),
+        # the synergy screen: candidate pairs, their score statistics and the threshold
+        **{k: v for k, v in model.posterior_.attrs.items() if k.startswith("synergy_")},
     }
 
 
