@@ -22,8 +22,8 @@ import numpy as np
 import xarray as xr
 
 from attribution.features import RECENCY_EDGES_DAYS, Patterns, decode_codes
-from attribution.probability import conversion_probability
-from attribution.shapley import thin_posterior
+from attribution.probability import code_probability, posterior_draws
+from attribution.shapley import thin_posterior, unique_codes
 
 PPC_QUANTILES = (0.05, 0.95)
 # Patterns per chunk when summing predicted conversions by group.
@@ -52,21 +52,25 @@ def posterior_predictive_checks(
     """
     max_cells = min(CHECK_MAX_CELLS, PPC_MAX_DRAWS * patterns.n_patterns)
     thinned, _ = thin_posterior(posterior, patterns.n_patterns, max_cells)
+    draws = posterior_draws(thinned)
+    # P depends on the codes only, and the groups (path length, channels present) are functions
+    # of the codes too: sums over the unique code rows with journeys merged are the same sums.
+    patterns = unique_codes(patterns).patterns
     n_bins = len(thinned.attrs["recency_ages_days"])
     counts = decode_codes(patterns.codes, n_bins)  # (pattern, channel, bin)
     length = counts.sum(axis=(1, 2))
     lengths = np.unique(length)
     length_group = np.searchsorted(lengths, length)
-    present = patterns.codes > 0  # (pattern, channel)
+    present = (patterns.codes > 0).astype(np.float64)  # (pattern, channel)
     n = patterns.n_journeys.astype(np.float64)
-    n_samples = thinned.sizes["chain"] * thinned.sizes["draw"]
+    n_samples = draws.n_samples
     mean_len = np.zeros((n_samples, len(lengths)))
     var_len = np.zeros_like(mean_len)
     mean_ch = np.zeros((n_samples, len(patterns.channels)))
     var_ch = np.zeros_like(mean_ch)
     for start in range(0, patterns.n_patterns, PPC_CHUNK_PATTERNS):
         sl = slice(start, start + PPC_CHUNK_PATTERNS)
-        prob = conversion_probability(thinned, counts[sl]).values.reshape(n_samples, -1)
+        prob = code_probability(draws, patterns.codes[sl])
         expected = prob * n[sl]
         variance = expected * (1 - prob)
         onehot = np.eye(len(lengths))[length_group[sl]]
@@ -112,13 +116,13 @@ def model_log_loss(posterior: xr.Dataset, patterns: Patterns) -> float:
 
     Uses at most about ``LOG_LOSS_MAX_DRAWS`` evenly spaced draws (nats per journey).
     """
-    n_bins = len(posterior.attrs["recency_ages_days"])
     max_cells = min(CHECK_MAX_CELLS, LOG_LOSS_MAX_DRAWS * patterns.n_patterns)
     thinned, _ = thin_posterior(posterior, patterns.n_patterns, max_cells)
-    prob = conversion_probability(thinned, decode_codes(patterns.codes, n_bins))
-    return binomial_log_loss(
-        prob.mean(("chain", "draw")).values, patterns.n_journeys, patterns.n_conversions
-    )
+    # the log-loss sums k log P + (n - k) log(1 - P): merging rows with equal codes (equal P)
+    # and summing their n and k gives the same sum
+    merged = unique_codes(patterns).patterns
+    prob = code_probability(posterior_draws(thinned), merged.codes).mean(axis=0)
+    return binomial_log_loss(prob, merged.n_journeys, merged.n_conversions)
 
 
 def logistic_log_loss(train: Patterns, test: Patterns) -> float:

@@ -84,6 +84,29 @@ def hazard(draws: Draws, s: np.ndarray) -> np.ndarray:
     return h
 
 
+def code_probability(draws: Draws, codes: np.ndarray) -> np.ndarray:
+    """P(convert) of patterns given by their per-channel codes: (sample, pattern).
+
+    The same P as ``conversion_probability`` on the decoded counts, but each channel's
+    response is looked up in ``Draws.code_response`` (64 codes per channel) instead of being
+    evaluated per pattern, so the cost per pattern is a gather and a sum. Chunked over
+    patterns like ``conversion_probability``.
+    """
+    codes = np.asarray(codes, dtype=np.int64)
+    n_channels = draws.beta.shape[1]
+    if codes.ndim != 2 or codes.shape[1] != n_channels:
+        raise ValueError(f"codes must have dims (pattern, channel={n_channels}); got {codes.shape}")
+    s_table = draws.code_response()  # (sample, channel, code)
+    chunk = max(1, MAX_CHUNK_CELLS // max(1, draws.n_samples * n_channels))
+    out = np.empty((draws.n_samples, codes.shape[0]))
+    channel = np.arange(n_channels)[None, :]
+    for start in range(0, codes.shape[0], chunk):
+        block = codes[start : start + chunk]
+        s = s_table[:, channel, block]  # (sample, pattern, channel)
+        out[:, start : start + chunk] = -np.expm1(-hazard(draws, s))
+    return out
+
+
 def conversion_probability(
     posterior: xr.Dataset,
     counts: xr.DataArray | np.ndarray,

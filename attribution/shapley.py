@@ -17,6 +17,7 @@ is the baseline (organic-like) probability of a touched journey.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
@@ -142,6 +143,43 @@ def shapley_credit(
 
 
 def _credit(draws: Draws, patterns: Patterns, pattern_shares: bool) -> dict:
+    # P(convert) depends on a pattern's codes only (not on first_channel or the split), so the
+    # credit is computed once per unique code row with the journeys summed (about half the
+    # pattern rows at 2M journeys) and the per-pattern shares are mapped back.
+    unique = unique_codes(patterns)
+    result = _credit_unique(draws, unique.patterns, pattern_shares)
+    if pattern_shares:
+        share = result["share"][unique.inverse]
+        baseline_share = result["baseline_share"][unique.inverse]
+        # shares are defined for converting patterns (and for patterns without any channel)
+        undefined = (patterns.n_conversions == 0) & (patterns.codes > 0).any(axis=1)
+        share[undefined] = np.nan
+        baseline_share[undefined] = np.nan
+        result["share"], result["baseline_share"] = share, baseline_share
+    return result
+
+
+@dataclass(frozen=True)
+class UniqueCodes:
+    """Pattern rows merged by their codes: ``patterns`` (unique code rows, journeys and
+    conversions summed, holdout False) and ``inverse`` (pattern,) index of each pattern's row."""
+
+    patterns: Patterns
+    inverse: np.ndarray
+
+
+def unique_codes(patterns: Patterns) -> UniqueCodes:
+    """Merge pattern rows with equal codes (everything the model's P depends on)."""
+    codes, inverse = np.unique(patterns.codes, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    rows = len(codes)
+    n = np.bincount(inverse, weights=patterns.n_journeys, minlength=rows).astype(np.int64)
+    k = np.bincount(inverse, weights=patterns.n_conversions, minlength=rows).astype(np.int64)
+    merged = Patterns(patterns.channels, codes, n, k, np.zeros(rows, dtype=bool))
+    return UniqueCodes(merged, inverse)
+
+
+def _credit_unique(draws: Draws, patterns: Patterns, pattern_shares: bool) -> dict:
     n_samples, n_channels = draws.beta.shape
     s_table = draws.code_response()  # (sample, channel, code)
     p_empty = -np.expm1(-draws.baseline)  # (sample,)

@@ -2,8 +2,10 @@
 on the same Parquet files.
 
 Data: synthetic journeys written to Parquet (6 channels, ~7.5 touches per user over 12 weeks,
-conversions from an additive hazard). Each measured run is a separate process timed by
-``/usr/bin/time -v`` (wall clock and peak resident memory):
+conversions from an additive hazard of the capped touch counts). Every user decides a short
+delay after their last touch (Exponential, mean 2 hours, at least 1 minute); converters convert
+at that decision time, so converters' and non-converters' touch ages are alike. Each measured
+run is a separate process timed by ``/usr/bin/time -v`` (wall clock and peak resident memory):
 
 - ``workbench attribute`` with its defaults (DuckDB, ``--method auto``, 2 chains x 500 draws,
   held-out check included), optionally again with ``--method nuts``;
@@ -35,6 +37,11 @@ PERIOD_DAYS = 84.0
 BASELINE_HAZARD = 0.01
 BETA = (0.004, 0.0, 0.01, 0.03, 0.012, 0.006)
 LOOKBACK_DAYS = 30.0
+# Every user decides (converts or not) a short delay after their last touch, as in
+# workbench/sim/journeys.py: Exponential with mean 2 hours, at least 1 minute. Converters and
+# non-converters then have the same touch ages, so recency carries no label leak.
+DECISION_DELAY_MEAN_DAYS = 2.0 / 24.0
+DECISION_DELAY_MIN_DAYS = 1.0 / 1440.0
 SEED = 5
 TIME_LIMIT_SECONDS = 3_600
 
@@ -51,12 +58,16 @@ def write_journeys(n_users: int, folder: Path, seed: int = SEED) -> tuple[Path, 
     channel = rng.choice(len(CHANNELS), len(user), p=CHANNEL_MIX)
     counts = np.zeros((n_users, len(CHANNELS)))
     np.add.at(counts, (user, channel), 1.0)
-    hazard = BASELINE_HAZARD + np.minimum(counts, 3) @ np.asarray(BETA)
-    converts = rng.random(n_users) < -np.expm1(-hazard)
     last = np.full(n_users, -np.inf)
     np.maximum.at(last, user, t)
+    decision = last + np.maximum(
+        rng.exponential(DECISION_DELAY_MEAN_DAYS, n_users), DECISION_DELAY_MIN_DAYS
+    )
+    # every touch is before the user's decision time, so all of them count towards the hazard
+    hazard = BASELINE_HAZARD + np.minimum(counts, 3) @ np.asarray(BETA)
+    converts = rng.random(n_users) < -np.expm1(-hazard)
     conv_users = np.flatnonzero(converts)
-    conv_time = last[conv_users] + rng.uniform(0.01, 2.0, len(conv_users))
+    conv_time = decision[conv_users]
     start = np.datetime64("2024-01-01T00:00:00", "us")
 
     def stamps(days: np.ndarray) -> np.ndarray:

@@ -118,7 +118,7 @@ def _all_steps(engine) -> dict[str, pd.DataFrame]:
         "journey_codes": J.journey_codes(engine),
         "patterns": J.patterns(engine, len(names)),
         "heuristics": J.heuristics(engine),
-        "markov_transitions": J.markov_transitions(engine),
+        "markov_transitions": J.markov_transitions(engine, names),
         "weekly_touches": J.weekly_touches(engine),
         "organic": pd.DataFrame({"observed": [observed], "organic": [organic]}),
     }
@@ -129,7 +129,9 @@ def _normalised(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame[sorted(frame.columns)].copy()
     for col in out.columns:
         values = out[col]
-        if pd.api.types.is_bool_dtype(values):
+        if col == "user_id":  # kept as stored (text from CSV, integers from Parquet)
+            out[col] = values.astype(str)
+        elif pd.api.types.is_bool_dtype(values):
             out[col] = values.astype("int64")
         elif pd.api.types.is_integer_dtype(values):
             out[col] = values.astype("int64")
@@ -176,8 +178,11 @@ def test_csv_and_parquet_inputs_give_identical_tables(duckdb_tables):
 
 
 def _journey(touches: pd.DataFrame, user: str, journey: int) -> pd.DataFrame:
-    rows = touches[(touches["user_id"] == user) & (touches["journey"] == journey)]
-    return rows.sort_values("touch_order")
+    rows = touches[(touches["user_id"].astype(str) == user) & (touches["journey"] == journey)]
+    # time order: oldest first, ties in time by channel index
+    rows = rows.sort_values(["age_days", "channel_index"], ascending=[False, True])
+    channels = sorted({channel for _, _, channel in TOUCHES})  # indexed in sorted order
+    return rows.assign(channel=[channels[i] for i in rows["channel_index"]])
 
 
 def test_touches_join_the_next_conversion_strictly_after_them(duckdb_tables):

@@ -2,29 +2,20 @@
 --
 -- Each journey is the path (start) -> c_1 -> ... -> c_n -> (conversion) or (null), with its
 -- touches in time order (ties broken by channel index). Repeated channels are kept as
--- self-transitions; they do not change absorption probabilities.
+-- self-transitions; they do not change absorption probabilities. The journeys step already
+-- holds each touch's next state, so this is one GROUP BY over compact integer columns; the
+-- split comes from the journey's row in journey_codes. Per (holdout, channel, next state):
+-- the transitions out of the channel, and how many of those touches opened their journey
+-- (the transitions (start) -> channel). State names are attached by the caller.
 --
--- Input: journey_touches (the journeys step).
--- One row per (holdout, from_state, to_state) with the number of transitions.
-WITH steps AS (
-    SELECT
-        holdout,
-        CASE WHEN touch_order = 1 THEN '{start_state}' END AS start_state,
-        channel AS from_state,
-        COALESCE(
-            LEAD(channel) OVER (PARTITION BY user_id, journey ORDER BY touch_order),
-            CASE WHEN converted = 1 THEN '{conversion_state}' ELSE '{null_state}' END
-        ) AS to_state
-    FROM journey_touches
-),
-transitions AS (
-    SELECT holdout, start_state AS from_state, from_state AS to_state
-    FROM steps
-    WHERE start_state IS NOT NULL
-    UNION ALL
-    SELECT holdout, from_state, to_state
-    FROM steps
-)
-SELECT holdout, from_state, to_state, CAST(COUNT(*) AS BIGINT) AS n_transitions
-FROM transitions
-GROUP BY holdout, from_state, to_state
+-- Inputs: journey_touches, journey_codes.
+-- One row per (holdout, channel_index, next_state).
+SELECT
+    j.holdout,
+    t.channel_index,
+    t.next_state,
+    CAST(COUNT(*) AS BIGINT) AS n_transitions,
+    CAST(SUM(t.is_first) AS BIGINT) AS n_starts
+FROM journey_touches AS t
+JOIN journey_codes AS j ON t.user_id = j.user_id AND t.journey = j.journey
+GROUP BY j.holdout, t.channel_index, t.next_state
