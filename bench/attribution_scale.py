@@ -18,6 +18,7 @@ Run: ``python -m bench.attribution_scale [--quick] [--sizes 200000 2000000] [--n
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -121,7 +122,9 @@ def markov_peer(touchpoints: str, conversions: str, lookback_days: float = LOOKB
 
 
 def _timed(command: list[str]) -> dict:
-    """Run ``command`` under /usr/bin/time -v: wall seconds, peak RSS (MB), exit code."""
+    """Run ``command`` under /usr/bin/time -v: wall seconds, CPU seconds, peak RSS (MB), exit
+    code, and the 1-minute load average before and after (the machine may be shared)."""
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     proc = subprocess.run(
         ["/usr/bin/time", "-v", *command],
@@ -140,6 +143,7 @@ def _timed(command: list[str]) -> dict:
         "cpu_seconds": cpu,
         "peak_mb": int(rss.group(1)) / 1024 if rss else float("nan"),
         "code": proc.returncode,
+        "load": (load_before, os.getloadavg()[0]),
         "stderr": proc.stderr,
         "stdout": proc.stdout,
     }
@@ -180,7 +184,10 @@ def _cell(run: dict | None) -> str:
         return "not run"
     if run["code"] != 0:
         return f"failed (exit {run['code']}) after {run['seconds']:.0f} s"
-    return f"{run['seconds']:.0f} s wall, {run['cpu_seconds']:.0f} s CPU, {run['peak_mb']:,.0f} MB"
+    return (
+        f"{run['seconds']:.0f} s wall, {run['cpu_seconds']:.0f} s CPU, {run['peak_mb']:,.0f} MB"
+        f" (load {run['load'][0]:.1f}-{run['load'][1]:.1f})"
+    )
 
 
 def _markdown(rows: list[dict], nuts: bool) -> str:
@@ -193,10 +200,9 @@ def _markdown(rows: list[dict], nuts: bool) -> str:
         "`workbench attribute` with defaults (DuckDB, `--method auto`, 2 x 500 draws, held-out "
         "refit included). Peer: pandas builds the same journeys and paths, then "
         "`ChannelAttribution.markov_model` (order 1, its defaults: simulation, 1 core). The "
-        "machine is shared with other jobs (load average printed by `uptime` was ~8-10 on 2 "
-        "cores during these runs), so absolute times are inflated; both sides ran under the "
-        "same load, one after the other. CPU time (user + system) is less sensitive to the "
-        "load than wall clock and is the ratio reported.",
+        "machine (2 cores) is shared with other jobs: each cell gives the 1-minute load average "
+        "before and after the run; both sides ran one after the other. CPU time (user + system) "
+        "is less sensitive to the load than wall clock and is the ratio reported.",
         "",
         "| journeys | touchpoints | patterns | workbench (posterior) | ChannelAttribution "
         "Markov | workbench / Markov CPU time" + (" | workbench --method nuts |" if nuts else " |"),

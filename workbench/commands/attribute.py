@@ -54,7 +54,13 @@ AUTO_NUTS_MAX_CONVERTING_PATTERNS = 1_000
 
 
 def _say(message: str, started: float) -> None:
-    print(f"[attribute {time.perf_counter() - started:6.1f} s] {message}", file=sys.stderr)
+    """A progress line on stderr: wall seconds since ``started`` and this process's CPU
+    seconds so far (stage costs in bench/RESULTS.md come from these lines)."""
+    print(
+        f"[attribute {time.perf_counter() - started:6.1f} s, {time.process_time():6.1f} s CPU] "
+        f"{message}",
+        file=sys.stderr,
+    )
 
 
 def attribute(
