@@ -255,3 +255,24 @@ def test_weekly_touches_count_touches_and_distinct_users_per_monday_week(duckdb_
     assert week["n_touches"].tolist() == [6]
     assert week["n_users"].tolist() == [3]
     assert weekly["n_touches"].sum() == len(TOUCHES)
+
+
+def test_each_kept_touch_knows_if_it_opens_or_closes_its_window_and_what_follows(duckdb_tables):
+    touches = duckdb_tables["csv"]["journey_touches"]
+    display, email, search = 1, 2, 3  # channel indices in sorted order of name
+    # user 2: the 31-day-old display touch is outside the window, so the search touch at
+    # exactly 30 days opens it
+    journey = _journey(touches, "2", 0)
+    assert journey["is_first"].tolist() == [1, 0, 0]
+    assert journey["is_last"].tolist() == [0, 0, 1]
+    assert journey["next_state"].tolist() == [search, email, J.CONVERSION_CODE]
+    # user 1's last journey: one touch, no conversion after it
+    last = _journey(touches, "1", 2)
+    assert last[["is_first", "is_last", "next_state"]].values.tolist() == [[1, 1, J.NULL_CODE]]
+    # user 7: two touches at one instant, ordered by channel index
+    tied = _journey(touches, "7", 0)
+    assert tied["channel"].tolist() == ["display", "email"]
+    assert tied["next_state"].tolist() == [email, J.CONVERSION_CODE]
+    assert tied["is_first"].tolist() == [1, 0]
+    channels = duckdb_tables["csv"]["channels"]["channel"].tolist()
+    assert [channels.index(c) for c in ("display", "email", "search")] == [display, email, search]

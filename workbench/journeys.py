@@ -7,6 +7,11 @@ touch kept in a journey, and ``journey_codes``, one row per journey) stay inside
 what comes back to Python is small: the pattern table, per-channel sums, transition counts,
 weekly counts and the converted journeys (for per-journey credit).
 
+Cost at scale: the events are sorted once (the journeys step's window functions all share one
+partition and order), ``journey_touches`` holds compact integer and double columns (channel
+index, first/last flags, the next state's code), and every later step is a GROUP BY over it
+(no further sort). Measured at 2M journeys / 15M touchpoints in bench/RESULTS.md.
+
 Inputs are the views ``touchpoints`` and ``conversions`` (timestamps in days since the epoch),
 registered beforehand by :func:`workbench.io.stage`.
 """
@@ -122,7 +127,11 @@ def stage_journeys(engine: Engine, lookback_days: float = DEFAULT_LOOKBACK_DAYS)
 
 
 def journey_touches(engine: Engine) -> pd.DataFrame:
-    """The staged ``journey_touches`` table (one row per touch in a journey's window)."""
+    """The staged ``journey_touches`` table, one row per touch in a journey's window:
+    ``user_id``, ``journey``, ``converted``, ``end_time`` and ``age_days`` (days),
+    ``channel_index``, ``recency_bin``, ``is_first`` / ``is_last`` (1 for the journey's first /
+    last touch in the window; ties in time ordered by channel index) and ``next_state`` (the
+    next touch's channel index, ``CONVERSION_CODE`` or ``NULL_CODE``)."""
     return engine.query(f"SELECT * FROM {JOURNEY_TOUCHES}")
 
 
