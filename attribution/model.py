@@ -36,8 +36,8 @@ NUTS_MAX_CONVERTING_PATTERNS = 20_000
 # A synergy pair enters the model only when enough converting journeys saw both channels;
 # with fewer the pair is unidentified and only slows sampling.
 MIN_PAIR_CONVERSIONS = 30
-DEFAULT_DRAWS = 500
-DEFAULT_TUNE = 500
+DEFAULT_DRAWS = 1000
+DEFAULT_TUNE = 1000
 DEFAULT_CHAINS = 2
 # Chains run in parallel processes; the draws do not depend on it (one seed per chain).
 DEFAULT_CORES = 2

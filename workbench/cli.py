@@ -90,8 +90,8 @@ def simulate(**options):
     help="Touches older than this before a conversion get no credit.",
 )
 @click.option("--seed", default=1, show_default=True)
-@click.option("--draws", default=500, show_default=True, help="Posterior draws per chain.")
-@click.option("--tune", default=500, show_default=True, help="Tuning steps per chain.")
+@click.option("--draws", default=1000, show_default=True, help="Posterior draws per chain.")
+@click.option("--tune", default=1000, show_default=True, help="Tuning steps per chain.")
 @click.option("--chains", default=2, show_default=True)
 @click.option(
     "--method",

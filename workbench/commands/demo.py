@@ -25,8 +25,8 @@ from workbench.errors import InputError
 
 #: Demo settings: sized so that ``make demo`` finishes in under ten minutes on two cores.
 DEMO_WEEKS = 12
-DEMO_DRAWS = 300
-DEMO_TUNE = 300
+DEMO_DRAWS = 1000
+DEMO_TUNE = 1000
 DEMO_CHAINS = 2
 #: Share of the transaction window (first to last purchase) used for calibration; the rest is
 #: the holdout on which the CLV models are checked.
