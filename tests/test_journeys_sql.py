@@ -276,3 +276,18 @@ def test_each_kept_touch_knows_if_it_opens_or_closes_its_window_and_what_follows
     assert tied["is_first"].tolist() == [1, 0]
     channels = duckdb_tables["csv"]["channels"]["channel"].tolist()
     assert [channels.index(c) for c in ("display", "email", "search")] == [display, email, search]
+
+
+def test_user_ids_stored_as_numbers_in_one_input_and_text_in_the_other_still_match(
+    duckdb_tables,
+):
+    touches, conversions = _frames()
+    engine = DuckDBEngine()
+    _stage(engine, touches, conversions.astype({"user_id": str}))  # int64 vs text ids
+    assert J.user_key(engine) == "CAST(user_id AS STRING)"
+    mixed = _all_steps(engine)
+    engine.close()
+    for step in ("journey_codes", "patterns", "heuristics", "markov_transitions"):
+        pd.testing.assert_frame_equal(
+            _normalised(mixed[step]), _normalised(duckdb_tables["csv"][step]), obj=step
+        )
