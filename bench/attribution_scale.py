@@ -7,7 +7,7 @@ delay after their last touch (Exponential, mean 2 hours, at least 1 minute); con
 at that decision time, so converters' and non-converters' touch ages are alike. Each measured
 run is a separate process timed by ``/usr/bin/time -v`` (wall clock and peak resident memory):
 
-- ``workbench attribute`` with its defaults (DuckDB, ``--method auto``, 2 chains x 500 draws,
+- ``workbench attribute`` with its defaults (DuckDB, ``--method auto``, the default draws,
   held-out check included), optionally again with ``--method nuts``;
 - the peer: pandas reads the same files, builds the same journeys (next conversion strictly
   after each touch, 30-day lookback) and paths, and ChannelAttribution's ``markov_model``
@@ -197,7 +197,7 @@ def _markdown(rows: list[dict], nuts: bool) -> str:
         "Synthetic journeys in Parquet (6 channels, ~7.5 touches per user, 30-day lookback). "
         "Each cell: wall clock and peak resident memory of one process (`/usr/bin/time -v`), "
         "from reading the Parquet files to the attribution result. workbench: "
-        "`workbench attribute` with defaults (DuckDB, `--method auto`, 2 x 500 draws, held-out "
+        "`workbench attribute` with its defaults (DuckDB, `--method auto`, held-out "
         "refit included). Peer: pandas builds the same journeys and paths, then "
         "`ChannelAttribution.markov_model` (order 1, its defaults: simulation, 1 core). The "
         "machine (2 cores) is shared with other jobs: each cell gives the 1-minute load average "
