@@ -93,9 +93,12 @@ def _materialise(engine: Engine, name: str, sql: str) -> None:
 
 
 def channels(engine: Engine) -> list[str]:
-    """Channel names in sorted order; a channel's index in this list is its code column."""
-    frame = engine.query(load_sql(JOURNEY_CHANNELS))
-    return sorted(str(c) for c in frame["channel"])
+    """Run the ``journey_channels`` step, keep it in the engine (the later steps join it) and
+    return the channel names in sorted order; a channel's index in this list is its code
+    column. Run it first."""
+    _materialise(engine, JOURNEY_CHANNELS, load_sql(JOURNEY_CHANNELS))
+    frame = engine.query(f"SELECT channel FROM {JOURNEY_CHANNELS} ORDER BY channel_index")
+    return [str(c) for c in frame["channel"]]
 
 
 def user_key(engine: Engine) -> str:
@@ -111,9 +114,8 @@ def user_key(engine: Engine) -> str:
 
 
 def stage_journeys(engine: Engine, lookback_days: float = DEFAULT_LOOKBACK_DAYS) -> None:
-    """Run the ``journey_channels`` and ``journeys`` steps; keep their results in the engine
-    (``journey_channels``, ``journey_touches``)."""
-    _materialise(engine, JOURNEY_CHANNELS, load_sql(JOURNEY_CHANNELS))
+    """Run the ``journeys`` step (after :func:`channels`) and keep its result as
+    ``journey_touches`` in the engine."""
     sql = load_sql(
         "journeys",
         user_key=user_key(engine),

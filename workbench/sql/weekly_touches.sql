@@ -2,15 +2,25 @@
 --
 -- Weeks start on day {week_offset_days} after a multiple of 7 days since 1970-01-01
 -- (1970-01-05 was a Monday, so an offset of 4 gives Monday weeks); week_start is in days since
--- the epoch. All touches count here, whatever the lookback window. Users are counted on their
--- stored id type (a distinct count needs no cast to text).
+-- the epoch. All touches count here, whatever the lookback window. The distinct count runs on
+-- integer keys (week number, channel index, users on their stored id type); channel names are
+-- joined to the small result.
 --
--- Input: touchpoints(user_id, timestamp [days since epoch], channel).
+-- Inputs: touchpoints(user_id, timestamp [days since epoch], channel), journey_channels.
+WITH counts AS (
+    SELECT
+        CAST(FLOOR((t.timestamp - {week_offset_days}) / 7) AS BIGINT) AS week,
+        ch.channel_index,
+        CAST(COUNT(*) AS BIGINT) AS n_touches,
+        CAST(COUNT(DISTINCT t.user_id) AS BIGINT) AS n_users
+    FROM touchpoints AS t
+    JOIN journey_channels AS ch ON t.channel = ch.channel
+    GROUP BY CAST(FLOOR((t.timestamp - {week_offset_days}) / 7) AS BIGINT), ch.channel_index
+)
 SELECT
-    CAST(FLOOR((timestamp - {week_offset_days}) / 7) * 7 + {week_offset_days} AS DOUBLE)
-        AS week_start,
-    channel,
-    CAST(COUNT(*) AS BIGINT) AS n_touches,
-    CAST(COUNT(DISTINCT user_id) AS BIGINT) AS n_users
-FROM touchpoints
-GROUP BY FLOOR((timestamp - {week_offset_days}) / 7) * 7 + {week_offset_days}, channel
+    CAST(c.week * 7 + {week_offset_days} AS DOUBLE) AS week_start,
+    ch.channel,
+    c.n_touches,
+    c.n_users
+FROM counts AS c
+JOIN journey_channels AS ch ON c.channel_index = ch.channel_index
