@@ -109,14 +109,21 @@ def find_mode(model) -> Mode:
 
 
 def laplace_posterior(
-    model, var_names: list[str], *, draws: int, chains: int, seed: int | None
+    model,
+    var_names: list[str],
+    *,
+    draws: int,
+    chains: int,
+    seed: int | None,
+    mode: Mode | None = None,
 ) -> tuple[xr.Dataset, dict]:
     """Laplace draws of ``var_names`` from ``model`` laid out as (chain, draw, ...).
 
     Returns ``(posterior, diagnostics)``; the posterior has the model's dims/coords and
-    attrs ``laplace_log_density_at_mode``, ``laplace_optimiser_iterations``.
+    attrs ``laplace_log_density_at_mode``, ``laplace_optimiser_iterations``. ``mode``: a
+    ``find_mode(model)`` result already at hand (it is found here otherwise).
     """
-    mode = find_mode(model)
+    mode = find_mode(model) if mode is None else mode
     eigvals, eigvecs = mode.eigvals, mode.eigvecs
     positive = bool(np.all(eigvals > 0))
     # If the Hessian is not positive definite the flag says so; clip so draws still exist.

@@ -310,10 +310,14 @@ class ConversionModel:
             if self.synergy and len(data.channels) > 1
             else np.zeros((0, 2), dtype=np.int64)
         )
-        screen = self._screen(data, candidates, ages) if self.screen_synergy else None
+        screen, base, base_mode = (
+            self._screen(data, candidates, ages) if self.screen_synergy else (None, None, None)
+        )
         pairs = candidates if screen is None else screen.selected
         stats = sufficient_stats(data, pairs, code_table(len(ages)).shape[0])
-        self.model_ = build_model(stats, data.channels, ages, self.priors)
+        # When the screen keeps no pair the model is the screen's: reuse it and its mode.
+        reuse = base is not None and len(pairs) == 0
+        self.model_ = base if reuse else build_model(stats, data.channels, ages, self.priors)
         n_conv_patterns = len(stats.conv_k)
         method = self.method
         if method == "auto":
@@ -327,7 +331,12 @@ class ConversionModel:
             from attribution.laplace import laplace_posterior
 
             posterior, self.diagnostics_ = laplace_posterior(
-                self.model_, names + hyper, draws=self.draws, chains=self.chains, seed=self.seed
+                self.model_,
+                names + hyper,
+                draws=self.draws,
+                chains=self.chains,
+                seed=self.seed,
+                mode=base_mode if reuse else None,
             )
         if len(pairs):
             posterior = posterior.assign_coords(
@@ -353,16 +362,20 @@ class ConversionModel:
         warn_if_failed(self.diagnostics_, method)
         return self
 
-    def _screen(self, data: Patterns, candidates: np.ndarray, ages: np.ndarray) -> Screen | None:
-        """Score-test the candidate pairs at the mode of the model without synergy."""
+    def _screen(self, data: Patterns, candidates: np.ndarray, ages: np.ndarray):
+        """Score-test the candidate pairs at the mode of the model without synergy.
+
+        Returns ``(screen, model without synergy, its Mode)``; all None without candidates.
+        """
         if len(candidates) == 0:
-            return None
+            return None, None, None
         from attribution.laplace import find_mode
 
         stats = sufficient_stats(data, candidates[:0], code_table(len(ages)).shape[0])
         base = build_model(stats, data.channels, ages, self.priors)
-        mode = find_mode(base).values(base, ["baseline", "beta", "decay", "saturation"])
-        return screen_pairs(data, candidates, mode, ages, self.synergy_alpha)
+        mode = find_mode(base)
+        values = mode.values(base, ["baseline", "beta", "decay", "saturation"])
+        return screen_pairs(data, candidates, values, ages, self.synergy_alpha), base, mode
 
     def _sample_nuts(self, names: list[str]) -> tuple[xr.Dataset, dict]:
         import pymc as pm
