@@ -58,8 +58,12 @@ class Mode:
         return {name: arr[0] for name, arr in out.items()}
 
 
-def find_mode(model) -> Mode:
-    """Maximise the log posterior of ``model`` (L-BFGS-B, restarts off saddles); see module doc."""
+def find_mode(model, start: np.ndarray | None = None) -> Mode:
+    """Maximise the log posterior of ``model`` (L-BFGS-B, restarts off saddles); see module doc.
+
+    ``start``: an unconstrained starting point (e.g. ``Mode.x`` of the same model fitted on
+    other rows), used when its size matches the model's; the model's initial point otherwise.
+    """
     import pytensor
     from pymc.pytensorf import join_nonshared_inputs
     from scipy import optimize
@@ -69,6 +73,8 @@ def find_mode(model) -> Mode:
     (logp, dlogp), joined = join_nonshared_inputs(point, [model.logp(), model.dlogp()], value_vars)
     logp_dlogp = pytensor.function([joined], [logp, dlogp])
     x0 = np.concatenate([np.ravel(point[v.name]) for v in value_vars]).astype(np.float64)
+    if start is not None and np.size(start) == x0.size:
+        x0 = np.asarray(start, dtype=np.float64).copy()
 
     def negative(x: np.ndarray) -> tuple[float, np.ndarray]:
         value, grad = logp_dlogp(x)

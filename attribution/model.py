@@ -268,13 +268,16 @@ class ConversionModel:
         synergy: include pairwise synergy for pairs with enough co-converting journeys.
         screen_synergy, synergy_alpha: keep only the candidate pairs that pass the score test
             of ``attribution.synergy`` at family-wise level ``synergy_alpha``.
+        start: unconstrained starting point of the Laplace mode search, e.g. ``mode_.x`` of a
+            fit of the same structure on other rows (ignored when its size differs).
         method: "auto" (NUTS up to ``nuts_max_converting_patterns`` converting patterns,
             Laplace above), "nuts" or "laplace".
         draws, tune, chains, seed, cores, target_accept: sampler settings (Laplace uses
             draws x chains independent draws, laid out as (chain, draw)).
 
     After ``fit``: ``posterior_`` (xarray Dataset, dims (chain, draw[, channel][,
-    channel_pair])), ``diagnostics_`` (dict), ``method_`` ("nuts" | "laplace"), ``model_``.
+    channel_pair])), ``diagnostics_`` (dict), ``method_`` ("nuts" | "laplace"), ``model_``,
+    ``mode_`` (``attribution.laplace.Mode`` of a Laplace fit; None after NUTS).
     """
 
     channels: Sequence[str]
@@ -292,6 +295,7 @@ class ConversionModel:
     min_pair_conversions: int = MIN_PAIR_CONVERSIONS
     screen_synergy: bool = True
     synergy_alpha: float = SCREEN_ALPHA
+    start: np.ndarray | None = None
 
     def fit(self, patterns: pd.DataFrame | Patterns) -> ConversionModel:
         """Fit on a pattern table (DataFrame per docs/contracts.md, or ``Patterns``)."""
@@ -325,18 +329,20 @@ class ConversionModel:
         self.method_ = method
         names = [p for p in PARAMETERS if p != "synergy" or len(pairs)]
         hyper = ["beta_scale", "decay_mu", "decay_sigma"]
+        self.mode_ = None
         if method == "nuts":
             posterior, self.diagnostics_ = self._sample_nuts(names + hyper)
         else:
-            from attribution.laplace import laplace_posterior
+            from attribution.laplace import find_mode, laplace_posterior
 
+            self.mode_ = base_mode if reuse else find_mode(self.model_, self.start)
             posterior, self.diagnostics_ = laplace_posterior(
                 self.model_,
                 names + hyper,
                 draws=self.draws,
                 chains=self.chains,
                 seed=self.seed,
-                mode=base_mode if reuse else None,
+                mode=self.mode_,
             )
         if len(pairs):
             posterior = posterior.assign_coords(
@@ -373,7 +379,7 @@ class ConversionModel:
 
         stats = sufficient_stats(data, candidates[:0], code_table(len(ages)).shape[0])
         base = build_model(stats, data.channels, ages, self.priors)
-        mode = find_mode(base)
+        mode = find_mode(base, self.start)
         values = mode.values(base, ["baseline", "beta", "decay", "saturation"])
         return screen_pairs(data, candidates, values, ages, self.synergy_alpha), base, mode
 

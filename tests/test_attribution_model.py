@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -166,6 +167,20 @@ def test_laplace_approximation_agrees_with_nuts(nuts_fit, laplace_fit, patterns)
     lap_shares = channel_shares(shapley_credit(laplace_fit.posterior_, patterns))
     share_diff = np.abs(nuts_shares.mean(("chain", "draw")) - lap_shares.mean(("chain", "draw")))
     assert float(share_diff.max()) < 0.04, share_diff.values
+
+
+@pytest.mark.slow
+def test_laplace_started_at_a_previous_mode_returns_that_mode_in_fewer_iterations(
+    laplace_fit, patterns
+):
+    warm = dataclasses.replace(laplace_fit, start=laplace_fit.mode_.x).fit(patterns)
+    assert warm.mode_.log_density == pytest.approx(laplace_fit.mode_.log_density, abs=1e-4)
+    np.testing.assert_allclose(
+        warm.posterior_["beta"].mean().item(),
+        laplace_fit.posterior_["beta"].mean().item(),
+        rtol=1e-3,
+    )
+    assert warm.mode_.iterations < laplace_fit.mode_.iterations
 
 
 @pytest.mark.slow
