@@ -173,7 +173,12 @@ def holdout_log_loss(
     draws = min(model.draws, max(1, math.ceil(LOG_LOSS_MAX_DRAWS / model.chains)))
     posterior = getattr(model, "posterior_", None)
     synergy = model.synergy and (posterior is None or "synergy" in posterior)
-    fitted = dataclasses.replace(model, method=method, draws=draws, synergy=synergy).fit(train)
+    # Start the refit's mode search at the full fit's mode (same structure: ignored otherwise).
+    mode = getattr(model, "mode_", None)
+    start = None if mode is None else mode.x
+    fitted = dataclasses.replace(
+        model, method=method, draws=draws, synergy=synergy, start=start
+    ).fit(train)
     return {
         "bayes": model_log_loss(fitted.posterior_, test),
         "logistic": logistic_log_loss(train, test),
