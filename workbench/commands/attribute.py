@@ -18,7 +18,10 @@ Defaults chosen for speed (issue 3):
   converting patterns) NUTS 149 s vs Laplace 20 s; 50k users (1,532) NUTS 133 s vs Laplace
   12 s; the scale bench at 0.2M journeys (8,583) NUTS 920 s. NUTS cost is ~2 minutes already
   at the smallest sizes (it is set by the posterior's geometry more than by the data), so
-  the switch sits where NUTS starts to exceed ~2 minutes and grows from there.
+  the switch sits where NUTS starts to exceed ~2 minutes and grows from there. After the
+  synergy screen and the recent-bin parameterisation (2 x (1,000 + 1,000) draws): 20k users
+  33-150 s of sampling depending on load, 0.2M journeys 124 s wall / 193 s CPU end to end
+  (bench/RESULTS.md).
 - 2 chains x (1,000 tune + 1,000 draws), PyMC's own defaults: with 500 + 500 the NUTS
   diagnostics failed on R-hat noise alone (1.011-1.013 with every bulk ESS above 260) at 20k
   simulated users; with 1,000 + 1,000 the default scenario passes (R-hat 1.005, ESS >= 440).
