@@ -44,6 +44,9 @@ DEFAULT_CORES = 2
 # 0.95: at 0.9 a few divergences remained (2 in 2 x 1,000 draws at 20k simulated users).
 DEFAULT_TARGET_ACCEPT = 0.95
 PARAMETERS = ("baseline", "beta", "decay", "saturation", "synergy")
+# exp(690) ~ 4e299: the fresh-touch saturation theta_recent * exp(decay * age_0) stays finite
+# (exact up to decay * age_0 = 690, i.e. a decay of ~1,400 per day for the 0.5-day bin age).
+MAX_LOG_SATURATION_FACTOR = 690.0
 
 
 @dataclass(frozen=True)
@@ -205,8 +208,12 @@ def build_model(
         # The same response in the module's (fresh-touch) parameters, which every consumer of
         # the posterior uses: E = exp(-decay age_0) E_recent gives theta = theta_recent
         # exp(decay age_0), and beta s = beta_recent s_recent with s = k s_recent below.
+        # Capped so theta stays finite for any draw (a zero-effect channel's decay is only
+        # prior-bound and Laplace draws reach its tails): theta * 0 must be 0, not inf * 0.
         theta = pm.Deterministic(
-            "saturation", theta_recent * pt.exp(decay * ages[0]), dims="channel"
+            "saturation",
+            theta_recent * pt.exp(pt.minimum(decay * ages[0], MAX_LOG_SATURATION_FACTOR)),
+            dims="channel",
         )
         k = pt.expm1(-theta_recent) / pt.expm1(-theta)
         beta = pm.Deterministic("beta", beta_recent / k, dims="channel")
