@@ -21,11 +21,23 @@ PAIRS = np.array([[0, 1], [1, 2], [2, 3]])
 WITH_SYNERGY = {**TRUTH, "pairs": np.array([[2, 3]]), "synergy": np.array([0.06])}
 
 
-def log_likelihood(patterns, pair, gamma: float) -> float:
-    """Binomial log-likelihood of the TRUTH model plus ``gamma`` on ``pair`` (no constants)."""
-    s = saturation_curve(
+def truth_response(patterns) -> np.ndarray:
+    """s (pattern, channel) of the TRUTH model."""
+    return saturation_curve(
         exposure(patterns.counts(len(AGES)), TRUTH["decay"], AGES), TRUTH["saturation"]
     )
+
+
+def truth_statistics(patterns) -> tuple[np.ndarray, np.ndarray]:
+    """Score and information of PAIRS at the TRUTH parameters."""
+    return score_statistics(
+        patterns, PAIRS, TRUTH["baseline"], TRUTH["beta"], TRUTH["decay"], TRUTH["saturation"], AGES
+    )
+
+
+def log_likelihood(patterns, pair, gamma: float) -> float:
+    """Binomial log-likelihood of the TRUTH model plus ``gamma`` on ``pair`` (no constants)."""
+    s = truth_response(patterns)
     h = TRUTH["baseline"] + s @ TRUTH["beta"] + gamma * s[:, pair[0]] * s[:, pair[1]]
     k, n = patterns.n_conversions, patterns.n_journeys
     return float(np.sum(k * np.log(-np.expm1(-h)) - (n - k) * h))
@@ -37,15 +49,7 @@ def small_patterns():
 
 
 def test_score_is_the_slope_of_the_log_likelihood_in_the_synergy(small_patterns):
-    score, _ = score_statistics(
-        small_patterns,
-        PAIRS,
-        TRUTH["baseline"],
-        TRUTH["beta"],
-        TRUTH["decay"],
-        TRUTH["saturation"],
-        AGES,
-    )
+    score, _ = truth_statistics(small_patterns)
     step = 1e-6
     for q, pair in enumerate(PAIRS):
         slope = (
@@ -56,18 +60,8 @@ def test_score_is_the_slope_of_the_log_likelihood_in_the_synergy(small_patterns)
 
 def test_information_is_the_schur_complement_of_the_fisher_matrix(small_patterns):
     """Efficient information = 1 / [(X'WX)^-1]_last for X = [1, s, s_c s_d] (nuisance removed)."""
-    _, info = score_statistics(
-        small_patterns,
-        PAIRS,
-        TRUTH["baseline"],
-        TRUTH["beta"],
-        TRUTH["decay"],
-        TRUTH["saturation"],
-        AGES,
-    )
-    s = saturation_curve(
-        exposure(small_patterns.counts(len(AGES)), TRUTH["decay"], AGES), TRUTH["saturation"]
-    )
+    _, info = truth_statistics(small_patterns)
+    s = truth_response(small_patterns)
     h = TRUTH["baseline"] + s @ TRUTH["beta"]
     w = small_patterns.n_journeys * np.exp(-h) / -np.expm1(-h)
     for q, (c, d) in enumerate(PAIRS):
