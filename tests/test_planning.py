@@ -423,32 +423,37 @@ def test_response_curves_rise_with_spend_for_a_channel_with_effect(standin_plan)
     assert steps[-1] < steps[0]
 
 
-def test_cli_unknown_channel_exits_2_and_writes_nothing(standin_files, tmp_path):
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("scenarios:\n  - name: x\n    change: {tv: 0.2}\n")
-    out = tmp_path / "plan.nc"
-    f = standin_files
-    proc = subprocess.run(
+def run_plan_cli(files, scenarios, out, *extra: str) -> subprocess.CompletedProcess:
+    """``workbench plan`` in a subprocess on the stand-in files, as a user runs it."""
+    return subprocess.run(
         [
             sys.executable,
             "-m",
             "workbench.cli",
             "plan",
             "--attribution",
-            str(f / "attribution.nc"),
+            str(files / "attribution.nc"),
             "--clv",
-            str(f / "clv.nc"),
+            str(files / "clv.nc"),
             "--spend",
-            str(f / "spend.csv"),
+            str(files / "spend.csv"),
             "--scenarios",
-            str(bad),
+            str(scenarios),
+            *extra,
             "--out",
             str(out),
         ],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
     )
+
+
+def test_cli_unknown_channel_exits_2_and_writes_nothing(standin_files, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("scenarios:\n  - name: x\n    change: {tv: 0.2}\n")
+    out = tmp_path / "plan.nc"
+    proc = run_plan_cli(standin_files, bad, out)
     assert proc.returncode == 2
     assert "tv" in proc.stderr and str(bad) in proc.stderr
     assert not out.exists()
@@ -472,31 +477,8 @@ def test_plots_draw_one_panel_per_channel_and_one_row_per_scenario(standin_plan)
 def test_cli_writes_a_plan_that_reads_back_with_the_scenarios(standin_files, tmp_path):
     from workbench.store import read_results
 
-    f = standin_files
     out = tmp_path / "plan.nc"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "workbench.cli",
-            "plan",
-            "--attribution",
-            str(f / "attribution.nc"),
-            "--clv",
-            str(f / "clv.nc"),
-            "--spend",
-            str(f / "spend.csv"),
-            "--scenarios",
-            str(f / "scenarios.yaml"),
-            "--objective",
-            "q10",
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    proc = run_plan_cli(standin_files, standin_files / "scenarios.yaml", out, "--objective", "q10")
     assert proc.returncode == 0, proc.stderr
     assert "cut_display" in proc.stdout and "optimised (q10)" in proc.stdout
     ds = read_results(out)
