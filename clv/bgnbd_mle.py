@@ -10,25 +10,22 @@ lifetimes differentiates the whole expression with autograd on every row; here:
 - per row, only the log-sum-exp of A3 and A4 and its softmax weight remain.
 The optimiser works in the log-parameters (as lifetimes) from a start chosen on a small grid, on
 times rescaled like lifetimes (so that alpha is of order one): trust-region Newton steps with the
-exact Hessian, BFGS as a fallback, and the gradient test of ``GRADIENT_TOL`` as the convergence
-criterion.
+exact Hessian, BFGS as a fallback, and the gradient test of ``clv.newton.GRADIENT_TOL`` as the
+convergence criterion (``clv.newton``).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize
 from scipy.special import digamma, gammaln, polygamma
+
+from clv.newton import minimise_log_params
 
 #: Time rescaling: times are multiplied by TIME_SCALE_TARGET / max(T) (lifetimes' _scale_time).
 TIME_SCALE_TARGET = 10.0
 #: Starting grid: r and alpha (scaled time units), a and b.
 START_R_ALPHA = ((0.5, 1.0), (1.0, 5.0), (0.2, 0.5))
 START_A_B = ((1.0, 3.0), (0.5, 5.0), (2.0, 2.0))
-GRADIENT_TOL = 1e-6
-BFGS_GTOL = 1e-9
-MAX_ITER = 1000
-MAX_LOG_PARAM = 30.0
 
 
 class _Data:
@@ -138,34 +135,9 @@ def fit(frequency, recency, T, weights=None) -> tuple[dict[str, float], bool, st
     w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
     d = _Data(x, np.asarray(recency, dtype=float) * scale, big_t * scale, w)
     starts = [np.log([r, al, a, b]) for r, al in START_R_ALPHA for a, b in START_A_B]
-    values = [_negative_loglik(s, d)[0] for s in starts]
-    start = starts[int(np.nanargmin(values))]
-    # Newton steps in a trust region with the exact Hessian (few evaluations); BFGS from where
-    # it stopped if that did not converge.
-    result = minimize(
-        _negative_loglik,
-        start,
-        args=(d,),
-        jac=True,
-        hess=_negative_loglik_hessian,
-        method="trust-exact",
-        options={"gtol": BFGS_GTOL, "maxiter": MAX_ITER},
+    x_opt, converged, message = minimise_log_params(
+        _negative_loglik, _negative_loglik_hessian, starts, (d,)
     )
-    if not result.success:
-        result = minimize(
-            _negative_loglik,
-            result.x if np.all(np.isfinite(result.x)) else start,
-            args=(d,),
-            jac=True,
-            method="BFGS",
-            options={"gtol": BFGS_GTOL, "maxiter": MAX_ITER},
-        )
-    grad = _negative_loglik(result.x, d)[1]
-    converged = bool(
-        np.all(np.isfinite(result.x))
-        and np.max(np.abs(grad)) < GRADIENT_TOL
-        and np.max(np.abs(result.x)) < MAX_LOG_PARAM
-    )
-    r, alpha, a, b = np.exp(result.x)
+    r, alpha, a, b = np.exp(x_opt)
     params = {"r": float(r), "alpha": float(alpha / scale), "a": float(a), "b": float(b)}
-    return params, converged, str(result.message)
+    return params, converged, message

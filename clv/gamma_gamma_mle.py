@@ -15,29 +15,21 @@ What this does instead, for the *same* likelihood (note 025, eq. 1a, as lifetime
    exactly the rescaled one, and at the new scale all three log-parameters are of order one.
 2. Start from the best point of a small grid of (p, q) with v set so that the population mean
    spend p v / (q - 1) equals the sample mean (a moment condition).
-3. BFGS with the analytic gradient; the fit counts as converged when the gradient of the mean
-   log-likelihood is below ``GRADIENT_TOL`` even if the line search reports precision loss.
+3. Trust-region Newton with the exact Hessian, BFGS as a fallback (``clv.newton``); the fit
+   counts as converged when the gradient of the mean log-likelihood is below
+   ``clv.newton.GRADIENT_TOL`` even if the line search reports precision loss.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize
 from scipy.special import digamma, gammaln, polygamma
+
+from clv.newton import minimise_log_params
 
 #: Grid of starting (p, q); q > 1 so the population mean spend exists.
 START_P = (0.5, 2.0, 8.0)
 START_Q = (1.5, 4.0, 16.0)
-#: Converged when the max |gradient| of the mean log-likelihood (per customer, log-parameters)
-#: is below this.
-GRADIENT_TOL = 1e-6
-#: BFGS stopping tolerance on the gradient norm (tighter than GRADIENT_TOL so that a normal stop
-#: leaves the parameters at the optimum to many digits).
-BFGS_GTOL = 1e-9
-MAX_ITER = 1000
-#: Above this log-parameter the fit has run off to infinity (q and v without bound: mean spend
-#: does not vary between customers more than its within-customer noise explains).
-MAX_LOG_PARAM = 30.0
 
 
 class _Data:
@@ -109,33 +101,8 @@ def fit(frequency, monetary_value, weights=None) -> tuple[dict[str, float], bool
     starts = [
         np.log([p, q, (q - 1.0) / p]) for p in START_P for q in START_Q
     ]  # p v / (q - 1) = 1, the scaled sample mean
-    values = [_mean_negative_loglik(s, *args)[0] for s in starts]
-    start = starts[int(np.nanargmin(values))]
-    # Newton steps in a trust region (exact Hessian: a handful of evaluations at a million
-    # customers); BFGS from where it stopped if that did not converge.
-    result = minimize(
-        _mean_negative_loglik,
-        start,
-        args=args,
-        jac=True,
-        hess=_mean_negative_loglik_hessian,
-        method="trust-exact",
-        options={"gtol": BFGS_GTOL, "maxiter": MAX_ITER},
+    x_opt, converged, message = minimise_log_params(
+        _mean_negative_loglik, _mean_negative_loglik_hessian, starts, args
     )
-    if not result.success:
-        result = minimize(
-            _mean_negative_loglik,
-            result.x if np.all(np.isfinite(result.x)) else start,
-            args=args,
-            jac=True,
-            method="BFGS",
-            options={"gtol": BFGS_GTOL, "maxiter": MAX_ITER},
-        )
-    grad = _mean_negative_loglik(result.x, *args)[1]
-    converged = bool(
-        np.all(np.isfinite(result.x))
-        and np.max(np.abs(grad)) < GRADIENT_TOL
-        and np.max(np.abs(result.x)) < MAX_LOG_PARAM
-    )
-    p, q, v = np.exp(result.x)
-    return {"p": float(p), "q": float(q), "v": float(v * scale)}, converged, str(result.message)
+    p, q, v = np.exp(x_opt)
+    return {"p": float(p), "q": float(q), "v": float(v * scale)}, converged, message
