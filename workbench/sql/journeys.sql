@@ -48,19 +48,13 @@ ordered AS (
             PARTITION BY user_id ORDER BY event_time, is_touch, channel_index
             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
         ) AS conversions_before,
-        LAG(is_touch) OVER (
-            PARTITION BY user_id ORDER BY event_time, is_touch, channel_index
-        ) AS previous_is_touch,
-        LAG(event_time) OVER (
-            PARTITION BY user_id ORDER BY event_time, is_touch, channel_index
-        ) AS previous_time,
-        LEAD(is_touch) OVER (
-            PARTITION BY user_id ORDER BY event_time, is_touch, channel_index
-        ) AS next_is_touch,
-        LEAD(channel_index) OVER (
-            PARTITION BY user_id ORDER BY event_time, is_touch, channel_index
-        ) AS next_channel_index
+        LAG(is_touch) OVER user_events AS previous_is_touch,
+        LAG(event_time) OVER user_events AS previous_time,
+        LEAD(is_touch) OVER user_events AS next_is_touch,
+        LEAD(channel_index) OVER user_events AS next_channel_index
     FROM events
+    -- the neighbours' window; the frames above need their own ROWS clause
+    WINDOW user_events AS (PARTITION BY user_id ORDER BY event_time, is_touch, channel_index)
 ),
 touches AS (
     SELECT
