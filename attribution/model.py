@@ -83,7 +83,7 @@ class Priors:
     decay_sigma_sd: float = 0.5
     saturation_median: float = 0.5
     saturation_log_sd: float = 1.0
-    synergy_scale_sd: float = 0.02
+    synergy_sd: float = 0.02
 
 
 @dataclass(frozen=True)
@@ -235,7 +235,7 @@ def build_model(
             # One scale per pair, no shared hyper-scale: the screen already chose the pairs,
             # and scale x z with one or two pairs is a ridge (only the product is identified)
             # on which NUTS diverged.
-            synergy = pm.HalfNormal("synergy", sigma=priors.synergy_scale_sd, dims="channel_pair")
+            synergy = pm.HalfNormal("synergy", sigma=priors.synergy_sd, dims="channel_pair")
             pair_sums = pt.stack(
                 [
                     pt.dot(s[c], pt.dot(stats.nonconv_by_pair[q], s[d]))
