@@ -30,6 +30,17 @@ def _run(command: str, **options: object) -> None:
         sys.exit(EXIT_BAD_INPUT)
 
 
+def _call(function_name: str, **options: object) -> None:
+    """Call ``workbench.api.<function_name>(**options)``; bad input becomes one line and exit 2."""
+    from workbench import api
+
+    try:
+        getattr(api, function_name)(**options)
+    except InputError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="workbench")
 def main() -> None:

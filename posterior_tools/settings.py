@@ -1,0 +1,15 @@
+"""Defaults every model reads: the posterior interval and PyMC's sampler settings.
+
+These are the one place each default is defined; model packages, pipelines and ``--help`` texts
+read them from here."""
+
+from __future__ import annotations
+
+#: Posterior intervals are central 90% intervals: the 5% and 95% quantiles of the draws.
+INTERVAL = 0.90
+INTERVAL_QUANTILES = ((1 - INTERVAL) / 2, 1 - (1 - INTERVAL) / 2)
+
+#: NUTS settings (PyMC's own defaults: 2 x (1,000 tune + 1,000 draws)).
+DRAWS = 1000
+TUNE = 1000
+CHAINS = 2
