@@ -13,21 +13,36 @@ Typical use on the pattern table of docs/contracts.md (channels sorted by name):
     prob = conversion_probability(model.posterior_, pattern_counts(patterns), exposure_scale)
 """
 
-from attribution.checks import holdout_log_loss, logistic_log_loss, posterior_predictive_checks
-from attribution.features import (
-    COUNT_CAP,
-    DEFAULT_LOOKBACK_DAYS,
-    RECENCY_EDGES_DAYS,
-    Patterns,
-    as_patterns,
-    decode_codes,
-    encode_counts,
-    pattern_counts,
-    recency_ages_days,
-)
-from attribution.model import ConversionModel, Priors
-from attribution.probability import conversion_probability
-from attribution.shapley import shapley_credit, thin_posterior
+from importlib import import_module
+
+# Public names and the module each lives in, imported on first use (PEP 562) so that
+# ``import attribution.settings`` (the CLI's help texts) does not load xarray or PyMC.
+_EXPORTS = {
+    "holdout_log_loss": "checks",
+    "logistic_log_loss": "checks",
+    "posterior_predictive_checks": "checks",
+    "COUNT_CAP": "settings",
+    "DEFAULT_LOOKBACK_DAYS": "settings",
+    "RECENCY_EDGES_DAYS": "settings",
+    "Patterns": "features",
+    "as_patterns": "features",
+    "decode_codes": "features",
+    "encode_counts": "features",
+    "pattern_counts": "features",
+    "recency_ages_days": "features",
+    "ConversionModel": "model",
+    "Priors": "model",
+    "conversion_probability": "probability",
+    "shapley_credit": "shapley",
+    "thin_posterior": "shapley",
+}
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(f"attribution.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'attribution' has no attribute {name!r}")
+
 
 __all__ = [
     "COUNT_CAP",
@@ -48,3 +63,7 @@ __all__ = [
     "shapley_credit",
     "thin_posterior",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -22,10 +22,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from attribution.settings import COUNT_CAP, DEFAULT_LOOKBACK_DAYS, RECENCY_EDGES_DAYS
+
 # Named settings shared with the SQL step (docs/contracts.md); one place for the defaults.
-RECENCY_EDGES_DAYS: tuple[float, ...] = (0.0, 1.0, 7.0)
-DEFAULT_LOOKBACK_DAYS: float = 30.0
-COUNT_CAP: int = 3
 CODE_BASE: int = COUNT_CAP + 1
 # Representative age of the first two bins (days): mid-point of [0, 1) and a point inside
 # [1, 7) nearer its start, because touch frequency declines with age inside a journey.

@@ -28,17 +28,16 @@ import xarray as xr
 from attribution.diagnostics import diagnostics_attrs, nuts_diagnostics, warn_if_failed
 from attribution.features import DEFAULT_LOOKBACK_DAYS, Patterns, as_patterns, code_table
 from attribution.features import recency_ages_days as default_recency_ages
+from attribution.settings import METHODS, NUTS_MAX_CONVERTING_PATTERNS
 from attribution.synergy import SCREEN_ALPHA, Screen, screen_pairs
+from posterior_tools.settings import CHAINS, DRAWS, TUNE
 
-# Above this many converting patterns "auto" uses the Laplace approximation instead of NUTS:
-# NUTS cost grows with the converting patterns (one log-likelihood + gradient per leapfrog step).
-NUTS_MAX_CONVERTING_PATTERNS = 20_000
 # A synergy pair enters the model only when enough converting journeys saw both channels;
 # with fewer the pair is unidentified and only slows sampling.
 MIN_PAIR_CONVERSIONS = 30
-DEFAULT_DRAWS = 1000
-DEFAULT_TUNE = 1000
-DEFAULT_CHAINS = 2
+DEFAULT_DRAWS = DRAWS
+DEFAULT_TUNE = TUNE
+DEFAULT_CHAINS = CHAINS
 # Chains run in parallel processes; the draws do not depend on it (one seed per chain).
 DEFAULT_CORES = 2
 # 0.95: at 0.9 a few divergences remained (2 in 2 x 1,000 draws at 20k simulated users).
@@ -306,8 +305,8 @@ class ConversionModel:
 
     def fit(self, patterns: pd.DataFrame | Patterns) -> ConversionModel:
         """Fit on a pattern table (DataFrame per docs/contracts.md, or ``Patterns``)."""
-        if self.method not in ("auto", "nuts", "laplace"):
-            raise ValueError(f"method must be 'auto', 'nuts' or 'laplace'; got {self.method!r}")
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}; got {self.method!r}")
         data = as_patterns(patterns, self.channels)
         if data.n_conversions.sum() == 0:
             raise ValueError("the pattern table has no conversions: nothing to attribute")
@@ -374,6 +373,29 @@ class ConversionModel:
         self.posterior_ = posterior
         warn_if_failed(self.diagnostics_, method)
         return self
+
+    def predict_proba(self, patterns: pd.DataFrame | Patterns) -> xr.DataArray:
+        """P(convert) of each pattern under each posterior draw: DataArray (chain, draw,
+        pattern), from the fitted ``posterior_`` (``attribution.probability``)."""
+        from attribution.features import pattern_counts
+        from attribution.probability import conversion_probability
+
+        self._check_fitted()
+        data = as_patterns(patterns, self.channels)
+        return conversion_probability(self.posterior_, pattern_counts(data))
+
+    def credit(self, patterns: pd.DataFrame | Patterns) -> xr.Dataset:
+        """Exact Shapley credit and removal effects per posterior draw over ``patterns``
+        (``attribution.shapley.shapley_credit``): ``attributed_conversions(chain, draw,
+        channel)``, ``incremental_conversions``, ``baseline_conversions`` (conversions)."""
+        from attribution.shapley import shapley_credit
+
+        self._check_fitted()
+        return shapley_credit(self.posterior_, as_patterns(patterns, self.channels))
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "posterior_"):
+            raise ValueError("this ConversionModel is not fitted yet: call fit(patterns) first")
 
     def _screen(self, data: Patterns, candidates: np.ndarray, ages: np.ndarray):
         """Score-test the candidate pairs at the mode of the model without synergy.

@@ -42,7 +42,7 @@ TARGET_MAE, TARGET_RATIO_TO_MARKOV = 0.02, 0.25
 
 def score_scenario(scenario: str, users: int, seed: int = SEED, method: str = "auto") -> dict:
     """Simulate one scenario, attribute it, and score every method's shares against truth."""
-    from workbench.commands.attribute import attribute
+    from workbench.api import attribute
     from workbench.simulate import simulate
 
     sim = simulate(users=users, weeks=WEEKS, scenario=scenario, seed=seed)

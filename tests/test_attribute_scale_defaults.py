@@ -1,6 +1,6 @@
 """Default settings of ``workbench attribute`` that keep large runs fast: the held-out check
 refits by the Laplace approximation whatever the main method, ``--method auto`` switches to
-Laplace above ``AUTO_NUTS_MAX_CONVERTING_PATTERNS`` converting patterns, and the results'
+Laplace above ``NUTS_MAX_CONVERTING_PATTERNS`` converting patterns, and the results'
 attrs name both methods."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from attribution import checks
 from attribution.features import as_patterns, recency_ages_days
 from attribution.model import ConversionModel
-from workbench.commands import attribute as command
+from workbench.pipelines import attribution as command
 from workbench.simulate import simulate
 
 CHANNELS = ("display", "email", "search")
@@ -68,7 +68,7 @@ def journeys():
 def test_auto_above_the_threshold_uses_laplace_and_attrs_name_both_methods(journeys, monkeypatch):
     touchpoints, conversions = journeys
     # Threshold below this data's converting patterns (it has dozens): auto must pick Laplace.
-    monkeypatch.setattr(command, "AUTO_NUTS_MAX_CONVERTING_PATTERNS", 1)
+    monkeypatch.setattr(command, "NUTS_MAX_CONVERTING_PATTERNS", 1)
     ds = command.attribute(touchpoints, conversions, method="auto", draws=40, tune=40, seed=2)
     assert ds.attrs["posterior_method"] == "laplace"
     assert ds.attrs["holdout_refit_method"] == "laplace"

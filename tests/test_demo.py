@@ -12,9 +12,9 @@ from workbench.commands import demo
 
 STAGE_MODULES = {
     "simulate": "workbench.commands.simulate",
-    "attribute": "workbench.commands.attribute",
+    "attribute": "workbench.pipelines.attribution",
     "clv": "workbench.commands.clv",
-    "plan": "workbench.commands.plan",
+    "plan": "workbench.pipelines.plan",
     "report": "workbench.commands.report",
 }
 #: Small enough to keep the test short, large enough for the CLV fits on the holdout split to

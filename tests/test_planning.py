@@ -320,7 +320,7 @@ def standin_files(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def standin_plan(standin_files):
-    from workbench.commands.plan import plan
+    from workbench.api import plan
 
     f = standin_files
     return plan(
@@ -493,7 +493,7 @@ def test_cli_writes_a_plan_that_reads_back_with_the_scenarios(standin_files, tmp
 def test_spend_on_a_channel_the_attribution_does_not_know_is_an_input_error(
     standin_files, tmp_path
 ):
-    from workbench.commands.plan import plan
+    from workbench.api import plan
 
     spend = standin_spend_table()
     spend.loc[0, "channel"] = "tv"

@@ -39,9 +39,8 @@ SEARCH_MIN_STEP = 0.025
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
-    from workbench.commands.attribute import attribute
+    from workbench.api import attribute, plan
     from workbench.commands.clv import clv
-    from workbench.commands.plan import plan
     from workbench.simulate import simulate, write
 
     folder = tmp_path_factory.mktemp("truth")

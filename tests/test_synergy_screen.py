@@ -88,7 +88,7 @@ def test_fit_keeps_the_true_synergy_pair_and_drops_the_null_pairs():
 def test_default_attribution_on_the_simulator_converges_with_nuts_and_drops_null_pairs():
     """20,000 simulated users with defaults: NUTS (auto at this size) passes its diagnostics,
     which it did not while all fifteen pairs carried synergy terms (R-hat 1.013 at 500 draws)."""
-    from workbench.commands.attribute import attribute
+    from workbench.api import attribute
     from workbench.simulate import simulate
 
     sim = simulate(users=20_000, scenario="default", seed=1)

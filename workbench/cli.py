@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import importlib
 import sys
+from typing import Any
 
 import click
 
+import posterior_tools.settings as inference
+from attribution import settings as attribution_settings
 from workbench import __version__
 from workbench.errors import InputError
 
@@ -30,12 +33,12 @@ def _run(command: str, **options: object) -> None:
         sys.exit(EXIT_BAD_INPUT)
 
 
-def _call(function_name: str, **options: object) -> None:
+def _call(function_name: str, **options: object) -> Any:
     """Call ``workbench.api.<function_name>(**options)``; bad input becomes one line and exit 2."""
     from workbench import api
 
     try:
-        getattr(api, function_name)(**options)
+        return getattr(api, function_name)(**options)
     except InputError as err:
         click.echo(f"error: {err}", err=True)
         sys.exit(EXIT_BAD_INPUT)
@@ -96,21 +99,22 @@ def simulate(**options):
 @click.option("--out", default="results/attribution.nc", show_default=True, type=PATH)
 @click.option(
     "--lookback-days",
-    default=30.0,
+    default=attribution_settings.DEFAULT_LOOKBACK_DAYS,
     show_default=True,
-    help="Touches older than this before a conversion get no credit.",
+    help="Touches older than this (days) before a conversion get no credit.",
 )
 @click.option("--seed", default=1, show_default=True)
-@click.option("--draws", default=1000, show_default=True, help="Posterior draws per chain.")
-@click.option("--tune", default=1000, show_default=True, help="Tuning steps per chain.")
-@click.option("--chains", default=2, show_default=True)
+@click.option("--draws", default=inference.DRAWS, show_default=True, help="Draws per chain.")
+@click.option("--tune", default=inference.TUNE, show_default=True, help="Tuning steps per chain.")
+@click.option("--chains", default=inference.CHAINS, show_default=True)
 @click.option(
     "--method",
-    type=click.Choice(["auto", "nuts", "laplace"]),
+    type=click.Choice(attribution_settings.METHODS),
     default="auto",
     show_default=True,
-    help="Posterior: NUTS, a Laplace approximation, or auto (NUTS up to 1,000 converting "
-    "patterns, Laplace above; the held-out check always refits by Laplace).",
+    help="Posterior: NUTS, a Laplace approximation, or auto (NUTS up to "
+    f"{attribution_settings.NUTS_MAX_CONVERTING_PATTERNS:,} converting patterns, Laplace above; "
+    "the held-out check always refits by Laplace).",
 )
 @click.option("--engine", type=ENGINE, default="duckdb", show_default=True)
 def attribute(**options):
@@ -120,7 +124,7 @@ def attribute(**options):
     Shapley value of the model's conversion probability per posterior draw, and stores the
     heuristic (first, last, linear, time-decay, position-based) and Markov baselines beside it.
     """
-    _run("attribute", **options)
+    _call("attribute", **options)
 
 
 @main.command()
@@ -163,8 +167,8 @@ def clv(**options):
 
 
 @main.command()
-@click.option("--attribution", "attribution_path", required=True, type=PATH)
-@click.option("--clv", "clv_path", required=True, type=PATH)
+@click.option("--attribution", required=True, type=PATH, help="attribution.nc from attribute.")
+@click.option("--clv", required=True, type=PATH, help="clv.nc from clv.")
 @click.option(
     "--spend", required=True, type=PATH, help="channel, period_start, spend [period_end]."
 )
@@ -187,7 +191,10 @@ def clv(**options):
 @click.option("--seed", default=1, show_default=True)
 def plan(**options):
     """Budget scenarios and an optimiser, valued with conversions and CLV, with intervals."""
-    _run("plan", **options)
+    from workbench.pipelines.plan import summary_lines
+
+    ds = _call("plan", **options)
+    click.echo("\n".join([*summary_lines(ds), f"wrote {options['out']}"]))
 
 
 @main.command()

@@ -102,8 +102,8 @@ def run(
     started = time.perf_counter()
     for i, (name, step) in enumerate(stages, start=1):
         tag = f"[{i}/{len(stages)}] {name}"
-        module = "workbench.notebooks" if name == "notebooks" else f"workbench.commands.{name}"
-        if not _exists(module):
+        module = {"notebooks": "workbench.notebooks"}.get(name, f"workbench.commands.{name}")
+        if name not in API_STAGES and not _exists(module):
             click.echo(f"{tag}: not available yet")
             outcome[name] = "not available yet"
             continue
@@ -162,6 +162,10 @@ def _command(name: str):
     return importlib.import_module(f"workbench.commands.{name}")
 
 
+#: Stages whose work is a typed ``workbench.api`` function (the others still run a command).
+API_STAGES = ("attribute", "plan")
+
+
 def _cli_defaults(name: str) -> dict[str, Any]:
     """The option defaults of ``workbench <name>``, so the demo follows the CLI's defaults."""
     from workbench.cli import main
@@ -170,9 +174,14 @@ def _cli_defaults(name: str) -> dict[str, Any]:
 
 
 def _call(name: str, **overrides: Any) -> Any:
-    """``workbench.commands.<name>.run`` with the CLI defaults and ``overrides``, passing only
-    the options its ``run`` accepts."""
-    fn = _command(name).run
+    """The stage's function with the CLI defaults and ``overrides``, passing only the options
+    it accepts."""
+    if name in API_STAGES:
+        from workbench import api
+
+        fn = getattr(api, name)
+    else:
+        fn = _command(name).run
     options = {**_cli_defaults(name), **overrides}
     accepted = inspect.signature(fn).parameters
     if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
@@ -240,8 +249,8 @@ def _plan(paths: _Paths, seed: int, attributed: bool, valued: bool) -> None:
     _needs(valued, "clv.nc from clv")
     _call(
         "plan",
-        attribution_path=str(paths.result("attribution")),
-        clv_path=str(paths.result("clv")),
+        attribution=str(paths.result("attribution")),
+        clv=str(paths.result("clv")),
         spend=_input(paths, "spend"),
         scenarios=str(EXAMPLE_SCENARIOS) if EXAMPLE_SCENARIOS.is_file() else None,
         out=str(paths.result("plan")),

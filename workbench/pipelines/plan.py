@@ -1,4 +1,5 @@
-"""``workbench plan``: KPIs, response curves, budget scenarios and an optimised allocation.
+"""Planning pipeline (``workbench plan``): KPIs, response curves, budget scenarios and an
+optimised allocation.
 
 Reads attribution.nc (model posterior, pattern table, weekly touches), clv.nc (value of the
 customers each channel acquires) and the spend table; writes plan.nc. ``draw`` is a flattened
@@ -23,32 +24,46 @@ plan.nc:
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
+from posterior_tools.settings import INTERVAL_QUANTILES as INTERVAL
 from workbench.errors import InputError
 
 #: Posterior samples kept for scenarios and curves (thinned evenly from chain x draw).
 MAX_DRAWS = 200
 #: Posterior samples the optimiser climbs on (a subset of the above, for speed).
 OPTIMISER_DRAWS = 60
-#: Interval reported for scenario deltas.
-INTERVAL = (0.05, 0.95)
 #: The attribution model's posterior parameters (``attribution.model.PARAMETERS``).
 MODEL_PARAMETERS = ("baseline", "beta", "decay", "saturation", "synergy")
+#: Optimiser objectives: the mean or a lower quantile (``q10``) of the value gained.
+DEFAULT_OBJECTIVE = "mean"
+
+
+@dataclass
+class _Inputs:
+    """What the plan reads: both results files, the spend grid and the current spend."""
+
+    attr_ds: xr.Dataset
+    clv_ds: xr.Dataset
+    channels: list[str]
+    grid: xr.Dataset
+    current: np.ndarray
 
 
 def plan(
-    attribution: Any,
-    clv: Any,
-    spend: Any,
+    attribution: str | os.PathLike | xr.Dataset,
+    clv: str | os.PathLike | xr.Dataset,
+    spend: str | os.PathLike | pd.DataFrame,
     *,
-    scenarios: Any = None,
+    scenarios: str | os.PathLike | list[dict] | None = None,
     budget: float | None = None,
-    objective: str = "mean",
-    bounds: Any = None,
+    objective: str = DEFAULT_OBJECTIVE,
+    bounds: tuple[float, float] | dict[str, tuple[float, float]] | None = None,
     seed: int = 1,
     out: str | os.PathLike | None = None,
     max_draws: int = MAX_DRAWS,
@@ -64,16 +79,45 @@ def plan(
     multiples of current spend for every channel or a dict channel -> (lo, hi). Returns the
     plan Dataset (and writes it atomically to ``out`` when given).
     """
-    from workbench.planning import kpis as kpi_mod
-    from workbench.planning.optimise import optimise, parse_objective, resolve_bounds
-    from workbench.planning.reach import fit_reach
-    from workbench.planning.response import ResponseModel, model_hazard, response_curves
-    from workbench.planning.scenarios import CURRENT, OPTIMISED, Scenario, read_scenarios
-    from workbench.planning.spend import load_spend, spend_grid
-    from workbench.planning.value import customer_worth, worth_draws
-    from workbench.store import provenance, write_results
+    from workbench.planning.optimise import parse_objective
+    from workbench.store import write_results
 
     goal = parse_objective(objective)
+    inputs = _read_inputs(attribution, clv, spend)
+    plan_list = _scenarios(inputs, scenarios)
+    samples, opt_samples, disjoint = _draw_split(inputs.attr_ds, seed, max_draws, optimiser_draws)
+    model, reach, clv_c, value_note = _response_model(inputs, samples, seed)
+    opt_model, _, _, _ = _response_model(inputs, opt_samples, seed + 1)  # independent draws
+    total = float(inputs.current.sum()) if budget is None else float(budget)
+    best = _optimise(inputs, opt_model, total, bounds, goal)
+    plan_list.append(best.scenario)
+    ds = _evaluate(inputs, model, plan_list)
+    ds = ds.merge(_curves_and_kpis(inputs, model, reach, clv_c))
+    ds.attrs = _provenance(
+        locals_=dict(attribution=attribution, clv=clv, spend=spend, scenarios=scenarios),
+        inputs=inputs,
+        n_draws=len(samples),
+        seed=seed,
+        settings={
+            "budget": total,
+            "objective": goal.label,
+            "bounds": bounds if bounds is not None else "default",
+            "max_draws": max_draws,
+            "optimiser_draws": len(opt_samples),
+            "optimiser_draws_disjoint": disjoint,
+            "interval": list(INTERVAL),
+        },
+        best=best,
+        value_note=value_note,
+    )
+    if out is not None:
+        write_results(ds, out)
+    return ds
+
+
+def _read_inputs(attribution, clv, spend) -> _Inputs:
+    from workbench.planning.spend import load_spend, spend_grid
+
     attr_ds = _open(attribution, "attribution")
     clv_ds = _open(clv, "clv")
     _require(
@@ -83,66 +127,88 @@ def plan(
     spend_label = str(spend) if isinstance(spend, str | os.PathLike) else "<DataFrame>"
     grid = spend_grid(load_spend(spend), channels, attr_ds.get("weekly_touches"), spend_label)
     current = grid["spend"].sum("period").values
-    plannable = current > 0
-    if not plannable.any():
+    if not (current > 0).any():
         raise InputError("every channel has zero spend; nothing to plan", file=spend_label)
+    return _Inputs(attr_ds, clv_ds, channels, grid, current)
 
-    # Scenarios (validated before any model work): current, the user's, then the optimiser's.
-    current_map = dict(zip(channels, current.tolist(), strict=True))
+
+def _scenarios(inputs: _Inputs, scenarios) -> list:
+    """Current spend, then the user's scenarios (validated before any model work)."""
+    from workbench.planning.scenarios import CURRENT, Scenario, read_scenarios
+
+    current_map = dict(zip(inputs.channels, inputs.current.tolist(), strict=True))
     plan_list = [Scenario(CURRENT, current_map, "current spend")]
     if scenarios is not None:
         plan_list += read_scenarios(scenarios, current_map)
     for sc in plan_list:
         # Channels with no current spend have no reach curve: their response is unknown.
-        bad = [c for c in channels if current_map[c] == 0 and sc.spend[c] > 0]
+        bad = [c for c in inputs.channels if current_map[c] == 0 and sc.spend[c] > 0]
         if bad:
             raise InputError(
                 f"scenario '{sc.name}' gives spend to {', '.join(bad)}, which has no current "
                 "spend, so its response to spend is unknown",
                 file=str(scenarios),
             )
+    return plan_list
 
-    # Reported draws and the optimiser's draws are disjoint when the posterior has enough, so
-    # the optimised scenario is not judged on the draws it was tuned to (winner's curse).
+
+def _draw_split(attr_ds: xr.Dataset, seed: int, max_draws: int, optimiser_draws: int):
+    """Posterior samples for reporting and for the optimiser: disjoint when the posterior has
+    enough, so the optimised scenario is not judged on the draws it was tuned to (winner's
+    curse). Returns (samples, optimiser samples, disjoint)."""
     rng = np.random.default_rng(seed)
-    n_total = attr_ds.sizes["chain"] * attr_ds.sizes["draw"]
-    order = rng.permutation(n_total)
+    order = rng.permutation(attr_ds.sizes["chain"] * attr_ds.sizes["draw"])
     samples = np.sort(order[:max_draws])
     spare = order[max_draws:]
     opt_samples = np.sort(spare[:optimiser_draws] if spare.size else samples[:optimiser_draws])
-    params = _parameters(attr_ds)
-    counts = attr_ds["pattern_counts"]
-    parts, n = model_hazard(params, counts, samples)
+    return samples, opt_samples, bool(spare.size > 0)
+
+
+def _response_model(inputs: _Inputs, samples: np.ndarray, seed: int):
+    """Spend -> conversions and value per posterior sample: the attribution model's hazard,
+    reach curves fitted to weekly spend and touches, and customer value per channel. Returns
+    (ResponseModel, reach Dataset, customer value (sample, channel), value source note)."""
+    from workbench.planning.reach import fit_reach
+    from workbench.planning.response import ResponseModel, model_hazard
+    from workbench.planning.value import customer_worth, worth_draws
+
+    parts, n = model_hazard(_parameters(inputs.attr_ds), inputs.attr_ds["pattern_counts"], samples)
     # No weekly touches (NaN): every channel's touches are taken as proportional to spend.
-    reach = fit_reach(grid["spend"], grid["touches"], n, seed)
-    worth, clv_base, value_note = customer_worth(clv_ds, channels)
-    clv_c = worth_draws(clv_ds, channels, worth, n, seed)  # (sample, channel)
-    common = dict(
-        channels=channels,
-        n_journeys=attr_ds["pattern_n_journeys"].values.astype(float),
-        weekly_spend=grid["spend"].values,
-        clv_baseline=clv_base,
-        organic_conversions=float(attr_ds.get("organic_conversions", 0.0)),
-    )
+    reach = fit_reach(inputs.grid["spend"], inputs.grid["touches"], n, seed)
+    worth, clv_base, value_note = customer_worth(inputs.clv_ds, inputs.channels)
+    clv_c = worth_draws(inputs.clv_ds, inputs.channels, worth, n, seed)
     model = ResponseModel(
-        hazard_parts=parts, reach_k=reach["reach_k"].values, clv_by_channel=clv_c, **common
+        hazard_parts=parts,
+        reach_k=reach["reach_k"].values,
+        clv_by_channel=clv_c,
+        channels=inputs.channels,
+        n_journeys=inputs.attr_ds["pattern_n_journeys"].values.astype(float),
+        weekly_spend=inputs.grid["spend"].values,
+        clv_baseline=clv_base,
+        organic_conversions=float(inputs.attr_ds.get("organic_conversions", 0.0)),
     )
+    return model, reach, clv_c, value_note
 
-    lower, upper = resolve_bounds(channels, current, bounds)
-    total = float(current.sum()) if budget is None else float(budget)
-    fixed = ~plannable
+
+@dataclass
+class _Best:
+    scenario: Any
+    converged: bool
+    message: str
+    objective: float
+
+
+def _optimise(inputs: _Inputs, opt_model, total: float, bounds, goal) -> _Best:
+    """The optimiser's allocation under the total budget and per-channel bounds."""
+    from workbench.planning.optimise import optimise, resolve_bounds
+    from workbench.planning.scenarios import OPTIMISED, Scenario
+
+    current = inputs.current
+    lower, upper = resolve_bounds(inputs.channels, current, bounds)
     # Channels with no current spend have no reach curve: they stay at zero.
+    fixed = ~(current > 0)
     lower, upper = np.where(fixed, 0.0, lower), np.where(fixed, 0.0, upper)
-
-    opt_parts, n_opt = model_hazard(params, counts, opt_samples)
-    opt_seed = seed + 1  # independent reach and customer-value draws for the optimiser
-    opt_model = ResponseModel(
-        hazard_parts=opt_parts,
-        reach_k=fit_reach(grid["spend"], grid["touches"], n_opt, opt_seed)["reach_k"].values,
-        clv_by_channel=worth_draws(clv_ds, channels, worth, n_opt, opt_seed),
-        **common,
-    )
-    base_value = opt_model.outcomes(np.ones(len(channels)))["value"]
+    base_value = opt_model.outcomes(np.ones(len(inputs.channels)))["value"]
 
     def gain(x: np.ndarray) -> np.ndarray:
         return opt_model.outcomes(_multiplier(x, current))["value"] - base_value
@@ -150,23 +216,31 @@ def plan(
     best = optimise(
         gain, total, lower, upper, current, goal, value_scale=float(np.mean(base_value))
     )
-    plan_list.append(
-        Scenario(
-            OPTIMISED,
-            dict(zip(channels, best.spend.tolist(), strict=True)),
-            f"maximises the {goal.label} of value gained, budget {total:,.2f}",
-        )
+    scenario = Scenario(
+        OPTIMISED,
+        dict(zip(inputs.channels, best.spend.tolist(), strict=True)),
+        f"maximises the {goal.label} of value gained, budget {total:,.2f}",
     )
+    return _Best(scenario, bool(best.converged), best.message, best.objective)
 
-    spend_mat = np.array([[s.spend[c] for c in channels] for s in plan_list])
-    mult = _multiplier(spend_mat, current)
+
+def _evaluate(inputs: _Inputs, model, plan_list) -> xr.Dataset:
+    """Every scenario's conversions and value per draw, and their changes against current."""
+    spend_mat = np.array([[s.spend[c] for c in inputs.channels] for s in plan_list])
+    mult = _multiplier(spend_mat, inputs.current)
     results = [model.outcomes(m) for m in mult]
     conv = np.stack([r["conversions"] for r in results])
     value = np.stack([r["value"] for r in results])
-    ds = _scenario_dataset(plan_list, channels, spend_mat, mult, conv, value)
-    ds = ds.merge(response_curves(model))
-    ds = ds.merge(kpi_mod.channel_kpis(attr_ds, clv_ds, grid["spend"]))
-    periods = kpi_mod.period_kpis(attr_ds, clv_ds, grid)
+    return _scenario_dataset(plan_list, inputs.channels, spend_mat, mult, conv, value)
+
+
+def _curves_and_kpis(inputs: _Inputs, model, reach: xr.Dataset, clv_c: np.ndarray) -> xr.Dataset:
+    from workbench.planning import kpis
+    from workbench.planning.response import response_curves
+
+    ds = response_curves(model)
+    ds = ds.merge(kpis.channel_kpis(inputs.attr_ds, inputs.clv_ds, inputs.grid["spend"]))
+    periods = kpis.period_kpis(inputs.attr_ds, inputs.clv_ds, inputs.grid)
     if periods is not None:
         ds = ds.merge(periods)
     ds = ds.merge(reach)  # reach draws pair one-to-one with the posterior samples kept
@@ -175,77 +249,68 @@ def plan(
         clv_c,
         {"units": "currency per acquired customer (first order + CLV)"},
     )
-    ds.attrs = provenance(
+    return ds
+
+
+def _provenance(locals_, inputs: _Inputs, n_draws, seed, settings, best: _Best, value_note):
+    from workbench.store import provenance
+
+    return provenance(
         inputs={
-            "attribution": attribution,
-            "clv": clv,
-            "spend": spend,
-            **({"scenarios": scenarios} if scenarios is not None else {}),
+            "attribution": locals_["attribution"],
+            "clv": locals_["clv"],
+            "spend": locals_["spend"],
+            **({"scenarios": locals_["scenarios"]} if locals_["scenarios"] is not None else {}),
         },
-        row_counts={"spend_periods": int(grid.sizes["period"]), "draws": int(n)},
+        row_counts={"spend_periods": int(inputs.grid.sizes["period"]), "draws": int(n_draws)},
         seed=seed,
-        settings={
-            "budget": total,
-            "objective": goal.label,
-            "bounds": bounds if bounds is not None else "default",
-            "max_draws": max_draws,
-            "optimiser_draws": n_opt,
-            "optimiser_draws_disjoint": bool(spare.size > 0),
-            "interval": list(INTERVAL),
-        },
+        settings=settings,
         optimiser_converged=int(best.converged),
         optimiser_message=best.message,
         optimiser_objective=best.objective,
         value_source=value_note,
         spend_window_days=[
-            float(grid["period_start"].values[0]),
-            float(grid["period_end"].values[-1]),
+            float(inputs.grid["period_start"].values[0]),
+            float(inputs.grid["period_end"].values[-1]),
         ],
     )
-    if out is not None:
-        write_results(ds, out)
-    return ds
 
 
-def run(
-    attribution_path: str,
-    clv_path: str,
-    spend: str,
-    scenarios: str | None = None,
-    out: str = "results/plan.nc",
-    budget: float | None = None,
-    objective: str = "mean",
-    seed: int = 1,
-) -> None:
-    """CLI entry point (option names as in ``workbench plan``)."""
-    ds = plan(
-        attribution_path,
-        clv_path,
-        spend,
-        scenarios=scenarios,
-        budget=budget,
-        objective=objective,
-        seed=seed,
-        out=out,
-    )
-    print("change vs current spend over the data window: mean [90% interval]")
+def summary_lines(ds: xr.Dataset) -> list[str]:
+    """The plan in a few lines of text: each scenario's change against current spend (mean and
+    interval) and P(beats current), then the optimised allocation."""
+    lo, hi = (f"q{round(q * 100):02d}" for q in INTERVAL)
+    lines = [
+        "change vs current spend over the data window: mean "
+        f"[{round((INTERVAL[1] - INTERVAL[0]) * 100)}% interval]"
+    ]
     for name in ds["scenario"].values.tolist()[1:]:  # the first is the current plan
         row = ds.sel(scenario=name)
-        print(
+        lines.append(
             f"{name:>20}: conversions {float(row.delta_conversions_mean):+,.1f} "
-            f"[{float(row.delta_conversions_q05):+,.1f}, {float(row.delta_conversions_q95):+,.1f}]"
+            f"[{float(row[f'delta_conversions_{lo}']):+,.1f}, "
+            f"{float(row[f'delta_conversions_{hi}']):+,.1f}]"
             f"  value {float(row.delta_value_mean):+,.0f} "
-            f"[{float(row.delta_value_q05):+,.0f}, {float(row.delta_value_q95):+,.0f}]"
-            f"  P(beats current) {float(row.p_beats_current):.2f}"
+            f"[{float(row[f'delta_value_{lo}']):+,.0f}, {float(row[f'delta_value_{hi}']):+,.0f}]"
+            f"  P(beats current) {_probability(float(row.p_beats_current))}"
         )
     best = ds["spend_multiplier"].sel(scenario="optimised")
-    print(
+    lines.append(
         f"optimised ({ds.attrs['settings']['objective']}): "
         + ", ".join(
             f"{c} x{m:.2f}" for c, m in zip(best["channel"].values, best.values, strict=True)
         )
     )
-    print(f"wrote {out}")
+    return lines
+
+
+def _probability(p: float) -> str:
+    """A probability for people: never "1.00" or "0.00" unless every draw agrees."""
+    if 0 < p < 0.01:
+        return "<0.01"
+    if 0.99 < p < 1:
+        return ">0.99"
+    return f"{p:.2f}"
 
 
 def _multiplier(spend: np.ndarray, current: np.ndarray) -> np.ndarray:

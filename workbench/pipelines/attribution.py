@@ -1,0 +1,268 @@
+"""Attribution pipeline: touchpoints + conversions -> journeys (SQL) -> Bayesian conversion
+model -> Shapley credit per posterior draw, with the heuristic and Markov baselines beside it.
+
+Steps, top to bottom in :func:`attribute`: check the settings; stage both inputs and run the
+attribution SQL steps (``workbench.journeys``) on DuckDB or Spark; note degenerate channels
+(:func:`data_notes`); fit ``attribution.ConversionModel`` on the pattern table; credit channels
+(``ConversionModel.credit``); run the checks (posterior predictive by path length and channel,
+held-out log-loss against the Markov chain and a logistic regression on a journey split);
+assemble the attribution.nc Dataset (``attribution_dataset``) and write it atomically. Progress
+lines go to stderr.
+
+Defaults: ``method="auto"`` samples with NUTS up to
+``attribution.settings.NUTS_MAX_CONVERTING_PATTERNS`` converting patterns and uses the Laplace
+approximation above (attrs ``posterior_method`` names the one used); NUTS runs
+``posterior_tools.settings`` chains x (tune + draws), PyMC's own defaults (with 500 + 500 the
+NUTS diagnostics failed on R-hat noise alone at 20k simulated users). The held-out log-loss
+check refits by Laplace whatever the main method (``attribution.checks.HOLDOUT_REFIT_METHOD``),
+so it adds a Laplace fit instead of a second NUTS run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import warnings
+from typing import Any
+
+import pandas as pd
+import xarray as xr
+
+from attribution.settings import DEFAULT_LOOKBACK_DAYS, METHODS, NUTS_MAX_CONVERTING_PATTERNS
+from posterior_tools.settings import CHAINS, DRAWS, TUNE
+from workbench.errors import InputError
+from workbench.pipelines import attribution_dataset as dataset
+
+
+def _say(message: str, started: float) -> None:
+    """A progress line on stderr: wall seconds since ``started`` and this process's CPU
+    seconds so far (stage costs in bench/RESULTS.md come from these lines)."""
+    print(
+        f"[attribute {time.perf_counter() - started:6.1f} s, {time.process_time():6.1f} s CPU] "
+        f"{message}",
+        file=sys.stderr,
+    )
+
+
+def attribute(
+    touchpoints: str | os.PathLike | pd.DataFrame,
+    conversions: str | os.PathLike | pd.DataFrame,
+    *,
+    lookback_days: float = DEFAULT_LOOKBACK_DAYS,
+    seed: int = 1,
+    draws: int = DRAWS,
+    tune: int = TUNE,
+    chains: int = CHAINS,
+    method: str = "auto",
+    engine: str = "duckdb",
+    out: str | os.PathLike | None = None,
+    synergy: bool = True,
+    holdout_check: bool = True,
+) -> xr.Dataset:
+    """Bayesian multi-touch attribution from touchpoints and conversions.
+
+    Args:
+        touchpoints: path (CSV/Parquet) or DataFrame with user_id, timestamp, channel.
+        conversions: path or DataFrame with user_id, timestamp (users without touches are
+            fine: their conversions are organic).
+        lookback_days: touches older than this (days) before the journey end get no credit.
+        seed, draws, tune, chains: posterior sampling settings (draws and chains also shape
+            the Laplace approximation's draws).
+        method: ``auto`` (NUTS up to ``NUTS_MAX_CONVERTING_PATTERNS`` converting patterns,
+            Laplace above), ``nuts`` or ``laplace``.
+        engine: ``duckdb`` or ``spark`` for the SQL steps.
+        out: write the Dataset atomically here (NetCDF) when given.
+        synergy: include pairwise synergy terms (pairs kept by the score screen).
+        holdout_check: refit on the training split (by the Laplace approximation) to report
+            held-out log-loss; attrs ``holdout_refit_method`` names the refit's method.
+
+    Returns:
+        The attribution Dataset (docs/contracts.md, "attribution.nc").
+    """
+    started = time.perf_counter()
+    _check_settings(lookback_days, draws, tune, chains, method)
+    tables, n_touch_rows, n_conversion_rows = _journey_tables(
+        touchpoints, conversions, lookback_days, engine, started
+    )
+    notes = data_notes(tables)
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=2)
+    model, patterns = _fit(tables, lookback_days, synergy, method, draws, tune, chains, seed)
+    _say(f"posterior by {model.method_}; diagnostics ok: {model.diagnostics_['ok']}", started)
+    credit = model.credit(patterns)
+    _say("Shapley credit per posterior draw done", started)
+    checks = _checks(model, patterns, tables, holdout_check, seed)
+    _say(f"held-out log-loss: {_fmt(checks['log_loss'])}", started)
+
+    settings = dict(
+        lookback_days=lookback_days,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        method=method,
+        engine=engine,
+        synergy=synergy,
+    )
+    ds = dataset.assemble(tables, patterns, model, credit, checks, lookback_days)
+    ds.attrs.update(
+        _provenance(
+            touchpoints, conversions, tables, n_touch_rows, n_conversion_rows, seed, settings
+        )
+    )
+    ds.attrs.update(dataset.diagnostic_attrs(model, credit, checks))
+    ds.attrs["data_notes"] = notes
+    if out is not None:
+        from workbench.store import write_results
+
+        write_results(ds, out)
+        _say(f"wrote {out}", started)
+    return ds
+
+
+def _check_settings(lookback_days: float, draws: int, tune: int, chains: int, method: str) -> None:
+    from attribution.settings import RECENCY_EDGES_DAYS
+
+    if not lookback_days > RECENCY_EDGES_DAYS[-1]:
+        raise InputError(
+            f"--lookback-days must exceed the last recency bin edge ({RECENCY_EDGES_DAYS[-1]:g}"
+            f" days); got {lookback_days:g}"
+        )
+    if min(draws, tune, chains) < 1:
+        raise InputError(
+            f"draws, tune and chains must be at least 1; got {draws}, {tune}, {chains}"
+        )
+    if method not in METHODS:
+        raise InputError(f"--method must be one of {', '.join(METHODS)}; got '{method}'")
+
+
+def _journey_tables(touchpoints, conversions, lookback_days: float, engine: str, started: float):
+    """Stage both inputs and run the attribution SQL steps; returns (tables, row counts)."""
+    from workbench import io
+    from workbench import journeys as steps
+    from workbench.engines import make_engine
+
+    sql = make_engine(engine)
+    try:
+        n_touch_rows = io.stage(sql, "touchpoints", touchpoints)
+        n_conversion_rows = io.stage(sql, "conversions", conversions)
+        if n_touch_rows == 0:
+            raise InputError(
+                "touchpoints has no rows: nothing to attribute", file=_label(touchpoints)
+            )
+        _say(f"staged {n_touch_rows:,} touchpoints, {n_conversion_rows:,} conversions", started)
+        tables = steps.run_steps(sql, lookback_days)
+    finally:
+        sql.close()
+    _say(
+        f"{tables.n_journeys:,} journeys -> {len(tables.patterns):,} patterns on "
+        f"{len(tables.channels)} channels; {tables.organic_conversions:,} of "
+        f"{tables.observed_conversions:,} conversions organic",
+        started,
+    )
+    if tables.patterns["n_conversions"].sum() == 0:
+        raise InputError(
+            f"no conversion has a touch within {lookback_days:g} days before it: nothing to "
+            "attribute",
+            file=_label(conversions),
+        )
+    return tables, n_touch_rows, n_conversion_rows
+
+
+def data_notes(tables) -> list[str]:
+    """Channels whose credit the data cannot pin down, one plain sentence each.
+
+    - A channel in no converting journey: its effect's likelihood is highest at zero, so its
+      credit is what the non-negative prior leaves (near zero), not a measured effect.
+    - A channel in every journey: its presence is constant, so its effect cannot be told apart
+      from the baseline hazard; its credit is the prior's split between the two.
+    """
+    codes = tables.patterns[[f"k_{c}" for c in range(len(tables.channels))]].to_numpy() > 0
+    n_journeys = tables.patterns["n_journeys"].to_numpy()
+    n_conversions = tables.patterns["n_conversions"].to_numpy()
+    total = int(n_journeys.sum())
+    notes = []
+    for c, name in enumerate(tables.channels):
+        journeys = int(n_journeys[codes[:, c]].sum())
+        converting = int(n_conversions[codes[:, c]].sum())
+        if journeys and converting == 0:
+            notes.append(
+                f"channel '{name}' is in {journeys:,} journeys and none converted: its credit "
+                "is what the prior allows (near zero), not a measured effect"
+            )
+        elif journeys == total and len(tables.channels) > 1:
+            notes.append(
+                f"channel '{name}' is in every one of the {total:,} journeys: its effect cannot "
+                "be told apart from the baseline, so its credit is unreliable"
+            )
+    return notes
+
+
+def _fit(tables, lookback_days, synergy, method, draws, tune, chains, seed):
+    """The conversion model fitted on the pattern table; returns (model, patterns)."""
+    from attribution import ConversionModel, as_patterns, recency_ages_days
+
+    patterns = as_patterns(tables.patterns, tables.channels)
+    model = ConversionModel(
+        channels=tables.channels,
+        recency_ages_days=recency_ages_days(lookback_days),
+        synergy=synergy,
+        method=method,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        seed=seed,
+        nuts_max_converting_patterns=NUTS_MAX_CONVERTING_PATTERNS,
+    )
+    return model.fit(patterns), patterns
+
+
+def _provenance(touchpoints, conversions, tables, n_touch, n_conv, seed, settings) -> dict:
+    from attribution.settings import RECENCY_EDGES_DAYS
+    from workbench import journeys as steps
+
+    settings = {
+        **settings,
+        "recency_edges_days": [*RECENCY_EDGES_DAYS, settings["lookback_days"]],
+        "count_cap": steps.COUNT_CAP,
+        "time_decay_half_life_days": steps.TIME_DECAY_HALF_LIFE_DAYS,
+        "position_end_share": steps.POSITION_END_SHARE,
+        "holdout_digits": "".join(steps.HOLDOUT_DIGITS),
+    }
+    return dataset.provenance_attrs(
+        touchpoints, conversions, tables, n_touch, n_conv, seed, settings
+    )
+
+
+def _checks(model, patterns, tables, holdout_check: bool, seed: int) -> dict:
+    """Posterior predictive checks and held-out log-loss per model (nats per journey)."""
+    from attribution import checks, markov
+
+    ppc = checks.posterior_predictive_checks(model.posterior_, patterns, seed=seed)
+    log_loss: dict[str, float] = {}
+    has_split = patterns.holdout.any() and not patterns.holdout.all()
+    refit = None
+    if holdout_check and has_split:
+        refit = checks.HOLDOUT_REFIT_METHOD or model.method
+        log_loss.update(checks.holdout_log_loss(model, patterns, refit_method=refit))
+        t = tables.markov_transitions
+        train, test = t[t["holdout"] == 0], t[t["holdout"] == 1]
+        log_loss["markov"] = float(
+            markov.last_state_log_loss(
+                train["from_state"],
+                train["to_state"],
+                train["n_transitions"],
+                test["from_state"],
+                test["to_state"],
+                test["n_transitions"],
+            )
+        )
+    return {"ppc": ppc, "log_loss": log_loss, "refit_method": refit or "not run"}
+
+
+def _label(source: Any) -> str:
+    return str(source) if isinstance(source, str | os.PathLike) else "<DataFrame>"
+
+
+def _fmt(values: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.4f}" for k, v in values.items()) or "skipped"
