@@ -30,10 +30,12 @@ import pandas as pd
 import pyarrow as pa
 
 from workbench.errors import InputError
+from workbench.sim.experience import Experience, simulate_experience
 from workbench.sim.journeys import (
     STREAM_CONVERT,
     STREAM_ORGANIC,
     STREAM_PURCHASES,
+    STREAM_SURVEYS,
     rng_for,
     sort_touches,
 )
@@ -56,6 +58,7 @@ __all__ = [
     "SimulatedData",
     "simulate",
     "write",
+    "write_experience",
     "read_truth",
     "shapley_values",
     "credit",
@@ -67,6 +70,9 @@ __all__ = [
 
 TABLES = ("touchpoints", "conversions", "transactions", "spend")
 TRUTH_FILE = "truth.json"
+#: Customer-experience files written by :func:`write_experience` (``workbench simulate``).
+EXPERIENCE_TABLES = ("surveys", "stage_touches")
+STAGES_FILE = "stages.yaml"
 FORMATS = ("parquet", "csv")
 USER_ID_DIGITS = 7
 MICROS_PER_DAY = 86_400_000_000
@@ -86,6 +92,8 @@ class SimulatedData:
     #: Per touched user (not written): decision time, true P with and without the touches,
     #: converted, acquisition channel and the true Shapley credit per channel (``shapley_<c>``).
     journeys: pd.DataFrame | None = None
+    #: NPS surveys, stage-tagged touches and the stage map (:mod:`workbench.sim.experience`).
+    experience: Experience | None = None
 
 
 def _timestamps(days: np.ndarray) -> np.ndarray:
@@ -204,7 +212,18 @@ def simulate(
     }
     truth = build_truth(world, counts, acquired)
     journeys = _journey_truth(world, ids, convert, acq, labels)
-    return SimulatedData(touchpoints, conversions, transactions, spend, truth, journeys)
+    experience = simulate_experience(
+        buys,
+        first_time,
+        np.array(labels, dtype=object)[acq_conv],
+        _strings(ids, customer_code),
+        touchpoints,
+        sc.gamma_gamma,
+        rng_for(seed, 0, STREAM_SURVEYS),
+        _timestamps,
+    )
+    truth["experience"] = experience.truth
+    return SimulatedData(touchpoints, conversions, transactions, spend, truth, journeys, experience)
 
 
 def _journey_truth(
@@ -278,6 +297,47 @@ def write(sim: SimulatedData, out_dir: str | os.PathLike, fmt: str = "parquet") 
     for tmp, final in staged:
         os.replace(tmp, final)
         paths[final.stem if final.name != TRUTH_FILE else "truth"] = final
+    return paths
+
+
+def write_experience(
+    sim: SimulatedData, out_dir: str | os.PathLike, fmt: str = "parquet"
+) -> dict[str, Path]:
+    """Write the customer-experience files beside the four tables: ``surveys`` (customer_id,
+    timestamp, score), ``stage_touches`` (the touchpoints plus conversion, retention and advocacy
+    events, each with a ``stage``) and ``stages.yaml`` (stage order and channel -> stage map).
+    The truth behind them is in truth.json under ``experience``. Atomic like :func:`write`."""
+    import yaml
+
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format '{fmt}'; expected parquet or csv")
+    if sim.experience is None:
+        return {}
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for name in EXPERIENCE_TABLES:
+            final = out / f"{name}.{fmt}"
+            tmp = _temp_in(out, final.name)
+            staged.append((tmp, final))
+            frame: pd.DataFrame = getattr(sim.experience, name)
+            if fmt == "parquet":
+                frame.to_parquet(tmp, index=False)
+            else:
+                frame.to_csv(tmp, index=False)
+        final = out / STAGES_FILE
+        tmp = _temp_in(out, final.name)
+        staged.append((tmp, final))
+        tmp.write_text(yaml.safe_dump(sim.experience.stages, sort_keys=False))
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise
+    paths = {}
+    for tmp, final in staged:
+        os.replace(tmp, final)
+        paths[final.name.split(".")[0]] = final
     return paths
 
 

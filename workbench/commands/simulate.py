@@ -19,7 +19,7 @@ def run(
 
     Prints progress lines and what was written; returns the paths by table name.
     """
-    from workbench.simulate import simulate, write
+    from workbench.simulate import simulate, write, write_experience
 
     started = time.perf_counter()
 
@@ -32,9 +32,13 @@ def run(
     for name, path in paths.items():
         rows = len(getattr(sim, name)) if name != "truth" else None
         say(f"  wrote {path}" + (f" ({rows:,} rows)" if rows is not None else ""))
+    extra = write_experience(sim, out_dir, fmt=fmt)
+    for name, path in extra.items():
+        rows = len(getattr(sim.experience, name)) if name != "stages" else None
+        say(f"  wrote {path}" + (f" ({rows:,} rows)" if rows is not None else ""))
     shares = sim.truth["shapley_shares"]
     say(
         "true Shapley shares: "
         + ", ".join(f"{c} {v:.3f}" for c, v in sorted(shares.items(), key=lambda kv: -kv[1]))
     )
-    return paths
+    return {**paths, **extra}

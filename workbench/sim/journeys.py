@@ -38,6 +38,7 @@ STREAM_TOUCHES = 4
 STREAM_CONVERT = 5
 STREAM_ORGANIC = 6
 STREAM_PURCHASES = 7
+STREAM_SURVEYS = 8  # customer experience (workbench.sim.experience)
 
 
 def rng_for(seed: int, rep: int, *key: int) -> np.random.Generator:

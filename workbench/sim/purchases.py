@@ -24,11 +24,18 @@ from workbench.sim.scenarios import BGNBD, DAYS_PER_WEEK, GammaGamma
 
 @dataclass(frozen=True)
 class Purchases:
-    """Orders as parallel arrays: customer index, time (days from start), amount (currency)."""
+    """Orders as parallel arrays: customer index, time (days from start), amount (currency).
+
+    The customers' latent draws come along (per customer, by index): purchase ``rate`` lambda
+    (per week), ``dropout`` p and Gamma-Gamma ``order_rate`` nu (the mean order is p_gg / nu);
+    the customer-experience simulation derives engagement from them."""
 
     customer: np.ndarray
     time: np.ndarray
     amount: np.ndarray
+    rate: np.ndarray | None = None
+    dropout: np.ndarray | None = None
+    order_rate: np.ndarray | None = None
 
 
 def draw_purchases(
@@ -70,7 +77,14 @@ def draw_purchases(
     times = np.concatenate([first_time, repeat_time])
     amounts = rng.gamma(gamma_gamma.p, 1.0 / nu[customers])
     order = np.lexsort((times, customers))
-    return Purchases(customers[order], times[order], np.round(amounts[order], 2))
+    return Purchases(
+        customers[order],
+        times[order],
+        np.round(amounts[order], 2),
+        rate=lam,
+        dropout=p_drop,
+        order_rate=nu,
+    )
 
 
 def expected_repeat_purchases(params: BGNBD, t: float) -> float:
