@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from clv import gamma_gamma_mle, mle
+from workbench.api import calibration_split
 from workbench.commands.clv import clv
-from workbench.commands.demo import calibration_split
 from workbench.simulate import simulate
 
 #: The configuration that failed before the fix (planning's report: 10,000 users, seed 1, the

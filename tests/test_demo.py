@@ -8,6 +8,7 @@ import importlib.util
 import pandas as pd
 import pytest
 
+from workbench.calibration import CALIBRATION_SHARE, calibration_split
 from workbench.commands import demo
 
 STAGE_MODULES = {
@@ -34,8 +35,8 @@ def test_the_calibration_split_takes_the_first_share_of_the_purchase_window(tmp_
         }
     ).to_parquet(path)
     # 2024-01-01 09:00 to 2024-11-01 18:00 is 305.375 days; 60% of that is 183.225 days.
-    assert demo.CALIBRATION_SHARE == 0.6
-    assert demo.calibration_split(str(path)) == ("2024-07-02", "2024-11-01")
+    assert CALIBRATION_SHARE == 0.6
+    assert calibration_split(str(path)) == ("2024-07-02", "2024-11-01")
 
 
 def test_missing_stages_are_reported_and_the_demo_goes_on(tmp_path, monkeypatch, capsys):

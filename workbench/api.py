@@ -16,6 +16,8 @@ import xarray as xr
 
 import posterior_tools.settings as inference
 from attribution import settings as attribution_settings
+from workbench.experience import settings as cx_settings
+from workbench.experiments import settings as experiment_settings
 from workbench.pipelines import plan as plan_settings
 
 #: An input table: a CSV or Parquet path (by extension) or a pandas DataFrame.
@@ -137,6 +139,126 @@ def plan(
     )
 
 
+def experiment(
+    assignments: Table,
+    conversions: Table,
+    *,
+    transactions: Table | None = None,
+    clv: str | os.PathLike | xr.Dataset | None = None,
+    control: str | None = None,
+    split: str | dict[str, float] | None = None,
+    metric: str = experiment_settings.DECISION_METRIC,
+    end: str | None = None,
+    channel: str | None = None,
+    lift_test_out: str | os.PathLike | None = None,
+    market_users: float | None = None,
+    clv_absent: str = experiment_settings.CLV_ABSENT,
+    draws: int = experiment_settings.POSTERIOR_DRAWS,
+    seed: int = 1,
+    engine: str = "duckdb",
+    out: str | os.PathLike | None = None,
+) -> xr.Dataset:
+    """Bayesian analysis of an A/B test: each arm's conversion rate, revenue per user and
+    customer value, the lift over the control, P(beats control) and the expected loss.
+
+    Args:
+        assignments: path or DataFrame with user_id, arm, assigned_at (one row per user; a user
+            in several arms is left out and counted).
+        conversions: path or DataFrame with user_id, timestamp [value]; only conversions from
+            the user's assignment on count (earlier ones are counted apart).
+        transactions: path or DataFrame with customer_id (= user_id), timestamp, amount for
+            revenue per user; without it the conversions' value column is used when present.
+        clv: clv.nc path (or its Dataset) from :func:`clv`: per-user predicted customer value
+            (users absent from it are valued by ``clv_absent``).
+        control: the arm the others are compared with (default ``control``, or ``holdout``
+            when ``channel`` is given).
+        split: planned shares for the sample-ratio check, ``"control=50,treatment=50"`` or a
+            dict (default: equal).
+        metric: what ``lift``, ``p_beats_control`` and ``expected_loss`` refer to:
+            conversion_rate, revenue_per_user or customer_value (all metrics are also stored by
+            metric).
+        end: end of the test (exclusive, a date or ISO time); later events are not counted.
+        channel: the arms are a hold-out of this channel; the result then carries a lift-test
+            row (channel, start, end, incremental_conversions, standard_error).
+        lift_test_out: write that row to this CSV/Parquet path.
+        market_users: users in the whole market the channel addresses, for scaling the row
+            (default: the users in the test).
+        clv_absent: value of users absent from clv.nc: ``mean`` (of its customers) or ``zero``.
+        draws: Monte Carlo draws per arm.
+        seed: random seed (same inputs and seed, same numbers).
+        engine: ``duckdb`` or ``spark`` for the SQL steps.
+        out: write the Dataset atomically to this NetCDF path when given.
+
+    Returns:
+        The experiment Dataset: ``conversion_rate(draw, arm)``, ``revenue_per_user(draw, arm)``,
+        ``customer_value(draw, arm)`` (with clv), ``lift(draw, arm)``, ``p_beats_control(arm)``,
+        ``expected_loss(arm)``, counts per arm; checks in attrs (docs/contracts.md,
+        "experiment.nc").
+    """
+    from workbench.pipelines.experiment import experiment as run
+
+    return run(
+        assignments,
+        conversions,
+        transactions=transactions,
+        clv=clv,
+        control=control,
+        split=split,
+        metric=metric,
+        end=end,
+        channel=channel,
+        lift_test_out=lift_test_out,
+        market_users=market_users,
+        clv_absent=clv_absent,
+        draws=draws,
+        seed=seed,
+        engine=engine,
+        out=out,
+    )
+
+
+def experiment_size(
+    baseline_rate: float,
+    *,
+    relative_mde: float | None = None,
+    control_users: int | None = None,
+    alpha: float = experiment_settings.PLAN_ALPHA,
+    power: float = experiment_settings.PLAN_POWER,
+    ratio: float = 1.0,
+    arms: int = 2,
+    daily_users: float | None = None,
+) -> xr.Dataset:
+    """Plan a conversion-rate test: users needed for a lift, or the lift a size can detect.
+
+    Args:
+        baseline_rate: the control's expected conversion rate (0.05 = 5%).
+        relative_mde: the smallest relative lift worth detecting (0.1 = +10%); returns the
+            users needed. Give this or ``control_users``.
+        control_users: users in the control arm; returns the minimum detectable effect.
+        alpha: two-sided significance level (split over the treatment arms, Bonferroni).
+        power: probability of detecting an effect of the MDE.
+        ratio: users in each treatment arm per control user.
+        arms: arms including the control.
+        daily_users: users entering the test per day, to give its length in days.
+
+    Returns:
+        A Dataset of scalars: ``control_users``, ``treatment_users`` (per treatment arm),
+        ``total_users``, ``relative_mde``, ``absolute_mde`` [, ``days``].
+    """
+    from workbench.pipelines.experiment import experiment_size as run
+
+    return run(
+        baseline_rate,
+        relative_mde=relative_mde,
+        control_users=control_users,
+        alpha=alpha,
+        power=power,
+        ratio=ratio,
+        arms=arms,
+        daily_users=daily_users,
+    )
+
+
 def simulate(**options: Any):
     """Simulated data with known truth; see ``workbench simulate --help``."""
     from workbench.simulate import simulate as _simulate
@@ -149,3 +271,73 @@ def report(results_dir: Any = "results", out_dir: Any = "reports", **options: An
     from workbench.commands.report import report as _report
 
     return _report(results_dir, out_dir, **options)
+
+
+def cx(
+    surveys: Table,
+    *,
+    touchpoints: Table | None = None,
+    stages: str | os.PathLike | None = None,
+    clv: str | os.PathLike | xr.Dataset | None = None,
+    attribution: str | os.PathLike | xr.Dataset | None = None,
+    transactions: Table | None = None,
+    customers: Table | None = None,
+    draws: int = cx_settings.POSTERIOR_DRAWS,
+    seed: int = cx_settings.SEED,
+    engine: str = "duckdb",
+    out: str | os.PathLike | None = None,
+) -> xr.Dataset:
+    """Customer experience: NPS with posteriors, value by NPS group, coverage, stage funnel.
+
+    Args:
+        surveys: path or DataFrame with customer_id, timestamp, score (integers 0-10)
+            [channel]; each answer counts once in NPS, a customer's latest answer sets their
+            group for value comparisons.
+        touchpoints: path or DataFrame with user_id, timestamp, channel [stage] for the
+            journey-stage funnel (optional).
+        stages: YAML with ``stages`` (names in funnel order; default awareness, consideration,
+            conversion, retention, advocacy) and ``channels`` (channel: stage) for touches
+            without a stage.
+        clv: clv.nc (path or Dataset): predicted CLV and P(alive) per customer, value tiers as
+            segments, acquisition shares when it was fitted with attribution.
+        attribution: attribution.nc: acquisition channel = the channel with the largest credit
+            in the customer's first converting journey (organic when none).
+        transactions: the customers surveys are checked against (else clv.nc's customers).
+        customers: customer_id with optional ``channel`` (acquisition) and ``segment`` columns;
+            they take precedence over the results files.
+        draws: posterior draws (exact Monte Carlo of the conjugate posterior).
+        seed: seed of those draws.
+        engine: ``duckdb`` or ``spark`` for the SQL steps.
+        out: write the Dataset atomically to this NetCDF path when given.
+
+    Returns:
+        The cx Dataset: ``nps(draw)`` in points (-100..100), ``nps_by_month(draw, month)``,
+        ``nps_by_channel(draw, channel)``, ``nps_by_segment(draw, segment)``,
+        ``respondents[_by_*](..., group)``, ``clv_by_group(draw, group)``,
+        ``p_alive_by_group``, coverage by channel, segment and value decile, and the stage
+        funnel over ``(funnel_channel, stage)`` (docs/contracts.md, "cx.nc").
+    """
+    from workbench.pipelines.cx import cx as run
+
+    return run(
+        surveys,
+        touchpoints=touchpoints,
+        stages=stages,
+        clv=clv,
+        attribution=attribution,
+        transactions=transactions,
+        customers=customers,
+        draws=draws,
+        seed=seed,
+        engine=engine,
+        out=out,
+    )
+
+
+def calibration_split(transactions: str | os.PathLike) -> tuple[str, str]:
+    """``(calibration_end, holdout_end)`` as YYYY-MM-DD for a transactions file: the holdout is
+    the last ``1 - workbench.calibration.CALIBRATION_SHARE`` of the window from the first to the
+    last purchase (the demo's split)."""
+    from workbench.calibration import calibration_split as split
+
+    return split(transactions)

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import click
 
+from posterior_tools.settings import CHAINS, DRAWS, TUNE
+
 #: Notebooks in execution order (file stems in ``NOTEBOOK_DIR``).
 NOTEBOOKS = ("quickstart", "attribution", "clv_cdnow", "clv_simulated", "budget_scenarios")
 #: Where the notebooks live: the repository's ``notebooks/`` folder.
@@ -38,8 +40,10 @@ _MAJOR, _MINOR = sys.version_info[:2]
 GENERIC_PYTHON = {"python", f"python{_MAJOR}", f"python{_MAJOR}.{_MINOR}"}
 
 
-#: Data and sampler sizes the notebooks use: ``full`` matches ``workbench demo``; ``small`` is
-#: for tests (a few thousand users, short NUTS runs).
+#: Data and sampler sizes the notebooks use: ``full`` matches ``workbench demo`` (the sampler
+#: defaults of ``posterior_tools.settings``); ``small`` is for tests (a few thousand users) and
+#: takes the Laplace approximation, whose draws are independent: a short NUTS run there failed
+#: its own R-hat and ESS checks, and its intervals could not be trusted.
 #: ``holdout_check`` refits the attribution model on a training split for held-out log-loss
 #: (it doubles the fitting cost, so small runs skip it); ``plan_draws`` and ``optimiser_draws``
 #: are the posterior samples the planner keeps for scenarios and climbs on.
@@ -47,9 +51,10 @@ SIZES = {
     "full": {
         "users": 20_000,
         "weeks": 12,
-        "draws": 400,
-        "tune": 400,
-        "chains": 2,
+        "method": "auto",
+        "draws": DRAWS,
+        "tune": TUNE,
+        "chains": CHAINS,
         "holdout_check": True,
         "plan_draws": 400,
         "optimiser_draws": 100,
@@ -57,6 +62,7 @@ SIZES = {
     "small": {
         "users": 3_000,
         "weeks": 8,
+        "method": "laplace",
         "draws": 100,
         "tune": 100,
         "chains": 2,
@@ -105,7 +111,7 @@ def ensure_results(
     stages (as ``workbench demo`` does, at the ``SIZES`` for ``small``) on the inputs of
     ``data_dir`` (simulated there when absent). Existing result files are reused as they are."""
     from workbench import api
-    from workbench.commands.demo import calibration_split
+    from workbench.calibration import calibration_split
 
     inputs = ensure_inputs(data_dir, small=small, seed=seed)
     size = SIZES["small" if small else "full"]
@@ -115,6 +121,7 @@ def ensure_results(
         api.attribute(
             str(inputs["touchpoints"]),
             str(inputs["conversions"]),
+            method=size["method"],
             draws=size["draws"],
             tune=size["tune"],
             chains=size["chains"],

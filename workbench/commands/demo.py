@@ -21,6 +21,7 @@ from typing import Any
 
 import click
 
+from workbench.calibration import calibration_split
 from workbench.errors import InputError
 
 #: Demo settings: sized so that ``make demo`` finishes in under ten minutes on two cores.
@@ -28,9 +29,6 @@ DEMO_WEEKS = 12
 DEMO_DRAWS = 1000
 DEMO_TUNE = 1000
 DEMO_CHAINS = 2
-#: Share of the transaction window (first to last purchase) used for calibration; the rest is
-#: the holdout on which the CLV models are checked.
-CALIBRATION_SHARE = 0.6
 #: Budget scenarios the demo evaluates (their channel names are the simulator's).
 EXAMPLE_SCENARIOS = Path(__file__).resolve().parents[2] / "data" / "scenarios_example.yaml"
 
@@ -273,32 +271,3 @@ def _notebooks(paths: _Paths, seed: int) -> None:
         out_dir=paths.reports / "notebooks",
         seed=seed,
     )
-
-
-def calibration_split(transactions: str) -> tuple[str, str]:
-    """``(calibration_end, holdout_end)`` as YYYY-MM-DD for a transactions file: the holdout is
-    the last ``1 - CALIBRATION_SHARE`` of the window from the first to the last purchase."""
-    import duckdb
-
-    from workbench.engines import file_format
-
-    reader = "read_parquet" if file_format(transactions) == "parquet" else "read_csv"
-    con = duckdb.connect(":memory:")
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        first, last = con.execute(
-            "SELECT min(epoch_us(CAST(timestamp AS TIMESTAMPTZ))), "
-            "max(epoch_us(CAST(timestamp AS TIMESTAMPTZ))) "
-            f"FROM {reader}(?)",
-            [str(transactions)],
-        ).fetchone()
-    finally:
-        con.close()
-    if first is None:
-        raise InputError("no transactions to split into calibration and holdout", file=transactions)
-    import pandas as pd
-
-    start = pd.Timestamp(first, unit="us")
-    end = pd.Timestamp(last, unit="us")
-    cal = (start + (end - start) * CALIBRATION_SHARE).normalize()
-    return str(cal.date()), str(end.normalize().date())
