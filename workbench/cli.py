@@ -17,6 +17,8 @@ import posterior_tools.settings as inference
 from attribution import settings as attribution_settings
 from workbench import __version__
 from workbench.errors import InputError
+from workbench.experience import settings as cx_settings
+from workbench.experiments import settings as experiment_settings
 
 EXIT_BAD_INPUT = 2
 
@@ -195,6 +197,164 @@ def plan(**options):
 
     ds = _call("plan", **options)
     click.echo("\n".join([*summary_lines(ds), f"wrote {options['out']}"]))
+
+
+@main.command()
+@click.option(
+    "--assignments", required=True, type=PATH, help="user_id, arm, assigned_at (one arm a user)."
+)
+@click.option("--conversions", required=True, type=PATH, help="user_id, timestamp [value].")
+@click.option(
+    "--transactions",
+    default=None,
+    type=PATH,
+    help="customer_id, timestamp, amount: revenue per user (else the conversions' value).",
+)
+@click.option("--clv", default=None, type=PATH, help="clv.nc: predicted customer value per arm.")
+@click.option(
+    "--control",
+    default=None,
+    help=f"The arm others are compared with [default: {experiment_settings.CONTROL_ARM}, or "
+    f"{experiment_settings.HOLDOUT_ARM} with --channel].",
+)
+@click.option(
+    "--split", default=None, help="Planned shares, e.g. control=50,treatment=50 [default: equal]."
+)
+@click.option(
+    "--metric",
+    type=click.Choice(experiment_settings.METRICS),
+    default=experiment_settings.DECISION_METRIC,
+    show_default=True,
+    help="What lift, P(beats control) and expected loss refer to.",
+)
+@click.option("--end", default=None, help="End of the test (exclusive); later events not counted.")
+@click.option(
+    "--channel", default=None, help="The arms are a hold-out of this channel (lift-test row)."
+)
+@click.option(
+    "--lift-test-out",
+    default=None,
+    type=PATH,
+    help="Write the hold-out's lift-test row (channel, start, end, incremental_conversions, "
+    "standard_error) to this CSV/Parquet file.",
+)
+@click.option(
+    "--market-users",
+    default=None,
+    type=float,
+    help="Users in the whole market, to scale the lift-test row [default: users in the test].",
+)
+@click.option(
+    "--clv-absent",
+    type=click.Choice(experiment_settings.CLV_ABSENT_RULES),
+    default=experiment_settings.CLV_ABSENT,
+    show_default=True,
+    help="Value of users absent from clv.nc: the mean of its customers, or zero.",
+)
+@click.option("--draws", default=experiment_settings.POSTERIOR_DRAWS, show_default=True)
+@click.option("--seed", default=1, show_default=True)
+@click.option("--engine", type=ENGINE, default="duckdb", show_default=True)
+@click.option("--out", default="results/experiment.nc", show_default=True, type=PATH)
+def experiment(**options):
+    """A/B test with posteriors: conversion rate, revenue per user and customer value per arm,
+    lift over the control with intervals, P(beats control), expected loss; checks for
+    sample-ratio mismatch, users in several arms and conversions before assignment.
+    """
+    from workbench.pipelines.experiment import describe
+
+    ds = _call("experiment", **options)
+    click.echo(describe(ds))
+    click.echo(f"wrote {options['out']}")
+    if options["lift_test_out"]:
+        click.echo(f"wrote {options['lift_test_out']}")
+
+
+@main.command("experiment-size")
+@click.option(
+    "--baseline-rate", required=True, type=float, help="Control conversion rate (0.05 = 5%)."
+)
+@click.option(
+    "--mde",
+    "relative_mde",
+    default=None,
+    type=float,
+    help="Smallest relative lift to detect (0.1 = +10%): gives the users needed.",
+)
+@click.option(
+    "--users",
+    "control_users",
+    default=None,
+    type=int,
+    help="Users in the control arm: gives the minimum detectable effect.",
+)
+@click.option(
+    "--alpha", default=experiment_settings.PLAN_ALPHA, show_default=True, help="Two-sided."
+)
+@click.option("--power", default=experiment_settings.PLAN_POWER, show_default=True)
+@click.option("--ratio", default=1.0, show_default=True, help="Treatment users per control user.")
+@click.option("--arms", default=2, show_default=True, help="Arms including the control.")
+@click.option("--daily-users", default=None, type=float, help="Users entering per day.")
+def experiment_size(**options):
+    """Plan a conversion-rate test: users needed for a lift (--mde), or the lift a size can
+    detect (--users), with statsmodels' power tools."""
+    from workbench.pipelines.experiment import describe_size
+
+    click.echo(describe_size(_call("experiment_size", **options)))
+
+
+@main.command()
+@click.option(
+    "--surveys", required=True, type=PATH, help="customer_id, timestamp, score (0-10) [channel]."
+)
+@click.option(
+    "--touchpoints",
+    default=None,
+    type=PATH,
+    help="user_id, timestamp, channel [stage]: touches for the journey-stage funnel.",
+)
+@click.option(
+    "--stages",
+    default=None,
+    type=PATH,
+    help="YAML: 'stages' in funnel order (default "
+    + ", ".join(cx_settings.DEFAULT_STAGES)
+    + ") and 'channels' (channel: stage) for touches without a stage.",
+)
+@click.option("--clv", default=None, type=PATH, help="clv.nc: CLV and P(alive) by NPS group.")
+@click.option(
+    "--attribution",
+    default=None,
+    type=PATH,
+    help="attribution.nc: each customer's acquisition channel (largest credit).",
+)
+@click.option(
+    "--transactions",
+    default=None,
+    type=PATH,
+    help="customer_id, timestamp, amount: surveys of unknown customers are reported.",
+)
+@click.option(
+    "--customers",
+    default=None,
+    type=PATH,
+    help="customer_id [channel, segment]: acquisition channel and segment per customer.",
+)
+@click.option("--out", default="results/cx.nc", show_default=True, type=PATH)
+@click.option(
+    "--draws",
+    default=cx_settings.POSTERIOR_DRAWS,
+    show_default=True,
+    help="Posterior draws (exact, from the conjugate Dirichlet posterior).",
+)
+@click.option("--seed", default=cx_settings.SEED, show_default=True)
+@click.option("--engine", type=ENGINE, default="duckdb", show_default=True)
+def cx(**options):
+    """Customer experience: NPS by month, channel and segment with intervals, customer value by
+    NPS group, who answered, and the journey-stage funnel."""
+    from workbench.pipelines.cx import summary_line
+
+    ds = _call("cx", **options)
+    click.echo(f"{summary_line(ds)}; wrote {options['out']}")
 
 
 @main.command()

@@ -10,6 +10,13 @@
 - ``power``: users needed / minimum detectable effect of a planned test (statsmodels).
 """
 
-from workbench.experiments.abtest import ABTest
-
 __all__ = ["ABTest"]
+
+
+def __getattr__(name: str):
+    # Lazy, so that the CLI can read the settings without importing numpy and xarray.
+    if name == "ABTest":
+        from workbench.experiments.abtest import ABTest
+
+        return ABTest
+    raise AttributeError(name)
