@@ -11,6 +11,7 @@ import numpy as np
 
 from workbench.report import figures, summaries
 from workbench.report.appendix import data_quality, diagnostics
+from workbench.report.experiment_section import experiment_sections
 from workbench.report.markup import (
     Section,
     esc,
@@ -282,6 +283,7 @@ def all_sections(res: Results) -> list[Section]:
         kpis(res),
         customer_value(res),
         budget(res),
+        *experiment_sections(res),
         data_quality(res),
         diagnostics(res),
     ]
