@@ -25,8 +25,8 @@ import xarray as xr
 from attribution.features import RECENCY_EDGES_DAYS, Patterns, decode_codes
 from attribution.probability import code_probability, posterior_draws
 from attribution.shapley import thin_posterior, unique_codes
+from posterior_tools.settings import INTERVAL_QUANTILES as PPC_QUANTILES
 
-PPC_QUANTILES = (0.05, 0.95)
 # Patterns per chunk when summing predicted conversions by group.
 PPC_CHUNK_PATTERNS = 50_000
 # (pattern x draw) budget of the checks: group sums need fewer draws than the credit.

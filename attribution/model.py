@@ -25,11 +25,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from attribution.diagnostics import diagnostics_attrs, nuts_diagnostics, warn_if_failed
 from attribution.features import DEFAULT_LOOKBACK_DAYS, Patterns, as_patterns, code_table
 from attribution.features import recency_ages_days as default_recency_ages
 from attribution.settings import METHODS, NUTS_MAX_CONVERTING_PATTERNS
 from attribution.synergy import SCREEN_ALPHA, Screen, screen_pairs
+from posterior_tools.diagnostics import diagnostics_attrs, nuts_diagnostics, warn_if_failed
 from posterior_tools.settings import CHAINS, DRAWS, TUNE
 
 # A synergy pair enters the model only when enough converting journeys saw both channels;
@@ -283,7 +283,7 @@ class ConversionModel:
 
     After ``fit``: ``posterior_`` (xarray Dataset, dims (chain, draw[, channel][,
     channel_pair])), ``diagnostics_`` (dict), ``method_`` ("nuts" | "laplace"), ``model_``,
-    ``mode_`` (``attribution.laplace.Mode`` of a Laplace fit; None after NUTS).
+    ``mode_`` (``posterior_tools.laplace.Mode`` of a Laplace fit; None after NUTS).
     """
 
     channels: Sequence[str]
@@ -339,7 +339,7 @@ class ConversionModel:
         if method == "nuts":
             posterior, self.diagnostics_ = self._sample_nuts(names + hyper)
         else:
-            from attribution.laplace import find_mode, laplace_posterior
+            from posterior_tools.laplace import find_mode, laplace_posterior
 
             self.mode_ = base_mode if reuse else find_mode(self.model_, self.start)
             posterior, self.diagnostics_ = laplace_posterior(
@@ -404,7 +404,7 @@ class ConversionModel:
         """
         if len(candidates) == 0:
             return None, None, None
-        from attribution.laplace import find_mode
+        from posterior_tools.laplace import find_mode
 
         stats = sufficient_stats(data, candidates[:0], code_table(len(ages)).shape[0])
         base = build_model(stats, data.channels, ages, self.priors)

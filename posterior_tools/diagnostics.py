@@ -16,14 +16,19 @@ import xarray as xr
 RHAT_MAX = 1.01
 ESS_MIN_PER_CHAIN = 100
 MAX_DIVERGENCES = 0
-DIAGNOSTIC_KEYS = ("rhat_max", "ess_bulk_min", "ess_tail_min", "divergences", "ok")
+#: Keys of every diagnostics dict (NUTS and Laplace alike); ``diagnostics_ok`` is the pass/fail
+#: flag, named as the attribute stored in result files.
+DIAGNOSTIC_KEYS = ("rhat_max", "ess_bulk_min", "ess_tail_min", "divergences", "diagnostics_ok")
 
 
-def nuts_diagnostics(posterior: xr.Dataset, sample_stats: xr.Dataset, chains: int) -> dict:
+def nuts_diagnostics(
+    posterior: xr.Dataset, sample_stats: xr.Dataset, chains: int | None = None
+) -> dict:
     """Worst-case R-hat, bulk and tail ESS over all variables/elements, and divergences.
 
-    ``posterior`` has dims (chain, draw, ...); ``sample_stats`` carries ``diverging``.
-    Returns a dict with ``DIAGNOSTIC_KEYS`` (``ok``: all thresholds met).
+    ``posterior`` has dims (chain, draw, ...); ``sample_stats`` carries ``diverging``;
+    ``chains`` defaults to the posterior's number of chains. Returns a dict with
+    ``DIAGNOSTIC_KEYS`` (``diagnostics_ok``: all thresholds met).
     """
     import arviz as az
 
@@ -32,6 +37,8 @@ def nuts_diagnostics(posterior: xr.Dataset, sample_stats: xr.Dataset, chains: in
     ess_bulk = _worst(az.ess(data, method="bulk"), np.nanmin)
     ess_tail = _worst(az.ess(data, method="tail"), np.nanmin)
     divergences = int(sample_stats["diverging"].sum()) if "diverging" in sample_stats else 0
+    if chains is None:
+        chains = posterior.sizes["chain"]
     ess_needed = ESS_MIN_PER_CHAIN * chains
     ok = bool(
         rhat <= RHAT_MAX
@@ -44,7 +51,7 @@ def nuts_diagnostics(posterior: xr.Dataset, sample_stats: xr.Dataset, chains: in
         "ess_bulk_min": ess_bulk,
         "ess_tail_min": ess_tail,
         "divergences": divergences,
-        "ok": ok,
+        "diagnostics_ok": ok,
     }
 
 
@@ -55,23 +62,22 @@ def laplace_diagnostics(converged: bool, hessian_negative_definite: bool) -> dic
         "ess_bulk_min": float("nan"),
         "ess_tail_min": float("nan"),
         "divergences": 0,
-        "ok": bool(converged and hessian_negative_definite),
+        "diagnostics_ok": bool(converged and hessian_negative_definite),
     }
 
 
 def diagnostics_attrs(diagnostics: dict) -> dict:
-    """The diagnostics as NetCDF-safe attrs named as in docs/contracts.md (``diagnostics_ok``)."""
+    """The diagnostics as NetCDF-safe attrs named as in docs/contracts.md (booleans as 0/1)."""
     out = {}
     for key in DIAGNOSTIC_KEYS:
         value = diagnostics[key]
-        name = "diagnostics_ok" if key == "ok" else key
-        out[name] = int(value) if isinstance(value, bool | np.bool_) else value
+        out[key] = int(value) if isinstance(value, bool | np.bool_) else value
     return out
 
 
 def warn_if_failed(diagnostics: dict, method: str) -> None:
     """Warn (``warnings.warn``) when the diagnostics fail, naming the failing checks."""
-    if diagnostics["ok"]:
+    if diagnostics["diagnostics_ok"]:
         return
     if method == "laplace":
         warnings.warn(

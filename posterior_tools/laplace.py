@@ -1,4 +1,4 @@
-"""Laplace approximation of a PyMC model's posterior: fast enough for millions of journeys.
+"""Laplace approximation of a PyMC model's posterior: fast enough for millions of rows.
 
 1. Find the mode of the log posterior in the model's unconstrained space (log for positive
    variables, Jacobian included) with L-BFGS-B on a PyTensor-compiled log density + gradient.
@@ -8,8 +8,8 @@
    model's transforms and deterministics, so the result has the same variables as NUTS.
 
 The approximation is good when the posterior is close to normal in the unconstrained space,
-which large pattern tables tend to give; ``tests/test_attribution_model.py`` checks it
-against NUTS on a small simulated set.
+which large data sets tend to give (Bernstein-von Mises); ``tests/test_attribution_model.py``
+and ``tests/test_clv_models.py`` check it against NUTS on small simulated sets.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from attribution.diagnostics import laplace_diagnostics
+from posterior_tools.diagnostics import laplace_diagnostics
 
 # Relative step of the central-difference Hessian (gradient is exact, so ~sqrt(machine eps)
 # balances truncation and rounding error).

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 #: Posterior intervals are central 90% intervals: the 5% and 95% quantiles of the draws.
 INTERVAL = 0.90
-INTERVAL_QUANTILES = ((1 - INTERVAL) / 2, 1 - (1 - INTERVAL) / 2)
+#: The interval's quantiles, rounded so that they are exactly 0.05 and 0.95 (not 0.0499...).
+INTERVAL_QUANTILES = (round((1 - INTERVAL) / 2, 12), round(1 - (1 - INTERVAL) / 2, 12))
+#: Label of the interval in prose, tables and figure legends.
+INTERVAL_LABEL = f"{INTERVAL:.0%} interval"
 
 #: NUTS settings (PyMC's own defaults: 2 x (1,000 tune + 1,000 draws)).
 DRAWS = 1000

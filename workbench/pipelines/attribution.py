@@ -89,7 +89,8 @@ def attribute(
     for note in notes:
         warnings.warn(note, UserWarning, stacklevel=2)
     model, patterns = _fit(tables, lookback_days, synergy, method, draws, tune, chains, seed)
-    _say(f"posterior by {model.method_}; diagnostics ok: {model.diagnostics_['ok']}", started)
+    ok = model.diagnostics_["diagnostics_ok"]
+    _say(f"posterior by {model.method_}; diagnostics ok: {ok}", started)
     credit = model.credit(patterns)
     _say("Shapley credit per posterior draw done", started)
     checks = _checks(model, patterns, tables, holdout_check, seed)

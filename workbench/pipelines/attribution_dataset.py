@@ -125,7 +125,7 @@ def assemble(tables, patterns, model, credit, checks, lookback_days) -> xr.Datas
 
 
 def diagnostic_attrs(model, credit, checks) -> dict:
-    from attribution.diagnostics import diagnostics_attrs
+    from posterior_tools.diagnostics import diagnostics_attrs
 
     return {
         "posterior_method": model.method_,
