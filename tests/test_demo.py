@@ -16,7 +16,7 @@ STAGE_MODULES = {
     "attribute": "workbench.pipelines.attribution",
     "clv": "workbench.commands.clv",
     "plan": "workbench.pipelines.plan",
-    "report": "workbench.commands.report",
+    "report": "workbench.pipelines.report",
 }
 #: Small enough to keep the test short, large enough for the CLV fits on the holdout split to
 #: converge (about 300 customers with repeat purchases; at 3,000 users the MBG/NBD fit did not).

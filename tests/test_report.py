@@ -254,7 +254,7 @@ def test_every_figure_is_absent_not_broken_when_its_variables_are_missing():
 
 
 def test_report_has_every_section_with_key_numbers(results_dir, tmp_path):
-    from workbench.commands.report import report
+    from workbench.api import report
 
     path = report(results_dir, tmp_path / "reports")
     page = path.read_text()
@@ -276,7 +276,7 @@ def test_report_has_every_section_with_key_numbers(results_dir, tmp_path):
 
 
 def test_every_data_string_is_escaped_and_nothing_is_fetched(results_dir, tmp_path):
-    from workbench.commands.report import report
+    from workbench.api import report
 
     page = report(results_dir, tmp_path / "reports").read_text()
     assert EVIL not in page
@@ -300,7 +300,7 @@ def test_numbers_read_as_people_write_them():
 
 
 def test_report_file_is_readable_by_others(results_dir, tmp_path):
-    from workbench.commands.report import report
+    from workbench.api import report
 
     path = report(results_dir, tmp_path / "reports")
     assert path.stat().st_mode & 0o777 == 0o644
@@ -308,7 +308,7 @@ def test_report_file_is_readable_by_others(results_dir, tmp_path):
 
 
 def test_missing_result_files_leave_sections_that_say_so(tmp_path):
-    from workbench.commands.report import report
+    from workbench.api import report
 
     folder = tmp_path / "results"
     write_results(standin_clv(), folder / "clv.nc")
@@ -320,7 +320,7 @@ def test_missing_result_files_leave_sections_that_say_so(tmp_path):
 
 
 def test_no_results_at_all_is_an_input_error(tmp_path):
-    from workbench.commands.report import report
+    from workbench.api import report
 
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no results found"):
@@ -344,7 +344,7 @@ def test_cli_report_exits_2_on_an_empty_results_folder(tmp_path):
 
 
 def test_dollar_signs_in_channel_names_do_not_break_plots(tmp_path):
-    from workbench.commands.report import report
+    from workbench.api import report
 
     channels = ["paid $ search", "$x$", "tv"]
     folder = tmp_path / "results"
@@ -392,7 +392,7 @@ def _pipeline_results(folder) -> None:
 
 @pytest.fixture(scope="module")
 def demo_report(tmp_path_factory):
-    from workbench.commands.report import report
+    from workbench.api import report
 
     folder = tmp_path_factory.mktemp("demo")
     _pipeline_results(folder)

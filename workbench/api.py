@@ -9,6 +9,7 @@ Inputs are paths (CSV/Parquet) or pandas DataFrames. Nothing is written unless `
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -259,18 +260,40 @@ def experiment_size(
     )
 
 
-def simulate(**options: Any):
-    """Simulated data with known truth; see ``workbench simulate --help``."""
-    from workbench.simulate import simulate as _simulate
+def simulate(users: int = 20_000, weeks: int = 12, scenario: str = "default", seed: int = 1):
+    """Simulated journeys, conversions, repeat purchases and spend with known truth.
 
-    return _simulate(**options)
+    Args:
+        users: users who receive touches (unreached users who buy organically come on top).
+        weeks: weeks of touches and spend (repeat purchases run 52 weeks beyond).
+        scenario: shape of the true conversion model: default, additive, logistic, awareness.
+        seed: random seed; the same arguments give the same data.
+
+    Returns:
+        ``workbench.simulate.SimulatedData`` with DataFrames ``touchpoints``, ``conversions``,
+        ``transactions``, ``spend`` and the ``truth`` dict; ``workbench simulate`` writes them.
+    """
+    from workbench.simulate import simulate as run
+
+    return run(users=users, weeks=weeks, scenario=scenario, seed=seed)
 
 
-def report(results_dir: Any = "results", out_dir: Any = "reports", **options: Any):
-    """Render the HTML report from a results folder; returns the report's path."""
-    from workbench.commands.report import report as _report
+def report(
+    results_dir: str | os.PathLike = "results", out_dir: str | os.PathLike = "reports"
+) -> Path:
+    """Render one self-contained HTML report (``report.html``) from a results folder.
 
-    return _report(results_dir, out_dir, **options)
+    Args:
+        results_dir: folder holding attribution.nc, clv.nc, plan.nc (and the other jobs'
+            results); a missing file leaves its sections saying so.
+        out_dir: folder the report is written to (created when missing).
+
+    Returns:
+        The report's path.
+    """
+    from workbench.pipelines.report import report as run
+
+    return run(results_dir, out_dir)
 
 
 def cx(

@@ -370,7 +370,8 @@ def cx(**options):
 )
 def report(**options):
     """Render one self-contained HTML report from a results folder."""
-    _run("report", **options)
+    path = _call("report", **options)
+    click.echo(f"report: {path}")
 
 
 @main.command()

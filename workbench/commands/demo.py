@@ -161,7 +161,7 @@ def _command(name: str):
 
 
 #: Stages whose work is a typed ``workbench.api`` function (the others still run a command).
-API_STAGES = ("attribute", "plan")
+API_STAGES = ("attribute", "plan", "report")
 
 
 def _cli_defaults(name: str) -> dict[str, Any]:

@@ -1,10 +1,8 @@
-"""``workbench report``: one self-contained HTML report from a results folder."""
+"""Report pipeline (``workbench report``): one self-contained HTML report from a results folder."""
 
 from __future__ import annotations
 
 from pathlib import Path
-
-import click
 
 from workbench.errors import InputError
 
@@ -27,9 +25,3 @@ def report(results_dir: str | Path = "results", out_dir: str | Path = "reports")
     if not res.available():
         raise InputError(f"no results found; expected at least one of {expected}", file=str(folder))
     return write_report(res, out_dir)
-
-
-def run(results_dir: str = "results", out_dir: str = "reports") -> None:
-    """CLI entry point: render the report and print where it landed."""
-    path = report(results_dir, out_dir)
-    click.echo(f"report: {path}")
