@@ -1,0 +1,30 @@
+"""Bayesian media-mix model: weekly spend per channel -> each channel's contribution and ROI,
+for channels that leave no user-level trace (TV, radio, print, out-of-home).
+
+Pure modelling (numpy/xarray/PyMC in, xarray out): no file I/O, never imports ``workbench``.
+PyMC is imported only inside the functions that fit.
+
+    model = MediaMixModel(adstock="geometric", saturation="logistic", seed=1)
+    results = fit_media_mix(model, spend, kpi, controls, lift_tests)   # xarray.Dataset
+    results["roi"].mean(("chain", "draw"))
+    expected_conversions(results, {"tv": 50_000.0})                    # (draw, channel)
+
+Modules: ``adstock`` (carry-over), ``saturation``, ``basis`` (trend, seasonality), ``equations``
+(the model's mean), ``data`` (checked and scaled inputs, lift tests), ``model`` (the estimator),
+``contributions`` (per-draw contributions and lift predictions), ``response`` (response curves,
+steady-state expected conversions for planning), ``checks`` (R^2, MAPE in/out of sample),
+``results`` (the mmm.nc Dataset), ``fit`` (model + checks + uncalibrated twin in one call).
+"""
+
+from attribution.mmm.data import NATIONAL
+from attribution.mmm.fit import fit_media_mix
+from attribution.mmm.model import MediaMixModel
+from attribution.mmm.response import expected_conversions, response_curves
+
+__all__ = [
+    "NATIONAL",
+    "MediaMixModel",
+    "expected_conversions",
+    "fit_media_mix",
+    "response_curves",
+]
