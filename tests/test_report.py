@@ -330,6 +330,24 @@ def test_no_results_at_all_is_an_input_error(tmp_path):
     assert not (tmp_path / "out" / "report.html").exists()
 
 
+def test_a_results_file_without_a_variable_the_report_needs_is_refused_by_name(tmp_path):
+    from click.testing import CliRunner
+
+    from workbench.cli import main
+
+    folder = tmp_path / "results"
+    folder.mkdir()
+    write_results(standin_attribution().drop_vars("heuristic_credit"), folder / "attribution.nc")
+    result = CliRunner().invoke(
+        main, ["report", "--results", str(folder), "--out", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 2
+    assert "attribution.nc" in result.output
+    assert "lacks heuristic_credit" in result.output
+    assert "workbench attribute" in result.output
+    assert not (tmp_path / "o" / "report.html").exists()
+
+
 def test_cli_report_exits_2_on_an_empty_results_folder(tmp_path):
     from click.testing import CliRunner
 

@@ -15,6 +15,20 @@ HOW_TO_MAKE = {
     "clv": "Run `workbench clv --transactions F` to add it.",
     "plan": "Run `workbench plan --attribution F --clv F --spend F` to add it.",
 }
+#: Variables the report needs from each results file (the documented layouts of
+#: docs/contracts.md); a file without one of them is refused with a clear message instead of
+#: a report with a silently empty section.
+REQUIRED_VARIABLES = {
+    "attribution": (
+        "attributed_conversions",
+        "incremental_conversions",
+        "baseline_conversions",
+        "heuristic_credit",
+        "observed_conversions",
+    ),
+    "clv": ("clv", "p_alive", "frequency", "params"),
+    "plan": ("spend", "description", "conversions", "value", "p_beats_current"),
+}
 #: Words for clv.nc's ``time_unit``.
 UNITS = {"D": "days", "W": "weeks", "M": "months"}
 
@@ -43,6 +57,21 @@ def load_results(folder: str | Path) -> Results:
     for role, name in RESULT_FILES.items():
         path = folder / name
         if path.is_file():
-            setattr(res, role, read_results(path))
+            ds = read_results(path)
+            check_schema(role, ds, path)
+            setattr(res, role, ds)
             res.files[role] = path
     return res
+
+
+def check_schema(role: str, ds: xr.Dataset, path: Path) -> None:
+    """Raise ``InputError`` naming the file and the variables it lacks, and how to remake it."""
+    from workbench.errors import InputError
+
+    missing = [name for name in REQUIRED_VARIABLES.get(role, ()) if name not in ds]
+    if missing:
+        raise InputError(
+            f"lacks {', '.join(missing)}, which the report needs; it was written by another "
+            f"version or is not a {RESULT_FILES[role]} file. {HOW_TO_MAKE[role]}",
+            file=str(path),
+        )
