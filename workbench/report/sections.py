@@ -25,7 +25,7 @@ from workbench.report.markup import (
     with_interval,
 )
 from workbench.report.results import HOW_TO_MAKE, UNITS, Results
-from workbench.report.summary import executive_summary
+from workbench.report.executive import executive_summary
 
 #: KPI names (plan.nc ``kpi`` coord) with their labels and formats, in display order.
 KPI_LABELS = {
