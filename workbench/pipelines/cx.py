@@ -295,3 +295,15 @@ def _attrs(
         interval=INTERVAL,
         data_quality=quality,
     )
+
+
+def summary_line(ds: xr.Dataset) -> str:
+    """One line for the command line: overall NPS with its interval and the answers counted."""
+    from posterior_tools.settings import INTERVAL_QUANTILES
+
+    lo, hi = np.quantile(ds["nps"].values, INTERVAL_QUANTILES)
+    n = int(ds["respondents"].sum())
+    return (
+        f"NPS {float(ds['nps'].mean()):+.1f} ({INTERVAL:.0%} interval {lo:+.1f} to {hi:+.1f}) "
+        f"from {n:,} answers"
+    )
