@@ -101,7 +101,7 @@ def assemble(tables, patterns, model, credit, checks, lookback_days) -> xr.Datas
         posterior = posterior.sel(draw=credit["draw"].values)
     credit_vars = ["attributed_conversions", "incremental_conversions", "baseline_conversions"]
     ds = xr.Dataset(coords={"channel": tables.channels})
-    ds = ds.merge(posterior.drop_attrs() if hasattr(posterior, "drop_attrs") else posterior)
+    ds = ds.merge(posterior.drop_attrs())
     ds = ds.merge(credit[[*credit_vars, "model_conversions"]].drop_vars("pattern", errors="ignore"))
     ds["heuristic_credit"] = _heuristic_credit(tables)
     ds["observed_conversions"] = tables.observed_conversions
@@ -116,9 +116,7 @@ def assemble(tables, patterns, model, credit, checks, lookback_days) -> xr.Datas
     ds["pattern_holdout"] = ("pattern", patterns.holdout.astype(np.int8))
     ds = ds.merge(_journey_credit(tables, credit))
     ds = ds.merge(_weekly(tables))
-    ds = ds.merge(
-        checks["ppc"].drop_attrs() if hasattr(checks["ppc"], "drop_attrs") else checks["ppc"]
-    )
+    ds = ds.merge(checks["ppc"].drop_attrs())
     ds["attributed_conversions"].attrs["units"] = "conversions"
     ds["incremental_conversions"].attrs["units"] = "conversions"
     return ds
