@@ -17,6 +17,7 @@ import xarray as xr
 
 import posterior_tools.settings as inference
 from attribution import settings as attribution_settings
+from attribution.mmm import settings as mmm_settings
 from workbench.experience import settings as cx_settings
 from workbench.experiments import settings as experiment_settings
 from workbench.pipelines import plan as plan_settings
@@ -364,3 +365,95 @@ def calibration_split(transactions: str | os.PathLike) -> tuple[str, str]:
     from workbench.calibration import calibration_split as split
 
     return split(transactions)
+
+
+def mmm(
+    spend: Table,
+    outcomes: Table | None = None,
+    *,
+    conversions: Table | None = None,
+    controls: Table | None = None,
+    experiments: Table | None = None,
+    adstock: str = "geometric",
+    saturation: str = "logistic",
+    l_max: int = mmm_settings.L_MAX,
+    roi_prior: dict[str, tuple[float, float]] | None = None,
+    draws: int = inference.DRAWS,
+    tune: int = inference.TUNE,
+    chains: int = inference.CHAINS,
+    seed: int = 1,
+    holdout_check: bool = True,
+    sampler: str = "pymc",
+    engine: str = "duckdb",
+    out: str | os.PathLike | None = None,
+) -> xr.Dataset:
+    """Bayesian media-mix model: each channel's contribution, ROI, carry-over and saturation
+    from weekly spend and outcomes, with 90% intervals.
+
+    Args:
+        spend: path or DataFrame with channel, period_start, spend [period_end, geo]; currency
+            per period (finer periods are summed into weeks; weeks without a row are 0).
+        outcomes: path or DataFrame with period_start, conversions [revenue, geo]: the KPI per
+            period (weeks start on the weekday of its first period_start).
+        conversions: instead of ``outcomes``, the user-level conversions (user_id, timestamp),
+            counted per week in SQL.
+        controls: path or DataFrame with period_start [geo] and numeric columns (price,
+            promotions, holidays, ...): known drivers of the baseline, averaged per week.
+        experiments: lift tests (channel, start, end, incremental_conversions,
+            standard_error): each adds the model's incremental conversions of that channel in
+            that window (caused by its spend in the window) ~ Normal(measured, standard_error);
+            the estimates without the tests are stored beside (``roi_uncalibrated``).
+        adstock: ``geometric`` or ``delayed`` (delayed-peak) carry-over.
+        saturation: ``logistic`` or ``hill``.
+        l_max: longest carry-over in weeks.
+        roi_prior: optional ``{channel: (mean, sd)}`` ROI priors, conversions per unit spend.
+        draws, tune, chains: NUTS settings per chain.
+        seed: random seed (same inputs and seed, same numbers).
+        holdout_check: refit without the last 10% of weeks for the out-of-sample MAPE.
+        sampler: ``pymc`` or ``nutpie``.
+        engine: ``duckdb`` or ``spark`` for the SQL steps.
+        out: write the Dataset atomically to this NetCDF path when given.
+
+    Returns:
+        The media-mix Dataset (docs/contracts.md, "mmm.nc"): ``contribution(chain, draw,
+        channel)``, ``roi(chain, draw, channel)``, ``contribution_over_time(chain, draw,
+        period, channel)``, ``baseline(chain, draw, period)``, ``response_curve(chain, draw,
+        channel, spend_level)``, parameters, fit checks and diagnostics in attrs.
+    """
+    from workbench.pipelines.mmm import mmm as run
+
+    return run(
+        spend,
+        outcomes,
+        conversions=conversions,
+        controls=controls,
+        experiments=experiments,
+        adstock=adstock,
+        saturation=saturation,
+        l_max=l_max,
+        roi_prior=roi_prior,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        seed=seed,
+        holdout_check=holdout_check,
+        sampler=sampler,
+        engine=engine,
+        out=out,
+    )
+
+
+def simulate_media(
+    world: str = "retail", seed: int = 1, geos: int = 0, out: str | os.PathLike | None = None
+):
+    """A weekly media world with known truth (``workbench.sim.media.WORLDS``: retail, brand,
+    big_baseline, confounded). Returns the simulation (``spend``, ``outcomes``, ``controls``,
+    ``experiments`` DataFrames and the ``truth`` dict); with ``out``, also writes them there as
+    CSV plus truth.json."""
+    from workbench.sim.media import simulate_media as sim
+    from workbench.sim.media import write_media
+
+    result = sim(world, seed=seed, geos=geos)
+    if out is not None:
+        write_media(result, out)
+    return result

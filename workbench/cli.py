@@ -15,6 +15,7 @@ import click
 
 import posterior_tools.settings as inference
 from attribution import settings as attribution_settings
+from attribution.mmm import settings as mmm_settings
 from workbench import __version__
 from workbench.errors import InputError
 from workbench.experience import settings as cx_settings
@@ -355,6 +356,100 @@ def cx(**options):
 
     ds = _call("cx", **options)
     click.echo(f"{summary_line(ds)}; wrote {options['out']}")
+
+
+def _roi_priors(_ctx, _param, values) -> dict[str, tuple[float, float]] | None:
+    priors = {}
+    for text in values:
+        channel, _, rest = text.partition("=")
+        mean, _, sd = rest.partition(":")
+        try:
+            priors[channel.strip()] = (float(mean), float(sd))
+        except ValueError:
+            raise click.BadParameter(
+                f"'{text}': expected CHANNEL=MEAN:SD such as tv=0.01:0.005"
+            ) from None
+        if not (channel.strip() and float(mean) > 0 and float(sd) > 0):
+            raise click.BadParameter(f"'{text}': needs a channel and a positive mean and sd")
+    return priors or None
+
+
+@main.command()
+@click.option(
+    "--spend", required=True, type=PATH, help="channel, period_start, spend [period_end, geo]."
+)
+@click.option(
+    "--outcomes", default=None, type=PATH, help="period_start, conversions [revenue, geo]."
+)
+@click.option(
+    "--conversions",
+    default=None,
+    type=PATH,
+    help="Instead of --outcomes: user-level conversions (user_id, timestamp), counted per week.",
+)
+@click.option("--controls", default=None, type=PATH, help="period_start [geo] + numeric columns.")
+@click.option(
+    "--experiments",
+    default=None,
+    type=PATH,
+    help="Lift tests: channel, start, end, incremental_conversions, standard_error.",
+)
+@click.option("--out", default="results/mmm.nc", show_default=True, type=PATH)
+@click.option(
+    "--adstock", type=click.Choice(mmm_settings.ADSTOCKS), default="geometric", show_default=True
+)
+@click.option(
+    "--saturation",
+    type=click.Choice(mmm_settings.SATURATIONS),
+    default="logistic",
+    show_default=True,
+)
+@click.option(
+    "--l-max", default=mmm_settings.L_MAX, show_default=True, help="Longest carry-over, weeks."
+)
+@click.option(
+    "--roi-prior",
+    multiple=True,
+    callback=_roi_priors,
+    help="CHANNEL=MEAN:SD, a prior on the channel's ROI (conversions per unit spend); repeat.",
+)
+@click.option("--draws", default=inference.DRAWS, show_default=True)
+@click.option("--tune", default=inference.TUNE, show_default=True)
+@click.option("--chains", default=inference.CHAINS, show_default=True)
+@click.option("--seed", default=1, show_default=True)
+@click.option(
+    "--holdout-check/--no-holdout-check",
+    default=True,
+    show_default=True,
+    help=f"Refit without the last {mmm_settings.HOLDOUT_SHARE:.0%} of weeks (out-of-sample MAPE).",
+)
+@click.option("--sampler", type=click.Choice(["pymc", "nutpie"]), default="pymc", show_default=True)
+@click.option("--engine", type=ENGINE, default="duckdb", show_default=True)
+def mmm(**options):
+    """Bayesian media-mix model on weekly spend: contribution, ROI, carry-over and saturation
+    per channel with 90% intervals, response curves, fit checks; lift tests calibrate it.
+    """
+    from workbench.pipelines.mmm import summary_lines
+
+    ds = _call("mmm", **options)
+    click.echo("\n".join([*summary_lines(ds), f"wrote {options['out']}"]))
+
+
+@main.command("simulate-media")
+@click.option("--out", "out", default="data/media", show_default=True, type=click.Path())
+@click.option(
+    "--world",
+    default="retail",
+    show_default=True,
+    help="retail, brand, big_baseline or confounded (workbench.sim.media.WORLDS).",
+)
+@click.option("--geos", default=0, show_default=True, help="Split the world into this many geos.")
+@click.option("--seed", default=1, show_default=True)
+def simulate_media(**options):
+    """Simulate a weekly media world with known truth: spend.csv, outcomes.csv, controls.csv,
+    experiments.csv (confounded world) and truth.json (true contribution and ROI per channel)."""
+    _call("simulate_media", **options)
+    click.echo(f"wrote {options['out']}")
 
 
 @main.command()

@@ -16,11 +16,6 @@ steady-state expected conversions for planning), ``checks`` (R^2, MAPE in/out of
 ``results`` (the mmm.nc Dataset), ``fit`` (model + checks + uncalibrated twin in one call).
 """
 
-from attribution.mmm.data import NATIONAL
-from attribution.mmm.fit import fit_media_mix
-from attribution.mmm.model import MediaMixModel
-from attribution.mmm.response import expected_conversions, response_curves
-
 __all__ = [
     "NATIONAL",
     "MediaMixModel",
@@ -28,3 +23,20 @@ __all__ = [
     "fit_media_mix",
     "response_curves",
 ]
+
+_WHERE = {
+    "NATIONAL": "attribution.mmm.data",
+    "MediaMixModel": "attribution.mmm.model",
+    "expected_conversions": "attribution.mmm.response",
+    "fit_media_mix": "attribution.mmm.fit",
+    "response_curves": "attribution.mmm.response",
+}
+
+
+def __getattr__(name: str):
+    # Lazy: ``attribution.mmm.settings`` is read by the CLI's --help, which must stay fast.
+    if name in _WHERE:
+        import importlib
+
+        return getattr(importlib.import_module(_WHERE[name]), name)
+    raise AttributeError(name)

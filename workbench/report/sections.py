@@ -11,6 +11,7 @@ import numpy as np
 
 from workbench.report import figures, summaries
 from workbench.report.appendix import data_quality, diagnostics
+from workbench.report.cx_section import cx_sections
 from workbench.report.experiment_section import experiment_sections
 from workbench.report.markup import (
     Section,
@@ -284,6 +285,7 @@ def all_sections(res: Results) -> list[Section]:
         customer_value(res),
         budget(res),
         *experiment_sections(res),
+        *cx_sections(res),
         data_quality(res),
         diagnostics(res),
     ]

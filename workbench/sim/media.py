@@ -22,10 +22,16 @@ baseline).
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from workbench.errors import InputError
 
 START_DATE = "2023-01-02"  # a Monday
 WEEKS_PER_YEAR = 365.25 / 7
@@ -229,7 +235,7 @@ def simulate_media(world: str = "retail", seed: int = 1, geos: int = 0) -> Media
     their own sizes, spend mixes and effects (partially shared), tables then have a ``geo``
     column. The same world, seed and geos give the same tables."""
     if world not in WORLDS:
-        raise ValueError(f"unknown media world {world!r}; expected one of {', '.join(WORLDS)}")
+        raise InputError(f"unknown media world {world!r}; expected one of {', '.join(WORLDS)}")
     spec = WORLDS[world]
     rng = np.random.default_rng(seed)
     weeks, C = spec.weeks, len(spec.channels)
@@ -374,3 +380,32 @@ def simulate_media(world: str = "retail", seed: int = 1, geos: int = 0) -> Media
             }
         ]
     return MediaSimulation(spend_df, outcomes, controls, experiments, truth)
+
+
+def write_media(sim: MediaSimulation, out_dir) -> dict[str, Path]:
+    """Write spend.csv, outcomes.csv, controls.csv, experiments.csv (when the world has a lift
+    test) and truth.json into ``out_dir``; each file goes to a temporary name and is renamed
+    when written. Returns the paths by table name."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tables = {"spend": sim.spend, "outcomes": sim.outcomes, "controls": sim.controls}
+    if sim.experiments is not None:
+        tables["experiments"] = sim.experiments
+    paths = {}
+    for name, frame in tables.items():
+        paths[name] = _atomic(out / f"{name}.csv", lambda p, f=frame: f.to_csv(p, index=False))
+    text = json.dumps(sim.truth, indent=1, sort_keys=True)
+    paths["truth"] = _atomic(out / "truth.json", lambda p: Path(p).write_text(text))
+    return paths
+
+
+def _atomic(path: Path, write) -> Path:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
