@@ -82,4 +82,4 @@ def test_promoters_are_worth_more_than_detractors_as_the_simulator_says(tmp_path
     assert float(by_group.sel(group="promoter")) > float(by_group.sel(group="detractor"))
     assert ds.attrs["data_quality"]["respondents_not_in_customers"] == 0
     # Coverage: every answer's customer is a clv.nc customer, each counted once per decile.
-    assert int(ds["respondents_by_value_decile"].sum()) == int(ds["respondents"].sum())
+    assert int(ds["answered_by_value_decile"].sum()) == int(ds["respondents"].sum())

@@ -65,7 +65,7 @@ def value_by_group(
 
 
 def coverage(customers: pd.DataFrame, by: str, labels: list) -> xr.Dataset:
-    """``customers_by_<by>``, ``respondents_by_<by>`` and ``response_rate_by_<by>`` (their ratio)
+    """``customers_by_<by>``, ``answered_by_<by>`` and ``response_rate_by_<by>`` (their ratio)
     over ``labels``; a customer responded when they have an ``nps_group``."""
     frame = customers[[by]].assign(answered=customers["nps_group"].notna())
     grouped = frame.groupby(by, observed=True)["answered"]
@@ -75,7 +75,7 @@ def coverage(customers: pd.DataFrame, by: str, labels: list) -> xr.Dataset:
     return xr.Dataset(
         {
             f"customers_by_{by}": (by, n.to_numpy(np.int64)),
-            f"respondents_by_{by}": (by, k.to_numpy(np.int64)),
+            f"answered_by_{by}": (by, k.to_numpy(np.int64)),
             f"response_rate_by_{by}": (by, rate.to_numpy()),
         },
         coords={by: labels},

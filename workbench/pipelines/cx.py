@@ -69,8 +69,7 @@ def cx(
                 _nps_variables(answers, table, draws, rng),
                 _value_variables(table, clv_ds, draws, rng),
                 _coverage_variables(table, has_channel=table["channel"].notna().any()),
-            ],
-            compat="override",
+            ]
         )
         if touchpoints is not None:
             ds = xr.merge([ds, _stage_variables(eng, touchpoints, stages)])
