@@ -8,8 +8,11 @@ that density inside the week. Stage densities over the window position x in [0, 
 uniform, ``early`` (1 - x)^(k - 1), ``late`` x^(k - 1) — so awareness channels come first and
 search last in the ``awareness`` scenario.
 
-A user's decision time D is their last touch plus a small Exponential delay; untouched users get
-a latent D at the end of their window. With common random numbers (one generator per channel and
+A user's decision time D is their last touch plus a small Exponential delay (untouched users get
+a latent D at the end of their window), or, in ``campaign_end`` worlds, the campaign's last day
+for every user. A follow-up channel's touches are served within ``FOLLOW_UP_MAX_DAYS`` after a
+touch of the channels it follows (same user); they are drawn after the other channels', so worlds
+without a follow-up channel are unchanged. With common random numbers (one generator per channel and
 week, drawn in order), more touches of a channel extend that channel's touch list and leave every
 other channel's touches unchanged.
 """
@@ -25,6 +28,8 @@ from workbench.sim.scenarios import (
     DAYS_PER_WEEK,
     DECISION_DELAY_MEAN_DAYS,
     DECISION_DELAY_MIN_DAYS,
+    DECISION_TIMINGS,
+    FOLLOW_UP_MAX_DAYS,
     STAGE_SHAPE,
     USER_AFFINITY_SHAPE,
     WINDOW_DAYS,
@@ -110,14 +115,21 @@ def _stage_inverse_cdf(stage: str, f: np.ndarray) -> np.ndarray:
 
 
 def draw_touches(
-    pop: Population, counts: np.ndarray, stages: list[str], seed: int, rep: int
+    pop: Population,
+    counts: np.ndarray,
+    stages: list[str],
+    seed: int,
+    rep: int,
+    follows: list[tuple[int, ...]] | None = None,
 ) -> Touches:
     """Assign ``counts`` (channel, week) touches to users and times; unsorted.
 
     Each (channel, week) has its own generator, and the k-th touch uses the k-th pair of
-    uniforms, so raising a count only appends touches (common random numbers).
+    uniforms, so raising a count only appends touches (common random numbers). ``follows[c]``
+    (channel indices) makes channel c a follow-up channel (:func:`_follow_up_touches`).
     """
     n_channels, weeks = counts.shape
+    follows = follows or [()] * n_channels
     users, times, chans = [], [], []
     for w in range(weeks):
         lo, hi = w * DAYS_PER_WEEK, (w + 1) * DAYS_PER_WEEK
@@ -128,7 +140,7 @@ def draw_touches(
         a, b = a[active], b[active]
         for c in range(n_channels):
             n = int(counts[c, w])
-            if n == 0 or len(active) == 0:
+            if n == 0 or len(active) == 0 or follows[c]:
                 continue
             fa, fb = _stage_cdf(stages[c], a), _stage_cdf(stages[c], b)
             mass = fb - fa
@@ -143,6 +155,38 @@ def draw_touches(
             chans.append(np.full(n, c, dtype=np.int8))
     if not users:
         return Touches(np.empty(0, np.int32), np.empty(0), np.empty(0, np.int8))
+    touches = Touches(np.concatenate(users), np.concatenate(times), np.concatenate(chans))
+    if any(follows):
+        touches = _follow_up_touches(touches, counts, follows, seed, rep)
+    return touches
+
+
+def _follow_up_touches(
+    touches: Touches, counts: np.ndarray, follows: list[tuple[int, ...]], seed: int, rep: int
+) -> Touches:
+    """Append the follow-up channels' touches: week w's k-th touch of follow-up channel c picks
+    the touch it follows among that week's touches of the channels in ``follows[c]`` (uniform
+    k, 0) and comes up to ``FOLLOW_UP_MAX_DAYS`` after it (uniform k, 1), same user."""
+    n_channels, weeks = counts.shape
+    period = weeks * DAYS_PER_WEEK
+    users, times, chans = [touches.user], [touches.time], [touches.channel]
+    week = np.floor(touches.time / DAYS_PER_WEEK).astype(np.int64)
+    for c in range(n_channels):
+        if not follows[c]:
+            continue
+        leading = np.isin(touches.channel, np.asarray(follows[c]))
+        for w in range(weeks):
+            pool = np.flatnonzero(leading & (week == w))
+            n = int(counts[c, w])
+            if n == 0 or len(pool) == 0:
+                continue
+            u = rng_for(seed, rep, STREAM_TOUCHES, c, w).random((n, 2))
+            lead = pool[np.minimum((u[:, 0] * len(pool)).astype(np.int64), len(pool) - 1)]
+            t = touches.time[lead] + u[:, 1] * FOLLOW_UP_MAX_DAYS
+            keep = t < period
+            users.append(touches.user[lead][keep])
+            times.append(t[keep])
+            chans.append(np.full(int(keep.sum()), c, dtype=np.int8))
     return Touches(np.concatenate(users), np.concatenate(times), np.concatenate(chans))
 
 
@@ -162,19 +206,42 @@ def sort_touches(touches: Touches) -> Touches:
 
 
 def decision_times(
-    touches: Touches, pop: Population, period_days: float
+    touches: Touches, pop: Population, period_days: float, timing: str = "after_last_touch"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Decision time D (user,) in days and whether the user was touched (user,).
 
-    Touched: last touch + delay. Untouched: end of the window (capped at the period end) + delay,
-    a latent time used when a counterfactual plan reaches them.
+    ``after_last_touch``: touched users decide at their last touch + delay; untouched ones at
+    the end of their window (capped at the period end) + delay, a latent time used when a
+    counterfactual plan reaches them. ``campaign_end``: everyone decides at ``period_days``.
     """
+    if timing not in DECISION_TIMINGS:
+        raise ValueError(f"timing must be one of {DECISION_TIMINGS}; got {timing!r}")
     last = np.full(pop.n_users, -np.inf)
     np.maximum.at(last, touches.user, touches.time)
     touched = np.isfinite(last)
+    if timing == "campaign_end":
+        return np.full(pop.n_users, float(period_days)), touched
     window_end = np.minimum(pop.window_start + pop.window_length, period_days)
     d = np.where(touched, last, window_end) + pop.delay
     return d, touched
+
+
+def opening_channels(
+    touches: Touches, decision: np.ndarray, n_channels: int, lookback_days: float
+) -> np.ndarray:
+    """One-hot (user, channel) of the channel whose touch opens each user's journey: the
+    earliest touch with 0 < age <= lookback at the decision (ties: lower channel index).
+    All zeros for a user with no touch in the window."""
+    n_users = len(decision)
+    age = decision[touches.user] - touches.time
+    keep = np.flatnonzero((age > 0.0) & (age <= lookback_days))
+    # oldest first, then lowest channel: the first row per user after sorting is the opener
+    order = keep[np.lexsort((touches.channel[keep], -age[keep], touches.user[keep]))]
+    user = touches.user[order]
+    first = order[np.r_[True, user[1:] != user[:-1]]] if len(order) else order
+    out = np.zeros((n_users, n_channels))
+    out[touches.user[first], touches.channel[first].astype(np.int64)] = 1.0
+    return out
 
 
 def exposures(

@@ -12,6 +12,12 @@ Scenarios (``--scenario``):
 - ``awareness``: display and social are early-journey (mostly first touch) and carry real effect;
   paid_search and email are late-journey (mostly last touch); search's effect is modest and
   email has none.
+- ``roles``: display and social work mostly as the journey's **opening touch** (a large extra
+  hazard when they open the journey, a small one per touch); email is a **follow-up channel**,
+  served only within days after a display or social touch, with a modest effect of its own;
+  direct_mail has no effect.
+- ``<world>_campaign_end`` (``additive``, ``logistic``, ``roles``): the same world, but every
+  user decides on one common date, the campaign's end, instead of minutes after their last touch.
 """
 
 from __future__ import annotations
@@ -35,6 +41,11 @@ DAYS_PER_WEEK = 7.0
 PURCHASE_WEEKS_AFTER = 52
 #: Horizon of the truth's expected CLV per acquisition channel, weeks after the first order.
 CLV_HORIZON_WEEKS = 52.0
+
+#: When users decide: shortly after their last touch, or all on the campaign's last day.
+DECISION_TIMINGS: tuple[str, ...] = ("after_last_touch", "campaign_end")
+#: A follow-up touch comes this long after the touch it follows, at most (days; uniform).
+FOLLOW_UP_MAX_DAYS = 3.0
 
 #: Decision delay after a user's last touch: Exponential with this mean (days; 2 hours) ...
 DECISION_DELAY_MEAN_DAYS = 2.0 / 24.0
@@ -69,7 +80,11 @@ class Channel:
     ``stage``: where in a user's window its touches fall (``any``, ``early``, ``late``);
     ``touches``: expected touches per 1,000 users per week at base spend;
     ``spend``: base weekly spend per 1,000 users; ``spend_over_k``: base spend / K (how far up
-    the reach curve the base spend sits).
+    the reach curve the base spend sits);
+    ``opening``: extra hazard (or log-odds) when this channel's touch opens the journey (the
+    first touch in the lookback window before the decision);
+    ``follows``: when set, the channel is a follow-up: each of its touches is served within
+    ``FOLLOW_UP_MAX_DAYS`` after a touch of one of these channels (same user).
     """
 
     beta: float
@@ -79,6 +94,8 @@ class Channel:
     spend: float
     spend_over_k: float
     stage: str = "any"
+    opening: float = 0.0
+    follows: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -116,12 +133,22 @@ class Scenario:
     synergy: tuple[str, str, float] | None
     bgnbd: dict[str, BGNBD] = field(default_factory=dict)
     gamma_gamma: GammaGamma = field(default_factory=GammaGamma)
+    decision: str = "after_last_touch"  # one of DECISION_TIMINGS
 
     @property
     def zero_effect_channels(self) -> list[str]:
         """Channels whose true effect is exactly zero (and that are in no synergy pair)."""
         pair = set(self.synergy[:2]) if self.synergy else set()
-        return [c for c, ch in self.channels.items() if ch.beta == 0.0 and c not in pair]
+        return [
+            c
+            for c, ch in self.channels.items()
+            if ch.beta == 0.0 and ch.opening == 0.0 and c not in pair
+        ]
+
+    @property
+    def has_roles(self) -> bool:
+        """Some channel's effect depends on opening the journey."""
+        return any(ch.opening != 0.0 for ch in self.channels.values())
 
 
 # Repeat-purchase behaviour differs by acquisition channel ('organic': no channel credited).
@@ -174,6 +201,19 @@ _AWARENESS_CHANNELS = {
     "social": replace(_DEFAULT_CHANNELS["social"], beta=0.016, stage="early"),
 }
 
+# Roles world: awareness channels earn mostly as the opening touch, email follows them.
+_ROLES_CHANNELS = {
+    "call_centre": replace(_DEFAULT_CHANNELS["call_centre"], beta=0.030),
+    "direct_mail": replace(_DEFAULT_CHANNELS["direct_mail"], beta=0.0),
+    "display": replace(_DEFAULT_CHANNELS["display"], beta=0.003, opening=0.030, stage="early"),
+    "email": replace(
+        _DEFAULT_CHANNELS["email"], beta=0.008, touches=60, follows=("display", "social")
+    ),
+    "paid_search": replace(_DEFAULT_CHANNELS["paid_search"], beta=0.020, stage="late"),
+    "social": replace(_DEFAULT_CHANNELS["social"], beta=0.004, opening=0.035, stage="early"),
+}
+_ROLES = replace(_DEFAULT, name="roles", channels=_ROLES_CHANNELS, synergy=None)
+
 SCENARIOS: dict[str, Scenario] = {
     "default": _DEFAULT,
     "additive": replace(_DEFAULT, name="additive", synergy=None),
@@ -191,7 +231,14 @@ SCENARIOS: dict[str, Scenario] = {
         channels=_AWARENESS_CHANNELS,
         synergy=("social", "paid_search", 0.015),
     ),
+    "roles": _ROLES,
 }
+# The same worlds when every user decides on the campaign's last day (new names: the worlds
+# above keep their data for a given seed).
+for _name in ("additive", "logistic", "roles"):
+    SCENARIOS[f"{_name}_campaign_end"] = replace(
+        SCENARIOS[_name], name=f"{_name}_campaign_end", decision="campaign_end"
+    )
 
 
 def get_scenario(name: str) -> Scenario:

@@ -70,22 +70,32 @@ def _shapley_weights(n_channels: int) -> list[np.ndarray]:
     return [weight[_bit_view(sizes, c, 0).reshape(-1)] for c in range(n_channels)]
 
 
-def _subset_values(prob: ProbFn | ConversionModel, exposures: np.ndarray) -> np.ndarray:
-    """v(S) for every journey and subset: (journey, 2^C)."""
+def _subset_values(
+    prob: ProbFn | ConversionModel, exposures: np.ndarray, first: np.ndarray | None = None
+) -> np.ndarray:
+    """v(S) for every journey and subset: (journey, 2^C). ``first`` (journey, channel) is the
+    opening indicator; a removed channel takes its opening term with it."""
     masks = subset_masks(exposures.shape[1])
     if isinstance(prob, ConversionModel):
-        return prob.prob_subsets(prob.saturate(exposures), masks)
+        return prob.prob_subsets(prob.saturate(exposures), masks, first)
+    if first is not None:
+        raise ValueError("an opening indicator needs a ConversionModel, not a function")
     return np.stack([np.asarray(prob(exposures * m), dtype=float) for m in masks], axis=1)
 
 
 def credit(
-    prob: ProbFn | ConversionModel | dict, exposures: np.ndarray, *, chunk: int = CHUNK_JOURNEYS
+    prob: ProbFn | ConversionModel | dict,
+    exposures: np.ndarray,
+    *,
+    chunk: int = CHUNK_JOURNEYS,
+    first: np.ndarray | None = None,
 ) -> Credit:
     """Exact Shapley values and removal effects of ``prob`` for each journey.
 
     ``prob`` maps exposures (journey, channel) to P (journey,); a :class:`ConversionModel` (or
     its parameters: truth.json's ``conversion_model``) is evaluated faster. ``exposures`` is
-    (journey, channel), zero for absent channels.
+    (journey, channel), zero for absent channels; ``first`` (journey, channel), optional, marks
+    the channel that opened each journey (worlds with roles).
     """
     if isinstance(prob, dict):
         prob = ConversionModel.from_dict(prob)
@@ -102,7 +112,9 @@ def credit(
     p_full = np.empty(n)
     p_empty = np.empty(n)
     for lo in range(0, n, chunk):
-        v = _subset_values(prob, exposures[lo : lo + chunk])
+        v = _subset_values(
+            prob, exposures[lo : lo + chunk], None if first is None else first[lo : lo + chunk]
+        )
         rows = len(v)
         for c in range(n_channels):
             # Differences first: a channel that never changes P gets exactly 0.

@@ -160,6 +160,17 @@ def build_truth(world: World, counts: dict[str, int], acquired: dict[str, int]) 
             "conversion_rate": ORGANIC_RATE,
         },
         "period_days": world.spend.shape[1] * DAYS_PER_WEEK,
+        # new worlds only (the other worlds' truth.json is unchanged)
+        **({"decision_timing": sc.decision} if sc.decision != "after_last_touch" else {}),
+        **(
+            {
+                "follow_up_channels": {
+                    c: list(sc.channels[c].follows) for c in ch if sc.channels[c].follows
+                }
+            }
+            if any(sc.channels[c].follows for c in ch)
+            else {}
+        ),
     }
 
 

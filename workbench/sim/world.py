@@ -23,6 +23,7 @@ from workbench.sim.journeys import (
     draw_population,
     draw_touches,
     exposures,
+    opening_channels,
     rng_for,
 )
 from workbench.sim.response import ConversionModel
@@ -50,6 +51,7 @@ class World:
     decision: np.ndarray  # (user,) days
     touched: np.ndarray  # (user,) bool
     exposures: np.ndarray  # (user, channel)
+    first: np.ndarray | None  # (user, channel) opening one-hot in worlds with roles, else None
     credit: Credit | None  # for every user (untouched: zeros and P(empty)); None if not asked
     seed: int
     rep: int
@@ -61,6 +63,21 @@ class World:
     @property
     def period_days(self) -> float:
         return self.spend.shape[1] * DAYS_PER_WEEK
+
+    @property
+    def follows(self) -> list[tuple[int, ...]]:
+        return follow_ups(self.scenario, self.channels)
+
+
+def follow_ups(scenario: Scenario, channels: tuple[str, ...]) -> list[tuple[int, ...]]:
+    """Per channel, the indices of the channels it follows (empty: not a follow-up)."""
+    return [tuple(channels.index(d) for d in scenario.channels[c].follows) for c in channels]
+
+
+def _opening(model: ConversionModel, touches: Touches, decision: np.ndarray) -> np.ndarray | None:
+    if not model.has_roles:
+        return None
+    return opening_channels(touches, decision, len(model.beta), model.lookback_days)
 
 
 def acquisition(shapley: np.ndarray) -> np.ndarray:
@@ -83,9 +100,11 @@ def make_world(
     uniforms = rng_for(seed, rep, STREAM_COUNTS).random(spend.shape)
     pop = draw_population(users, len(channels), weeks, rng_for(seed, rep, STREAM_POPULATION))
     stages = [scenario.channels[c].stage for c in channels]
-    touches = draw_touches(pop, touch_counts(reach, spend, uniforms), stages, seed, rep)
-    decision, touched = decision_times(touches, pop, weeks * DAYS_PER_WEEK)
+    counts = touch_counts(reach, spend, uniforms)
+    touches = draw_touches(pop, counts, stages, seed, rep, follow_ups(scenario, channels))
+    decision, touched = decision_times(touches, pop, weeks * DAYS_PER_WEEK, scenario.decision)
     exp_ = exposures(touches, decision, model.decay, model.lookback_days)
+    first = _opening(model, touches, decision)
     return World(
         scenario=scenario,
         channels=channels,
@@ -98,14 +117,18 @@ def make_world(
         decision=decision,
         touched=touched,
         exposures=exp_,
-        credit=_credit_all(model, exp_, touched) if with_credit else None,
+        first=first,
+        credit=_credit_all(model, exp_, touched, first) if with_credit else None,
         seed=seed,
         rep=rep,
     )
 
 
-def _credit_all(model: ConversionModel, exp_: np.ndarray, reached: np.ndarray) -> Credit:
-    """Credit for every user; the enumeration runs only for users with exposure."""
+def _credit_all(
+    model: ConversionModel, exp_: np.ndarray, reached: np.ndarray, first: np.ndarray | None = None
+) -> Credit:
+    """Credit for every user; the enumeration runs only for users with exposure (``first``:
+    the opening one-hot (user, channel) in worlds with roles)."""
     n, n_channels = exp_.shape
     p0 = float(model.prob(np.zeros((1, n_channels)))[0])
     out = Credit(
@@ -115,7 +138,7 @@ def _credit_all(model: ConversionModel, exp_: np.ndarray, reached: np.ndarray) -
         p_empty=np.full(n, p0),
     )
     idx = np.flatnonzero(reached)
-    part = credit(model, exp_[idx])
+    part = credit(model, exp_[idx], first=None if first is None else first[idx])
     out.shapley[idx], out.removal[idx] = part.shapley, part.removal
     out.p_full[idx], out.p_empty[idx] = part.p_full, part.p_empty
     return out
@@ -136,9 +159,14 @@ def counterfactual(
         raise ValueError(f"decisions must be one of {DECISIONS}; got {decisions!r}")
     spend = world.spend * np.asarray(multipliers, dtype=float)[:, None]
     counts = touch_counts(world.reach, spend, world.count_uniforms)
-    touches = draw_touches(world.population, counts, world.stages, world.seed, world.rep)
+    touches = draw_touches(
+        world.population, counts, world.stages, world.seed, world.rep, world.follows
+    )
     decision = world.decision
     if decisions == "moving":
-        decision, _ = decision_times(touches, world.population, world.period_days)
+        decision, _ = decision_times(
+            touches, world.population, world.period_days, world.scenario.decision
+        )
     exp_ = exposures(touches, decision, world.model.decay, world.model.lookback_days)
-    return exp_, _credit_all(world.model, exp_, exp_.sum(axis=1) > 0.0)
+    first = _opening(world.model, touches, decision)
+    return exp_, _credit_all(world.model, exp_, exp_.sum(axis=1) > 0.0, first)
