@@ -94,6 +94,12 @@ def run(
         ("plan", lambda: _plan(paths, seed, done("attribute"), done("clv"))),
         ("report", lambda: _report(paths, any(map(done, ("attribute", "clv", "plan"))))),
     ]
+    if _exists(CX_MODULE):
+        # NPS and the stage funnel from the simulator's surveys, before the report.
+        stages.insert(
+            len(stages) - 1,
+            ("cx", lambda: _cx(paths, seed, done("simulate"), done("attribute"), done("clv"))),
+        )
     if notebooks:
         stages.append(("notebooks", lambda: _notebooks(paths, seed)))
 
@@ -161,7 +167,7 @@ def _command(name: str):
 
 
 #: Stages whose work is a typed ``workbench.api`` function (the others still run a command).
-API_STAGES = ("attribute", "plan", "report")
+API_STAGES = ("attribute", "plan", "report", "cx")
 
 
 def _cli_defaults(name: str) -> dict[str, Any]:
@@ -254,6 +260,31 @@ def _plan(paths: _Paths, seed: int, attributed: bool, valued: bool) -> None:
         out=str(paths.result("plan")),
         seed=seed,
     )
+
+
+#: The customer-experience stage's pipeline; the stage runs only when it is installed.
+CX_MODULE = "workbench.pipelines.cx"
+
+
+def _cx(paths: _Paths, seed: int, simulated: bool, attributed: bool, valued: bool) -> None:
+    """NPS, value by NPS group and the stage funnel from the simulator's surveys and
+    stage-tagged touches, joined to attribution.nc and clv.nc when those were made."""
+    from workbench import api
+    from workbench.pipelines.cx import summary_line
+
+    _needs(simulated, "the simulated data")
+    stage_map = paths.data / "stages.yaml"
+    ds = api.cx(
+        _input(paths, "surveys"),
+        touchpoints=_input(paths, "stage_touches"),
+        stages=str(stage_map) if stage_map.is_file() else None,
+        clv=str(paths.result("clv")) if valued else None,
+        attribution=str(paths.result("attribution")) if attributed else None,
+        transactions=_input(paths, "transactions"),
+        seed=seed,
+        out=str(paths.result("cx")),
+    )
+    click.echo(f"  {summary_line(ds)}")
 
 
 def _report(paths: _Paths, any_results: bool) -> None:
