@@ -94,6 +94,9 @@ def run(
         ("plan", lambda: _plan(paths, seed, done("attribute"), done("clv"))),
         ("report", lambda: _report(paths, any(map(done, ("attribute", "clv", "plan"))))),
     ]
+    if _exists(EXPERIMENT_MODULE):
+        # An A/B test of its own simulated users (workbench.sim.abtest), before the report.
+        stages.insert(len(stages) - 1, ("experiment", lambda: _experiment(paths, seed)))
     if _exists(CX_MODULE):
         # NPS and the stage funnel from the simulator's surveys, before the report.
         stages.insert(
@@ -106,7 +109,9 @@ def run(
     started = time.perf_counter()
     for i, (name, step) in enumerate(stages, start=1):
         tag = f"[{i}/{len(stages)}] {name}"
-        module = {"notebooks": "workbench.notebooks"}.get(name, f"workbench.commands.{name}")
+        module = {"notebooks": "workbench.notebooks", "experiment": EXPERIMENT_MODULE}.get(
+            name, f"workbench.commands.{name}"
+        )
         if name not in API_STAGES and not _exists(module):
             click.echo(f"{tag}: not available yet")
             outcome[name] = "not available yet"
@@ -290,6 +295,28 @@ def _cx(paths: _Paths, seed: int, simulated: bool, attributed: bool, valued: boo
 def _report(paths: _Paths, any_results: bool) -> None:
     _needs(any_results, "results from attribute, clv or plan")
     _call("report", results_dir=str(paths.results), out_dir=str(paths.reports))
+
+
+#: The A/B stage's pipeline; the stage runs only when it is installed.
+EXPERIMENT_MODULE = "workbench.pipelines.experiment"
+
+
+def _experiment(paths: _Paths, seed: int) -> None:
+    """Simulate an A/B test with known truth (control 5%, treatment 6%) into data/sim/abtest
+    and analyse it into results/experiment.nc."""
+    from workbench import api
+    from workbench.pipelines.experiment import describe
+    from workbench.sim.abtest import ab_world
+
+    inputs = ab_world(seed=seed).write(paths.data / "abtest")
+    ds = api.experiment(
+        str(inputs["assignments"]),
+        str(inputs["conversions"]),
+        transactions=str(inputs["transactions"]),
+        seed=seed,
+        out=str(paths.result("experiment")),
+    )
+    click.echo("  " + describe(ds).replace("\n", "\n  "))
 
 
 def _notebooks(paths: _Paths, seed: int) -> None:
