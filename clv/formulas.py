@@ -1,4 +1,5 @@
-"""Closed forms of the BG/NBD and Gamma-Gamma models, vectorised with numpy.
+"""Closed forms of the BG/NBD and Gamma-Gamma models, vectorised with numpy (their likelihoods
+are in ``clv.bgnbd`` and ``clv.gamma_gamma``).
 
 Every function broadcasts: parameters may be scalars (a point estimate) or arrays of shape
 ``(S, 1)`` (posterior draws) against customer arrays of shape ``(n,)``, giving ``(S, n)``.
@@ -10,21 +11,9 @@ implementations mirror lifetimes 0.11 so that point estimates agree to floating-
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import betaln, expit, gammaln, hyp2f1, roots_jacobi
+from scipy.special import expit, hyp2f1, roots_jacobi
 
 from clv.settings import RETENTION_NODES
-
-
-def bgnbd_loglik(r, alpha, a, b, x, t_x, T):
-    """Log-likelihood of one customer's (x, t_x, T) under BG/NBD (FHL 2005, eq. 6)."""
-    x = np.asarray(x, dtype=float)
-    a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-    a2 = betaln(a, b + x) - betaln(a, b)
-    a3 = -(r + x) * np.log(alpha + T)
-    a4 = np.log(a) - np.log(b + np.maximum(x, 1.0) - 1.0) - (r + x) * np.log(alpha + t_x)
-    # A4 exists only for repeat customers; logaddexp with -inf keeps x = 0 exact.
-    a4 = np.where(x > 0, a4, -np.inf)
-    return a1 + a2 + np.logaddexp(a3, a4)
 
 
 def alive_odds_denominator(r, alpha, a, b, x, t_x, T):
@@ -95,20 +84,6 @@ def retention(t, r, alpha, a, b, nodes: int = RETENTION_NODES):
         surv = (alpha[s] / (alpha[s] + p[:, None] * t[None, :])) ** r[s]
         out[s] = w @ surv / w.sum()
     return out
-
-
-def gamma_gamma_loglik(p, q, v, x, m):
-    """Log-likelihood of a repeat customer's mean spend ``m`` over ``x`` purchases (note 025)."""
-    x = np.asarray(x, dtype=float)
-    return (
-        gammaln(p * x + q)
-        - gammaln(p * x)
-        - gammaln(q)
-        + q * np.log(v)
-        + (p * x - 1.0) * np.log(m)
-        + p * x * np.log(x)
-        - (p * x + q) * np.log(x * m + v)
-    )
 
 
 def expected_order_value(p, q, v, x, m):

@@ -35,11 +35,16 @@ def minimise_log_params(
     values = [fun(s, *args)[0] for s in starts]
     start = starts[int(np.nanargmin(values))]
     options = {"gtol": BFGS_GTOL, "maxiter": MAX_ITER}
-    result = minimize(
-        fun, start, args=args, jac=True, hess=hess, method="trust-exact", options=options
-    )
-    if not result.success:
-        restart = result.x if np.all(np.isfinite(result.x)) else start
+    try:
+        result = minimize(
+            fun, start, args=args, jac=True, hess=hess, method="trust-exact", options=options
+        )
+        x, success = result.x, result.success
+    except (ValueError, np.linalg.LinAlgError):
+        # The Hessian turned non-finite on the way (a parameter running off): BFGS from the start.
+        x, success = start, False
+    if not success:
+        restart = x if np.all(np.isfinite(x)) else start
         result = minimize(fun, restart, args=args, jac=True, method="BFGS", options=options)
     grad = fun(result.x, *args)[1]
     converged = bool(

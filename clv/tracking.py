@@ -11,19 +11,8 @@ import numpy as np
 import xarray as xr
 
 from clv import formulas
-from clv.settings import BGNBD_PARAMS, HOLDOUT_FREQUENCY_GROUPS, INTERVAL, VALUE_DRAWS
-from clv.value import thin_draws
-
-
-def _summarise(per_draw: np.ndarray, name: str, dims: tuple, coords: dict, interval: float):
-    """Mean (and central interval when there are several draws) of ``per_draw(sample, ...)``."""
-    out = {name: (dims, per_draw.mean(axis=0))}
-    if per_draw.shape[0] > 1:
-        tail = (1.0 - interval) / 2.0
-        lower, upper = np.quantile(per_draw, [tail, 1.0 - tail], axis=0)
-        out[f"{name}_lower"] = (dims, lower)
-        out[f"{name}_upper"] = (dims, upper)
-    return xr.Dataset(out, coords=coords)
+from clv.settings import BGNBD_PARAMS, HOLDOUT_FREQUENCY_GROUPS, VALUE_DRAWS
+from posterior_tools.draws import summarise, thin_draws
 
 
 def tracking(
@@ -33,7 +22,6 @@ def tracking(
     *,
     start_offset: float,
     end_offset: float | None = None,
-    interval: float = INTERVAL,
     n_draws: int = VALUE_DRAWS,
 ) -> xr.Dataset:
     """Expected vs actual repeat purchases per period (the tracking plot).
@@ -63,8 +51,8 @@ def tracking(
     coords = {"period": np.arange(n_periods)}
     ds = xr.merge(
         [
-            _summarise(incremental, "tracking_expected", ("period",), coords, interval),
-            _summarise(cumulative, "tracking_expected_cumulative", ("period",), coords, interval),
+            summarise(incremental, "tracking_expected", ("period",), coords),
+            summarise(cumulative, "tracking_expected_cumulative", ("period",), coords),
         ]
     )
     ds["tracking_actual"] = ("period", actual)
@@ -74,16 +62,14 @@ def tracking(
     return ds
 
 
-def retention_curve(
-    params: xr.DataArray, times, *, interval: float = INTERVAL, n_draws: int = VALUE_DRAWS
-) -> xr.Dataset:
+def retention_curve(params: xr.DataArray, times, *, n_draws: int = VALUE_DRAWS) -> xr.Dataset:
     """P(a new customer is still alive) at ``times`` (time units since the first purchase);
     dim ``retention_time``, variable ``retention`` (+ ``_lower``/``_upper`` for draws)."""
     draws = thin_draws(params, n_draws)
     bg = [draws.sel(param=k).values for k in BGNBD_PARAMS]
     curve = formulas.retention(np.asarray(times, dtype=float), *bg)
     coords = {"retention_time": np.asarray(times, dtype=float)}
-    return _summarise(curve, "retention", ("retention_time",), coords, interval)
+    return summarise(curve, "retention", ("retention_time",), coords)
 
 
 def holdout_by_frequency(

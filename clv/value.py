@@ -1,12 +1,15 @@
 """Per-customer value: P(alive), expected purchases, expected order value and discounted CLV.
 
-Point estimates (one parameter set) give one number per customer; posterior draws give the mean
-and a central interval per customer, computed vectorised over a thinned set of draws. The costly
-part of the BG/NBD expectations (a Gauss hypergeometric function) depends only on (frequency, T),
-so it is computed once per distinct pair and gathered back to customers.
+Point estimates (``params(param)``) give one number per customer; posterior draws
+(``params(chain, draw, param)``) give the mean and the central interval per customer, computed
+vectorised over ``VALUE_DRAWS`` evenly thinned draws in memory-bounded blocks of customers. The
+costly part of the BG/NBD expectations (a Gauss hypergeometric function) depends only on
+(frequency, T), so it is computed once per distinct pair and gathered back to customers.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import xarray as xr
@@ -19,21 +22,11 @@ from clv.settings import (
     CLV_STEP_DAYS,
     DAYS_PER_YEAR,
     GG_PARAMS,
-    INTERVAL,
     VALUE_DRAWS,
 )
+from posterior_tools.draws import interval, thin_draws
 
 VALUE_VARIABLES = ("p_alive", "expected_purchases", "expected_order_value", "clv")
-
-
-def thin_draws(params: xr.DataArray, n: int = VALUE_DRAWS) -> xr.DataArray:
-    """``params(sample, param)``: at most ``n`` draws evenly spaced over chains and draws (or a
-    single ``sample`` for a point estimate ``params(param)``)."""
-    if "chain" not in params.dims:
-        return params.expand_dims(sample=1)
-    stacked = params.stack(sample=("chain", "draw")).transpose("sample", "param")
-    keep = np.unique(np.linspace(0, stacked.sizes["sample"] - 1, min(n, stacked.sizes["sample"])))
-    return stacked.isel(sample=keep.astype(int)).drop_vars(["sample", "chain", "draw"])
 
 
 def discount_steps(horizon: float, unit_days: float, annual_discount_rate: float):
@@ -48,6 +41,54 @@ def discount_steps(horizon: float, unit_days: float, annual_discount_rate: float
     return ends, factors
 
 
+def _columns(draws: xr.DataArray, names) -> list[np.ndarray]:
+    """Each named parameter's draws as a column (shape (S, 1)), to broadcast over customers."""
+    return [draws.sel(param=k).values[:, None] for k in names]
+
+
+def _by_block(
+    n: int, n_samples: int, per_draw: Callable[[slice], dict[str, np.ndarray]]
+) -> dict[str, np.ndarray]:
+    """Run ``per_draw(block) -> {name: (S, len(block))}`` over blocks of customers and keep, per
+    name, the mean over draws and, with several draws, ``_lower`` / ``_upper`` (the interval)."""
+    pieces: dict[str, list] = {}
+    step = max(1, CHUNK_ROWS * 10 // n_samples)
+    for lo in range(0, n, step):
+        for name, values in per_draw(slice(lo, lo + step)).items():
+            summary = (values[0],) if n_samples == 1 else interval(values)
+            pieces.setdefault(name, []).append(summary)
+    out: dict[str, np.ndarray] = {}
+    for name, parts in pieces.items():
+        out[name] = np.concatenate([p[0] for p in parts])
+        if n_samples > 1:
+            out[f"{name}_lower"] = np.concatenate([p[1] for p in parts])
+            out[f"{name}_upper"] = np.concatenate([p[2] for p in parts])
+    return out
+
+
+def purchase_expectations(
+    params: xr.DataArray, t: float, frequency, recency, T, *, n_draws: int = VALUE_DRAWS
+) -> dict[str, np.ndarray]:
+    """``p_alive`` and ``expected_purchases`` in the next ``t`` time units (FHL eq. 10 and 13)
+    per customer (shape (n,) each, + ``_lower``/``_upper`` with draws), from BG/NBD ``params``."""
+    draws = thin_draws(params, n_draws)
+    bg = _columns(draws, BGNBD_PARAMS)
+    x, t_x, big_t = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
+    pairs = compress(frequency=x, T=big_t)
+    numerator = formulas.expected_purchases_numerator(
+        t, *bg, pairs.columns["frequency"], pairs.columns["T"]
+    )
+
+    def per_draw(block: slice) -> dict[str, np.ndarray]:
+        denominator = formulas.alive_odds_denominator(*bg, x[block], t_x[block], big_t[block])
+        return {
+            "p_alive": 1.0 / denominator,
+            "expected_purchases": numerator[:, pairs.inverse[block]] / denominator,
+        }
+
+    return _by_block(x.size, draws.sizes["sample"], per_draw)
+
+
 def customer_values(
     params: xr.DataArray,
     frequency,
@@ -58,9 +99,9 @@ def customer_values(
     horizon: float,
     unit_days: float,
     annual_discount_rate: float,
-    interval: float = INTERVAL,
     n_draws: int = VALUE_DRAWS,
     groups: np.ndarray | None = None,
+    order_value: float | None = None,
 ) -> dict[str, np.ndarray]:
     """Per-customer values (shape (n,) each).
 
@@ -69,27 +110,28 @@ def customer_values(
     ``horizon`` is in time units; ``unit_days`` converts to days for discounting at
     ``annual_discount_rate``. Returns p_alive, expected_purchases (over the horizon),
     expected_order_value (currency per purchase) and clv (discounted currency); with draws each
-    also gets ``_lower`` and ``_upper`` (the central ``interval``), and the values are means.
+    also gets ``_lower`` and ``_upper`` (the central interval), and the values are means.
+    ``order_value``: one order value for every customer instead of the Gamma-Gamma expectation
+    (the fallback when every spend is the same amount; then p, q, v are not used).
 
     ``groups`` (shape (n, G), non-negative weights such as segment indicators or acquisition
     channel shares) adds ``group_clv`` (shape (S, G)): per draw, the weighted mean CLV of each
     group (NaN for a group without weight).
     """
     draws = thin_draws(params, n_draws)
-    bg = [draws.sel(param=k).values[:, None] for k in BGNBD_PARAMS]
-    gg = [draws.sel(param=k).values[:, None] for k in GG_PARAMS]
-    freq = np.asarray(frequency, dtype=float)
-    t_x = np.asarray(recency, dtype=float)
-    big_t = np.asarray(T, dtype=float)
-    money = np.asarray(monetary_value, dtype=float)
+    bg = _columns(draws, BGNBD_PARAMS)
+    gg = None if order_value is not None else _columns(draws, GG_PARAMS)
+    x, t_x, big_t, money = (
+        np.asarray(v, dtype=float) for v in (frequency, recency, T, monetary_value)
+    )
     ends, factors = discount_steps(horizon, unit_days, annual_discount_rate)
 
     # FHL eq. 10 = numerator(x, T) / denominator(x, t_x, T), and P(alive) = 1 / denominator.
     # The numerator holds the Gauss hypergeometric function, the expensive part; it does not
-    # depend on recency, so it is computed per distinct (x, T) pair (hundreds to thousands at a
-    # million customers) and per draw, for every step end: E at the horizon and the discounted
-    # stream sum_k factor_k (E(t_k) - E(t_{k-1})), which CLV scales by the order value.
-    pairs = compress(frequency=freq, T=big_t)
+    # depend on recency, so it is computed per distinct (x, T) pair and per draw, for every step
+    # end: E at the horizon and the discounted stream sum_k factor_k (E(t_k) - E(t_{k-1})),
+    # which CLV scales by the order value.
+    pairs = compress(frequency=x, T=big_t)
     xp, tp = pairs.columns["frequency"], pairs.columns["T"]
     n_samples = draws.sizes["sample"]
     previous = np.zeros((n_samples, len(pairs)))
@@ -99,63 +141,27 @@ def customer_values(
         stream += factor * (current - previous)
         previous = current
     horizon_numerator = previous
+    group_total = None if groups is None else np.zeros((n_samples, groups.shape[1]))
 
-    tail = (1.0 - interval) / 2.0
-    n = freq.size
-    pieces: dict[str, list] = {k: [] for k in VALUE_VARIABLES}
-    if groups is not None:
-        groups = np.asarray(groups, dtype=float)
-        group_total = np.zeros((n_samples, groups.shape[1]))
-    step = max(1, CHUNK_ROWS * 10 // n_samples)
-    for lo in range(0, n, step):
-        sl = slice(lo, lo + step)
-        pair = pairs.inverse[sl]
-        denominator = formulas.alive_odds_denominator(*bg, freq[sl], t_x[sl], big_t[sl])
-        aov = formulas.expected_order_value(*gg, freq[sl], money[sl])
-        per_draw = {
+    def per_draw(block: slice) -> dict[str, np.ndarray]:
+        pair = pairs.inverse[block]
+        denominator = formulas.alive_odds_denominator(*bg, x[block], t_x[block], big_t[block])
+        if gg is None:
+            aov = np.full((n_samples, denominator.shape[1]), float(order_value))
+        else:
+            aov = formulas.expected_order_value(*gg, x[block], money[block])
+        clv = stream[:, pair] / denominator * aov
+        if group_total is not None:
+            group_total[:] += clv @ np.asarray(groups[block], dtype=float)
+        return {
             "p_alive": 1.0 / denominator,
             "expected_purchases": horizon_numerator[:, pair] / denominator,
             "expected_order_value": aov,
-            "clv": stream[:, pair] / denominator * aov,
+            "clv": clv,
         }
-        if groups is not None:
-            group_total += per_draw["clv"] @ groups[sl]
-        for k, v in per_draw.items():
-            if n_samples == 1:
-                pieces[k].append((v[0],))
-            else:
-                lower, upper = np.quantile(v, [tail, 1.0 - tail], axis=0)
-                pieces[k].append((v.mean(axis=0), lower, upper))
-    out: dict[str, np.ndarray] = {}
-    for k, parts in pieces.items():
-        out[k] = np.concatenate([p[0] for p in parts])
-        if n_samples > 1:
-            out[f"{k}_lower"] = np.concatenate([p[1] for p in parts])
-            out[f"{k}_upper"] = np.concatenate([p[2] for p in parts])
-    if groups is not None:
+
+    out = _by_block(x.size, n_samples, per_draw)
+    if group_total is not None:
         with np.errstate(invalid="ignore", divide="ignore"):
-            out["group_clv"] = group_total / groups.sum(axis=0)
-    return out
-
-
-def holdout_expected_purchases(
-    params: xr.DataArray, frequency, recency, T, holdout_length: float, n_draws: int = VALUE_DRAWS
-) -> np.ndarray:
-    """Expected purchases in the ``holdout_length`` units after calibration, per customer
-    (shape (n,); the posterior mean over thinned draws for bayes)."""
-    draws = thin_draws(params, n_draws)
-    bg = [draws.sel(param=k).values[:, None] for k in BGNBD_PARAMS]
-    freq = np.asarray(frequency, dtype=float)
-    pairs = compress(frequency=freq, T=T)
-    numerator = formulas.expected_purchases_numerator(
-        holdout_length, *bg, pairs.columns["frequency"], pairs.columns["T"]
-    )
-    out = np.empty(freq.size)
-    step = max(1, CHUNK_ROWS * 10 // numerator.shape[0])
-    for lo in range(0, freq.size, step):
-        sl = slice(lo, lo + step)
-        denominator = formulas.alive_odds_denominator(
-            *bg, freq[sl], np.asarray(recency, float)[sl], np.asarray(T, float)[sl]
-        )
-        out[sl] = (numerator[:, pairs.inverse[sl]] / denominator).mean(axis=0)
+            out["group_clv"] = group_total / np.asarray(groups, dtype=float).sum(axis=0)
     return out

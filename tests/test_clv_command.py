@@ -11,9 +11,10 @@ import xarray as xr
 from click.testing import CliRunner
 
 from workbench import io, rfm
+from workbench.api import clv
 from workbench.cli import main
-from workbench.commands.clv import clv
 from workbench.engines import DuckDBEngine
+from workbench.errors import InputError
 from workbench.store import read_results, write_results
 
 CAL, HOLD = "2024-01-29", "2024-02-26"
@@ -321,16 +322,126 @@ def test_bayes_path_carries_posterior_intervals_into_customer_and_channel_values
         assert post_mean[k] == pytest.approx(ds.attrs["params_mle"][k], rel=0.25)
 
 
-def test_spend_without_customer_heterogeneity_is_a_clear_error_not_a_traceback(tmp_path, sim_files):
-    # Every purchase costs the same: the Gamma-Gamma MLE has no finite optimum.
-    tx = pd.read_parquet(sim_files / "transactions.parquet").assign(amount=25.0)
-    path = tmp_path / "flat.parquet"
-    tx.to_parquet(path)
+def _run_cli(tmp_path, table: pd.DataFrame, *options: str):
+    """``workbench clv`` on ``table`` (written as CSV); returns the result and the out path."""
+    path = tmp_path / "transactions.csv"
+    table.to_csv(path, index=False)
     out = tmp_path / "clv.nc"
-    result = CliRunner().invoke(
-        main,
-        ["clv", "--transactions", str(path), "--calibration-end", "2024-06-30", "--out", str(out)],
+    args = ["clv", "--transactions", str(path), "--out", str(out), *options]
+    return CliRunner().invoke(main, args), out
+
+
+#: Calibration end for the simulated transactions (26 weeks of purchases).
+SIM_CAL = "2024-06-30"
+
+
+def one_amount_per_purchase_day(amount: float = 25.0) -> pd.DataFrame:
+    """The simulated transactions with one purchase per customer and day, each of ``amount``:
+    every repeat buyer's mean spend is exactly ``amount``."""
+    tx = simulated_transactions().assign(day=lambda d: d["timestamp"].dt.normalize())
+    return tx.drop_duplicates(["customer_id", "day"]).drop(columns="day").assign(amount=amount)
+
+
+def test_spend_without_any_spread_gives_every_customer_that_order_value(tmp_path):
+    # Every purchase costs 25: the Gamma-Gamma likelihood has no finite optimum (q, v -> inf),
+    # so no fit is attempted; the documented fallback values every purchase at 25.
+    result, out = _run_cli(tmp_path, one_amount_per_purchase_day(), "--calibration-end", SIM_CAL)
+    assert result.exit_code == 0, result.output
+    ds = read_results(out)
+    np.testing.assert_array_equal(ds["expected_order_value"].values, 25.0)
+    assert ds.attrs["constant_order_value"] == 25.0
+    assert np.isnan(ds["params"].sel(param=["p", "q", "v"]).values).all()
+    # Undiscounted CLV is then 25 x the expected purchases over the horizon.
+    with pytest.warns(UserWarning, match="same mean amount"):
+        flat = clv(one_amount_per_purchase_day(), calibration_end=SIM_CAL, annual_discount_rate=0.0)
+    np.testing.assert_allclose(flat["clv"], 25.0 * flat["expected_purchases"], rtol=1e-12)
+
+
+@pytest.mark.slow
+def test_spend_without_any_spread_on_the_bayes_path_keeps_purchase_intervals():
+    with pytest.warns(UserWarning, match="same mean amount"):
+        ds = clv(
+            one_amount_per_purchase_day(),
+            calibration_end=SIM_CAL,
+            method="bayes",
+            posterior="laplace",
+            draws=100,
+            chains=2,
+            compare_models=False,
+        )
+    np.testing.assert_array_equal(ds["expected_order_value"].values, 25.0)
+    assert np.all(ds["clv_lower"] <= ds["clv"] + 1e-9) and np.all(
+        ds["clv"] <= ds["clv_upper"] + 1e-9
     )
+    assert float((ds["clv_upper"] - ds["clv_lower"]).mean()) > 0
+
+
+DEGENERATE = {
+    # name: (transactions, message)
+    "a single customer": (
+        pd.DataFrame(
+            {
+                "customer_id": ["A", "A", "A"],
+                "timestamp": ["2024-01-01", "2024-01-09", "2024-01-20"],
+                "amount": [10.0, 12.0, 9.0],
+            }
+        ),
+        "BG/NBD needs at least 2 customers to estimate population parameters; got 1",
+    ),
+    "no repeat purchase (several purchases, all on the first day)": (
+        pd.DataFrame(
+            {
+                "customer_id": ["A", "A", "B", "C", "C"],
+                "timestamp": ["2024-01-01T09:00", "2024-01-01T18:00", "2024-01-05", "2024-01-09",
+                              "2024-01-09T12:00"],
+                "amount": [10.0, 5.0, 7.0, 3.0, 4.0],
+            }
+        ),
+        "none of the 3 customers made a repeat purchase",
+    ),
+    "every customer with one purchase": (
+        pd.DataFrame(
+            {
+                "customer_id": [f"c{i}" for i in range(20)],
+                "timestamp": [f"2024-01-{i + 1:02d}" for i in range(20)],
+                "amount": np.arange(20) + 1.0,
+            }
+        ),
+        "none of the 20 customers made a repeat purchase",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(DEGENERATE))
+def test_degenerate_purchases_exit_2_with_one_line_and_write_nothing(tmp_path, case):
+    table, message = DEGENERATE[case]
+    result, out = _run_cli(tmp_path, table)
     assert result.exit_code == 2
-    assert "Gamma-Gamma maximum-likelihood fit did not converge" in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0]
+    assert "Traceback" not in result.output
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("method", ["mle", "bayes"])
+@pytest.mark.parametrize("case", list(DEGENERATE))
+def test_degenerate_purchases_are_the_same_clear_error_in_the_api(case, method):
+    table, message = DEGENERATE[case]
+    with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        clv(table, method=method, draws=10, tune=10)
+
+
+def test_too_few_repeat_buyers_with_spend_is_a_clear_error(tmp_path):
+    # Repeat purchases of amount 0 except for two customers: the purchase model has its data,
+    # the spend model only two customers.
+    tx = simulated_transactions()
+    first_day = tx.groupby("customer_id")["timestamp"].transform("min").dt.normalize()
+    repeat = tx["timestamp"].dt.normalize() > first_day
+    spenders = tx["customer_id"].isin(["c0001", "c0002"])
+    tx.loc[repeat & ~spenders, "amount"] = 0.0
+    assert tx.loc[repeat & spenders, "amount"].gt(0).any()
+    result, out = _run_cli(tmp_path, tx, "--calibration-end", SIM_CAL)
+    assert result.exit_code == 2, result.output
+    assert "customers bought again with a positive amount" in result.output
+    assert "the spend model needs at least 3" in result.output
     assert not out.exists()

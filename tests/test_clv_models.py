@@ -1,15 +1,20 @@
-"""BG/NBD and Gamma-Gamma: closed forms against lifetimes, compressed fits against lifetimes'
-unweighted fits, sanity of P(alive), the retention curve against simulation, and the PyMC
-posteriors against simulated truth and the MLE."""
+"""BG/NBD and Gamma-Gamma: closed forms and likelihoods against lifetimes, compressed fits against
+lifetimes' unweighted fits, sanity of P(alive), the retention curve against simulation, and the
+PyMC posteriors (over the same likelihoods) against simulated truth and the MLE."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
-from clv import formulas, mle, value
+import clv
+from clv import formulas, value
+from clv.bgnbd import BGNBDLikelihood
 from clv.data import compress
+from clv.gamma_gamma import GammaGammaLikelihood
+from clv.inference import pymc_model
 
 TRUE_BG = {"r": 0.5, "alpha": 6.0, "a": 0.8, "b": 2.5}
 TRUE_GG = {"p": 5.0, "q": 3.5, "v": 20.0}
@@ -39,6 +44,33 @@ def simulate_customers(n: int, seed: int, *, bg=TRUE_BG, gg=TRUE_GG, max_age: fl
     # The mean of x Gamma(p, nu) purchases is Gamma(p x, nu x).
     m = np.where(x > 0, rng.gamma(gg["p"] * np.maximum(x, 1), 1.0 / (nu * np.maximum(x, 1))), 0)
     return x, t_x, big_t, m
+
+
+def rfm_frame(x, t_x=None, big_t=None, m=None) -> pd.DataFrame:
+    """The statistics as an RFM table (the estimators' input); absent columns are left out."""
+    columns = {"frequency": x, "recency": t_x, "T": big_t, "monetary_value": m}
+    return pd.DataFrame({k: v for k, v in columns.items() if v is not None})
+
+
+def fit_bgnbd(x, t_x, big_t) -> dict[str, float]:
+    return clv.BetaGeo().fit(rfm_frame(x, t_x, big_t)).params_.to_series().to_dict()
+
+
+def fit_gamma_gamma(x, m) -> dict[str, float]:
+    return clv.GammaGamma().fit(rfm_frame(x, m=m)).params_.to_series().to_dict()
+
+
+def gamma_gamma_sample(x, m) -> np.ndarray:
+    """Repeat buyers with a positive mean spend: the customers the spend model uses."""
+    return (np.asarray(x) > 0) & (np.asarray(m) > 0)
+
+
+def posterior(model, *columns, **settings):
+    """``(params(chain, draw, param), diagnostics)`` of ``clv.BetaGeo``/``clv.GammaGamma``
+    fitted with method="bayes" on the statistics ``columns``."""
+    data = rfm_frame(*columns) if model is clv.BetaGeo else rfm_frame(columns[0], m=columns[1])
+    fitted = model("bayes", **settings).fit(data)
+    return fitted.params_, fitted.diagnostics_
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +103,7 @@ def test_closed_forms_equal_lifetimes(customers):
         bg.expected_number_of_purchases_up_to_time(np.array([1.0, 10.0, 40.0])),
         rtol=1e-10,
     )
-    nll = -np.mean(formulas.bgnbd_loglik(r, alpha, a, b, x, t_x, big_t))
+    nll = -BGNBDLikelihood(x, t_x, big_t).loglik_and_grad(np.log([r, alpha, a, b]))[0] / x.size
     theirs = BetaGeoFitter._negative_log_likelihood(
         np.log([r, alpha, a, b]), x, t_x, big_t, np.ones_like(t_x), 0.0
     )
@@ -94,14 +126,14 @@ def test_weighted_fit_on_unique_rows_equals_lifetimes_unweighted_fit():
     t_x, big_t = np.floor(t_x), np.floor(big_t)
     t_x = np.minimum(t_x, big_t)
     assert len(compress(frequency=x, recency=t_x, T=big_t)) < len(x) / 1.5
-    ours = mle.fit_bgnbd(x, t_x, big_t)
+    ours = fit_bgnbd(x, t_x, big_t)
     theirs = BetaGeoFitter().fit(x, t_x, big_t).params_
     for k, v in ours.items():
         assert v == pytest.approx(theirs[k], rel=1e-4), k
-    repeat = mle.gamma_gamma_sample(x, m)
+    repeat = gamma_gamma_sample(x, m)
     m_rounded = np.round(m, 0)  # repeated spends, so that compression matters here too
     repeat &= m_rounded > 0
-    ours_gg = mle.fit_gamma_gamma(x[repeat], m_rounded[repeat])
+    ours_gg = fit_gamma_gamma(x[repeat], m_rounded[repeat])
     theirs_gg = GammaGammaFitter().fit(x[repeat], m_rounded[repeat]).params_
     for k, v in ours_gg.items():
         assert v == pytest.approx(theirs_gg[k], rel=1e-4), k
@@ -109,11 +141,11 @@ def test_weighted_fit_on_unique_rows_equals_lifetimes_unweighted_fit():
 
 def test_mle_recovers_simulated_parameters(customers):
     x, t_x, big_t, m = customers
-    fitted = mle.fit_bgnbd(x, t_x, big_t)
+    fitted = fit_bgnbd(x, t_x, big_t)
     for k, truth in TRUE_BG.items():
         assert fitted[k] == pytest.approx(truth, rel=0.25), k
-    repeat = mle.gamma_gamma_sample(x, m)
-    fitted_gg = mle.fit_gamma_gamma(x[repeat], m[repeat])
+    repeat = gamma_gamma_sample(x, m)
+    fitted_gg = fit_gamma_gamma(x[repeat], m[repeat])
     # p and q trade off; the implied mean spend per purchase p v / (q - 1) is well identified.
     implied = fitted_gg["p"] * fitted_gg["v"] / (fitted_gg["q"] - 1)
     assert implied == pytest.approx(TRUE_GG["p"] * TRUE_GG["v"] / (TRUE_GG["q"] - 1), rel=0.1)
@@ -170,12 +202,10 @@ def test_discounting_with_zero_rate_is_the_undiscounted_expectation(customers):
 
 @pytest.mark.slow
 def test_bayesian_bgnbd_and_gamma_gamma_recover_truth_and_agree_with_mle():
-    from clv import bgnbd, gamma_gamma
-
     x, t_x, big_t, m = simulate_customers(2500, seed=8)
-    bg_mle = mle.fit_bgnbd(x, t_x, big_t)
-    post, diag = bgnbd.fit(
-        x, t_x, big_t, draws=200, tune=200, chains=2, seed=5, start=bg_mle, method="nuts"
+    bg_mle = fit_bgnbd(x, t_x, big_t)
+    post, diag = posterior(
+        clv.BetaGeo, x, t_x, big_t, draws=200, tune=200, chains=2, seed=5, posterior="nuts"
     )
     assert post.dims == ("chain", "draw", "param")
     assert diag["divergences"] == 0
@@ -187,16 +217,15 @@ def test_bayesian_bgnbd_and_gamma_gamma_recover_truth_and_agree_with_mle():
         # The posterior of b is right-skewed at this size; its median sits near the MLE.
         assert np.median(draws) == pytest.approx(bg_mle[k], rel=0.05), k
     # The Laplace approximation (used above NUTS_MAX_ROWS) agrees with NUTS here already.
-    laplace, lap_diag = bgnbd.fit(x, t_x, big_t, method="laplace", seed=5, start=bg_mle)
+    laplace, lap_diag = posterior(clv.BetaGeo, x, t_x, big_t, posterior="laplace", seed=5)
     assert lap_diag["diagnostics_ok"]
     for k in TRUE_BG:
         nuts_draws, lap_draws = post.sel(param=k).values, laplace.sel(param=k).values
         assert np.median(lap_draws) == pytest.approx(np.median(nuts_draws), rel=0.03), k
         assert np.std(np.log(lap_draws)) == pytest.approx(np.std(np.log(nuts_draws)), rel=0.3), k
-    repeat = mle.gamma_gamma_sample(x, m)
-    gg_mle = mle.fit_gamma_gamma(x[repeat], m[repeat])
-    gg_post, gg_diag = gamma_gamma.fit(
-        x[repeat], m[repeat], draws=200, tune=200, chains=2, seed=5, start=gg_mle
+    repeat = gamma_gamma_sample(x, m)
+    gg_post, gg_diag = posterior(
+        clv.GammaGamma, x[repeat], m[repeat], draws=200, tune=200, chains=2, seed=5
     )
     assert gg_diag["divergences"] == 0
     implied = gg_post.sel(param="p") * gg_post.sel(param="v") / (gg_post.sel(param="q") - 1)
@@ -223,45 +252,43 @@ def _log_prior(point: dict) -> float:
 
 
 @pytest.mark.slow
-def test_pymc_log_likelihoods_equal_the_closed_forms_on_compressed_rows(customers):
-    from clv import bgnbd, gamma_gamma
+def test_pymc_log_likelihoods_equal_lifetimes_on_compressed_rows(customers):
+    from lifetimes import BetaGeoFitter, GammaGammaFitter
 
     x, t_x, big_t, m = customers
     rows = compress(frequency=x, recency=np.round(t_x), T=np.round(big_t))
     cols = rows.columns
-    model = bgnbd.build_model(cols["frequency"], cols["recency"], cols["T"], rows.weights)
+    model = pymc_model(BGNBDLikelihood(cols["frequency"], cols["recency"], cols["T"], rows.weights))
     point = {f"log_{k}": np.log(v) for k, v in TRUE_BG.items()}
     got = model.compile_logp(mode="FAST_COMPILE")(point) - _log_prior(point)
-    expected = np.sum(
-        rows.weights
-        * formulas.bgnbd_loglik(*TRUE_BG.values(), cols["frequency"], cols["recency"], cols["T"])
+    # lifetimes' weighted objective is the mean negative log-likelihood over customers.
+    expected = -rows.weights.sum() * BetaGeoFitter._negative_log_likelihood(
+        np.log(list(TRUE_BG.values())),
+        cols["frequency"],
+        cols["recency"],
+        cols["T"],
+        rows.weights,
+        0.0,
     )
     assert got == pytest.approx(expected, rel=1e-10)
     repeat = x > 0
     spend = compress(frequency=x[repeat], monetary_value=np.round(m[repeat]) + 1)
-    model = gamma_gamma.build_model(
-        spend.columns["frequency"], spend.columns["monetary_value"], spend.weights
-    )
+    freq, money = spend.columns["frequency"], spend.columns["monetary_value"]
+    model = pymc_model(GammaGammaLikelihood(freq, money, spend.weights))
     point = {f"log_{k}": np.log(v) for k, v in TRUE_GG.items()}
     got = model.compile_logp(mode="FAST_COMPILE")(point) - _log_prior(point)
-    expected = np.sum(
-        spend.weights
-        * formulas.gamma_gamma_loglik(
-            *TRUE_GG.values(), spend.columns["frequency"], spend.columns["monetary_value"]
-        )
+    expected = -spend.weights.sum() * GammaGammaFitter._negative_log_likelihood(
+        np.log(list(TRUE_GG.values())), freq, money, spend.weights, 0.0
     )
     assert got == pytest.approx(expected, rel=1e-10)
 
 
 @pytest.mark.slow
 def test_same_seed_same_posterior_draws():
-    from clv import gamma_gamma
-
     x, _, _, m = simulate_customers(800, seed=9)
-    repeat = mle.gamma_gamma_sample(x, m)
-    start = mle.fit_gamma_gamma(x[repeat], m[repeat])
+    repeat = gamma_gamma_sample(x, m)
     runs = [
-        gamma_gamma.fit(x[repeat], m[repeat], draws=30, tune=30, seed=4, start=start)[0]
+        posterior(clv.GammaGamma, x[repeat], m[repeat], draws=30, tune=30, seed=4)[0]
         for _ in range(2)
     ]
     np.testing.assert_array_equal(runs[0].values, runs[1].values)

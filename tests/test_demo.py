@@ -14,7 +14,7 @@ from workbench.commands import demo
 STAGE_MODULES = {
     "simulate": "workbench.commands.simulate",
     "attribute": "workbench.pipelines.attribution",
-    "clv": "workbench.commands.clv",
+    "clv": "workbench.pipelines.clv",
     "plan": "workbench.pipelines.plan",
     "report": "workbench.pipelines.report",
 }

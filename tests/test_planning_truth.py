@@ -40,7 +40,7 @@ SEARCH_MIN_STEP = 0.025
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
     from workbench.api import attribute, plan
-    from workbench.commands.clv import clv
+    from workbench.api import clv
     from workbench.simulate import simulate, write
 
     folder = tmp_path_factory.mktemp("truth")

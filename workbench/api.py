@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import xarray as xr
@@ -18,6 +17,7 @@ import xarray as xr
 import posterior_tools.settings as inference
 from attribution import settings as attribution_settings
 from attribution.mmm import settings as mmm_settings
+from clv import settings as clv_settings
 from workbench.experience import settings as cx_settings
 from workbench.experiments import settings as experiment_settings
 from workbench.pipelines import plan as plan_settings
@@ -80,11 +80,101 @@ def attribute(
     )
 
 
-def clv(transactions: Any, **options: Any):
-    """BG/NBD + Gamma-Gamma CLV; see ``workbench clv --help`` for the options."""
-    from workbench.commands.clv import clv as _clv
+def clv(
+    transactions: Table,
+    *,
+    calibration_end: str | None = None,
+    holdout_end: str | None = None,
+    time_unit: str = clv_settings.TIME_UNIT,
+    horizon: float = clv_settings.HORIZON,
+    annual_discount_rate: float = clv_settings.ANNUAL_DISCOUNT_RATE,
+    method: str = clv_settings.METHOD,
+    customers: Table | None = None,
+    attribution_path: str | os.PathLike | xr.Dataset | None = None,
+    seed: int = clv_settings.SEED,
+    engine: str = "duckdb",
+    out: str | os.PathLike | None = None,
+    draws: int = inference.DRAWS,
+    tune: int = inference.TUNE,
+    chains: int = inference.CHAINS,
+    posterior: str = clv_settings.POSTERIOR,
+    compare_models: bool = True,
+) -> xr.Dataset:
+    """Customer lifetime value: BG/NBD purchases and Gamma-Gamma spend per customer.
 
-    return _clv(transactions, **options)
+    Args:
+        transactions: path (CSV/Parquet) or DataFrame with customer_id, timestamp, amount.
+            Purchases on the same calendar day are one purchase (their amounts add up).
+        calibration_end: last day (YYYY-MM-DD) of the calibration period the models are fitted
+            on; default: the last transaction day.
+        holdout_end: last day of the holdout period, on which predictions are checked (needs
+            ``calibration_end``); default: no holdout.
+        time_unit: ``D`` (days), ``W`` (weeks = days / 7) or ``M`` (months = days / 30.4375);
+            recency, T, the horizon and the curves are in this unit.
+        horizon: CLV horizon in time units.
+        annual_discount_rate: yearly discount rate as a fraction (0.1 = 10%); CLV discounts
+            each mean month's expected purchases at the month's end.
+        method: ``mle`` (maximum likelihood, lifetimes' likelihoods) or ``bayes`` (PyMC
+            posteriors over the same likelihoods; per-customer values get intervals).
+        customers: path or DataFrame with customer_id and attribute columns, summarised as
+            ``clv_by_<column>``.
+        attribution_path: attribution.nc (path or Dataset) for CLV by acquisition channel.
+        seed: random seed of the posterior (same inputs and seed, same numbers).
+        engine: ``duckdb`` or ``spark`` for the SQL step.
+        out: write the Dataset atomically to this NetCDF path when given.
+        draws, tune, chains: posterior draws and tuning steps per chain, and chains (bayes).
+        posterior: ``auto`` (NUTS up to ``clv.settings.NUTS_MAX_ROWS`` unique (frequency,
+            recency, T) rows, a Laplace approximation above), ``nuts`` or ``laplace`` (bayes).
+        compare_models: with a holdout, also score the modified BG/NBD and Pareto/NBD on it.
+
+    Returns:
+        The clv Dataset (docs/contracts.md, "clv.nc"): per ``customer_id`` the RFM statistics,
+        ``p_alive``, ``expected_purchases``, ``expected_order_value``, ``clv`` (+ ``_lower`` /
+        ``_upper`` for bayes), ``params(param)`` (or ``params(chain, draw, param)``), tracking,
+        retention and holdout checks.
+
+    Degenerate data raises ``InputError`` with one line (a single customer, no repeat
+    purchase, fewer than ``clv.settings.MIN_SPEND_CUSTOMERS`` repeat buyers with a positive
+    amount); when every repeat buyer spends the same mean amount, that amount is every
+    customer's expected order value (p, q, v are NaN; attr ``constant_order_value``).
+    """
+    from workbench.pipelines.clv import clv as run
+
+    return run(
+        transactions,
+        calibration_end=calibration_end,
+        holdout_end=holdout_end,
+        time_unit=time_unit,
+        horizon=horizon,
+        annual_discount_rate=annual_discount_rate,
+        method=method,
+        customers=customers,
+        attribution_path=attribution_path,
+        seed=seed,
+        engine=engine,
+        out=out,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        posterior=posterior,
+        compare_models=compare_models,
+    )
+
+
+def cdnow_transactions(which: str = "sample") -> pd.DataFrame:
+    """The CDNOW transactions of Fader, Hardie & Lee (2005), as shipped inside lifetimes, in the
+    transactions contract: customer_id (str), timestamp (one per purchase day), amount (US
+    dollars).
+
+    Args:
+        which: ``sample`` (the 2,357 customers the BG/NBD and Gamma-Gamma papers fit) or
+            ``master`` (the full cohort of 23,570 customers who first bought in 1997 Q1). The
+            papers calibrate to ``workbench.cdnow.CALIBRATION_END`` (1997-09-30) and hold out
+            to ``workbench.cdnow.HOLDOUT_END`` (1998-06-30).
+    """
+    from workbench.cdnow import cdnow_transactions as load
+
+    return load(which)
 
 
 def plan(

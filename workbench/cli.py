@@ -16,6 +16,7 @@ import click
 import posterior_tools.settings as inference
 from attribution import settings as attribution_settings
 from attribution.mmm import settings as mmm_settings
+from clv import settings as clv_settings
 from workbench import __version__
 from workbench.errors import InputError
 from workbench.experience import settings as cx_settings
@@ -141,14 +142,38 @@ def attribute(**options):
 @click.option("--holdout-end", default=None, help="Last day of the holdout period (YYYY-MM-DD).")
 @click.option(
     "--time-unit",
-    type=click.Choice(["D", "W", "M"]),
-    default="W",
+    type=click.Choice(list(clv_settings.UNIT_DAYS)),
+    default=clv_settings.TIME_UNIT,
     show_default=True,
-    help="Days, weeks (days/7) or months (days/30.4375).",
+    help="Days, weeks (days/7) or months (days/{M:g}).".format(**clv_settings.UNIT_DAYS),
 )
-@click.option("--horizon", default=52.0, show_default=True, help="CLV horizon in time units.")
-@click.option("--annual-discount-rate", default=0.1, show_default=True)
-@click.option("--method", type=click.Choice(["mle", "bayes"]), default="mle", show_default=True)
+@click.option(
+    "--horizon", default=clv_settings.HORIZON, show_default=True, help="CLV horizon in time units."
+)
+@click.option(
+    "--annual-discount-rate",
+    default=clv_settings.ANNUAL_DISCOUNT_RATE,
+    show_default=True,
+    help="Yearly discount rate as a fraction.",
+)
+@click.option(
+    "--method",
+    type=click.Choice(clv_settings.METHODS),
+    default=clv_settings.METHOD,
+    show_default=True,
+    help="Maximum likelihood (lifetimes' likelihoods) or PyMC posteriors with intervals.",
+)
+@click.option(
+    "--posterior",
+    type=click.Choice(clv_settings.POSTERIORS),
+    default=clv_settings.POSTERIOR,
+    show_default=True,
+    help="With --method bayes: NUTS, a Laplace approximation, or auto (NUTS up to "
+    f"{clv_settings.NUTS_MAX_ROWS:,} unique frequency/recency/T rows, Laplace above).",
+)
+@click.option("--draws", default=inference.DRAWS, show_default=True, help="Draws per chain.")
+@click.option("--tune", default=inference.TUNE, show_default=True, help="Tuning steps per chain.")
+@click.option("--chains", default=inference.CHAINS, show_default=True)
 @click.option(
     "--customers",
     default=None,
@@ -162,11 +187,17 @@ def attribute(**options):
     type=PATH,
     help="attribution.nc, to summarise CLV by acquisition channel.",
 )
-@click.option("--seed", default=1, show_default=True)
+@click.option(
+    "--compare-models/--no-compare-models",
+    default=True,
+    show_default=True,
+    help="With a holdout, also score the modified BG/NBD and Pareto/NBD on it.",
+)
+@click.option("--seed", default=clv_settings.SEED, show_default=True)
 @click.option("--engine", type=ENGINE, default="duckdb", show_default=True)
 def clv(**options):
     """Customer lifetime value: BG/NBD + Gamma-Gamma (lifetimes MLE or PyMC posterior)."""
-    _run("clv", **options)
+    _call("clv", **options)
 
 
 @main.command()

@@ -103,19 +103,20 @@ def _acquisition_shares(ids: np.ndarray, attribution: Any) -> tuple[list[str], n
 def segment_variables(segments: list, group_clv: np.ndarray | None) -> xr.Dataset:
     """``clv_by_<dim>(<dim>)`` (+ ``_lower``/``_upper`` for draws) and customer counts (credit
     sums for channels); ``acquisition_channel_share(customer_id, channel)``."""
-    from clv.settings import INTERVAL
+    from posterior_tools.draws import interval
 
     ds = xr.Dataset()
     start = 0
-    tail = (1.0 - INTERVAL) / 2.0
     for dim, labels, weights in segments:
         block = group_clv[:, start : start + len(labels)]
         start += len(labels)
-        ds[f"clv_by_{dim}"] = (dim, block.mean(axis=0))
         if block.shape[0] > 1:
-            lower, upper = np.nanquantile(block, [tail, 1.0 - tail], axis=0)
+            mean, lower, upper = interval(block)
             ds[f"clv_by_{dim}_lower"] = (dim, lower)
             ds[f"clv_by_{dim}_upper"] = (dim, upper)
+        else:
+            mean = block[0]
+        ds[f"clv_by_{dim}"] = (dim, mean)
         ds[f"customers_by_{dim}"] = (dim, weights.sum(axis=0))
         ds = ds.assign_coords({dim: labels})
         if dim == "channel":

@@ -13,10 +13,9 @@ import datetime as dt
 
 import pandas as pd
 
+from clv.settings import UNIT_DAYS  # noqa: F401  (days per time unit: D, W, M)
 from workbench.engines import Engine, load_sql
 
-#: Days per time unit: D, W (days/7) and M (the mean Gregorian month, 365.25 / 12 days).
-UNIT_DAYS = {"D": 1.0, "W": 7.0, "M": 30.4375}
 EPOCH = dt.date(1970, 1, 1)
 
 

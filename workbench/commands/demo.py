@@ -172,7 +172,7 @@ def _command(name: str):
 
 
 #: Stages whose work is a typed ``workbench.api`` function (the others still run a command).
-API_STAGES = ("attribute", "plan", "report", "cx")
+API_STAGES = ("attribute", "clv", "plan", "report", "cx")
 
 
 def _cli_defaults(name: str) -> dict[str, Any]:
