@@ -59,6 +59,7 @@ def main() -> None:
       conversions   user_id, timestamp                 [value]
       transactions  customer_id, timestamp, amount
       spend         channel, period_start, spend       [period_end]
+      assignments   user_id, arm, assigned_at          (A/B tests)
 
     Results are xarray Datasets in NetCDF files; bad input exits with code 2 and one line
     naming the file, column and rows.
