@@ -239,9 +239,21 @@ GOOD_CONVERSIONS = "user_id,timestamp\nu1,2024-03-03\nu2,2024-03-04\n"
             "user_id,arm,assigned_at\nu1,control,2024-03-01\nu2,b,2024-03-01\nu2,control,"
             "2024-03-01\n",
             [],
-            "only one arm has users ('control'); an A/B test needs at least two "
-            "(users in several arms are left out: 1)",
+            "column 'arm': arm 'b' has no users left: all 1 of its users were also assigned "
+            "to another arm",
         ),
+        (
+            "user_id,arm,assigned_at\nu1,control,2024-03-01\nu3,control,2024-03-01\n",
+            [],
+            "only one arm has users ('control'); an A/B test needs at least two",
+        ),
+        (GOOD_ASSIGNMENTS, ["--clv", "missing.nc"], "missing.nc: file not found"),
+        (
+            GOOD_ASSIGNMENTS,
+            ["--metric", "customer_value"],
+            "--metric customer_value needs --clv",
+        ),
+        (GOOD_ASSIGNMENTS, ["--end", "soon"], "--end: cannot read 'soon' as a date"),
         (GOOD_ASSIGNMENTS, ["--lift-test-out", "x.csv"], "--lift-test-out needs --channel"),
         (GOOD_ASSIGNMENTS, ["--split", "control=1,b=0"], "weight of arm 'b' is '0'"),
     ],
@@ -251,6 +263,10 @@ GOOD_CONVERSIONS = "user_id,timestamp\nu1,2024-03-03\nu2,2024-03-04\n"
         "unknown control",
         "split arm without users",
         "arm with no users left",
+        "only one arm",
+        "clv file missing",
+        "customer value without clv",
+        "end not a date",
         "row without channel",
         "zero weight",
     ],

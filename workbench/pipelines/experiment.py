@@ -88,7 +88,7 @@ def experiment(
     finally:
         eng.close()
     arms = stats["arms"]
-    _check_arms(arms, stats["checks"], control, planned, assignments)
+    _check_arms(arms, stats["arm_users"], control, planned, assignments)
     srm = _sample_ratio(arms, planned)
     ds = _analyse(stats, values, revenue_source, control, metric, draws, seed)
     ds = _annotate(ds, stats, srm, planned, revenue_source, absent, end)
@@ -229,6 +229,7 @@ def _data_step(eng: Engine, revenue_source: str, end_day: float) -> dict[str, pd
     _materialise(eng, "experiment_users", load_sql("experiment_users", end_day=repr(end_day)))
     return {
         "arms": eng.query(load_sql("experiment_arms")),
+        "arm_users": eng.query(load_sql("experiment_arm_users")),
         "checks": eng.query(load_sql("experiment_checks")).iloc[0],
         "revenue": eng.query(load_sql("experiment_revenue_amounts")),
         "conversion_counts": eng.query(load_sql("experiment_conversion_counts")),
@@ -291,10 +292,17 @@ def _clv_table(clv) -> pd.DataFrame:
 # --- checks ------------------------------------------------------------------------------------
 
 
-def _check_arms(arms: pd.DataFrame, checks, control, planned, source) -> None:
+def _check_arms(arms: pd.DataFrame, arm_users: pd.DataFrame, control, planned, source) -> None:
     label = source if isinstance(source, str | os.PathLike) else "<assignments DataFrame>"
     found = list(arms["arm"])
-    several = int(checks["users_in_several_arms"])
+    for row in arm_users.itertuples():
+        if row.users_kept == 0:
+            raise InputError(
+                f"arm '{row.arm}' has no users left: all {row.users_assigned} of its users were "
+                "also assigned to another arm (users in several arms are left out)",
+                file=str(label),
+                column="arm",
+            )
     if control not in found:
         raise InputError(
             f"--control '{control}' is not an arm with users; arms found: {', '.join(found)}",
@@ -305,9 +313,8 @@ def _check_arms(arms: pd.DataFrame, checks, control, planned, source) -> None:
         for arm in planned:
             if arm not in found:
                 raise InputError(
-                    f"arm '{arm}' of --split has no users"
-                    + (f" (users in several arms are left out: {several})" if several else "")
-                    + f"; arms found: {', '.join(found)}",
+                    f"arm '{arm}' of --split has no users in the assignments; arms found: "
+                    f"{', '.join(found)}",
                     file=str(label),
                     column="arm",
                 )
@@ -316,8 +323,7 @@ def _check_arms(arms: pd.DataFrame, checks, control, planned, source) -> None:
                 raise InputError(f"--split gives no share for arm '{arm}'", file=str(label))
     if len(found) < 2:
         raise InputError(
-            f"only one arm has users ('{found[0]}'); an A/B test needs at least two"
-            + (f" (users in several arms are left out: {several})" if several else ""),
+            f"only one arm has users ('{found[0]}'); an A/B test needs at least two",
             file=str(label),
             column="arm",
         )
