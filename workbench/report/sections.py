@@ -25,6 +25,7 @@ from workbench.report.markup import (
     table,
     with_interval,
 )
+from workbench.report.mmm_section import mmm_sections
 from workbench.report.results import HOW_TO_MAKE, UNITS, Results
 from workbench.report.executive import executive_summary
 
@@ -284,6 +285,7 @@ def all_sections(res: Results) -> list[Section]:
         kpis(res),
         customer_value(res),
         budget(res),
+        *mmm_sections(res),
         *experiment_sections(res),
         *cx_sections(res),
         data_quality(res),
