@@ -97,6 +97,9 @@ def run(
     if _exists(EXPERIMENT_MODULE):
         # An A/B test of its own simulated users (workbench.sim.abtest), before the report.
         stages.insert(len(stages) - 1, ("experiment", lambda: _experiment(paths, seed)))
+    if _exists(MMM_MODULE):
+        # A weekly media world (workbench.sim.media) through the media-mix model, before the report.
+        stages.insert(len(stages) - 1, ("mmm", lambda: _mmm(paths, seed, draws, tune, chains)))
     if _exists(CX_MODULE):
         # NPS and the stage funnel from the simulator's surveys, before the report.
         stages.insert(
@@ -109,9 +112,11 @@ def run(
     started = time.perf_counter()
     for i, (name, step) in enumerate(stages, start=1):
         tag = f"[{i}/{len(stages)}] {name}"
-        module = {"notebooks": "workbench.notebooks", "experiment": EXPERIMENT_MODULE}.get(
-            name, f"workbench.commands.{name}"
-        )
+        module = {
+            "notebooks": "workbench.notebooks",
+            "experiment": EXPERIMENT_MODULE,
+            "mmm": MMM_MODULE,
+        }.get(name, f"workbench.commands.{name}")
         if name not in API_STAGES and not _exists(module):
             click.echo(f"{tag}: not available yet")
             outcome[name] = "not available yet"
@@ -317,6 +322,33 @@ def _experiment(paths: _Paths, seed: int) -> None:
         out=str(paths.result("experiment")),
     )
     click.echo("  " + describe(ds).replace("\n", "\n  "))
+
+
+#: The media-mix stage's pipeline; the stage runs only when it is installed.
+MMM_MODULE = "workbench.pipelines.mmm"
+#: The simulated media world the demo's media-mix stage fits (workbench.sim.media.WORLDS).
+DEMO_MEDIA_WORLD = "retail"
+
+
+def _mmm(paths: _Paths, seed: int, draws: int, tune: int, chains: int) -> None:
+    """Simulate a weekly media world with known truth into data/media and fit the media-mix
+    model into results/mmm.nc."""
+    from workbench import api
+    from workbench.pipelines.mmm import summary_lines
+
+    folder = paths.data / "media"
+    api.simulate_media(DEMO_MEDIA_WORLD, seed=seed, out=folder)
+    ds = api.mmm(
+        str(folder / "spend.csv"),
+        str(folder / "outcomes.csv"),
+        controls=str(folder / "controls.csv"),
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        seed=seed,
+        out=str(paths.result("mmm")),
+    )
+    click.echo("  " + "\n  ".join(summary_lines(ds)))
 
 
 def _notebooks(paths: _Paths, seed: int) -> None:
