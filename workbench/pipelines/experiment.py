@@ -275,7 +275,7 @@ def _clv_table(clv) -> pd.DataFrame:
             ds = read_results(clv)
         except (OSError, ValueError) as err:
             raise InputError(f"cannot read as a results file: {err}", file=label) from err
-    if "clv" not in ds or "customer_id" not in ds["clv"].dims:
+    if "clv" not in ds or ds["clv"].dims != ("customer_id",):
         raise InputError(
             "has no per-customer 'clv' variable (dim customer_id); expected a clv.nc from "
             "`workbench clv`",
