@@ -31,9 +31,13 @@ SRM_ALPHA = 0.001
 CLV_ABSENT_RULES = ("mean", "zero")
 CLV_ABSENT = "mean"
 
-#: The Bayesian bootstrap draws Dirichlet weights for every distinct value; above this many
-#: distinct values per arm it uses the posterior's normal limit instead (same mean and variance).
-EXACT_BOOTSTRAP_MAX_VALUES = 200_000
+#: The Bayesian bootstrap draws Dirichlet weights for every distinct value (cost: draws x
+#: values; 4000 x 27,000 took 2.4 s on the project's machine); above this many distinct values
+#: per arm it uses the posterior's normal limit, with the same mean and variance. At that size
+#: the skewness of the posterior of the mean is 2 x the amounts' skewness / sqrt(n) (Exponential
+#: weights have skewness 2): under 0.2 for amounts as skewed as 20, which moves the 5% and 95%
+#: quantiles by about 0.05 sd (Cornish-Fisher).
+EXACT_BOOTSTRAP_MAX_VALUES = 50_000
 #: Largest block of Gamma variates drawn at once (memory bound of the exact bootstrap).
 BOOTSTRAP_BLOCK = 2_000_000
 
