@@ -180,3 +180,22 @@ def test_p_beats_control_is_uniform_over_many_aa_tests():
     share = (p_values > 0.95).mean()
     assert abs(share - 0.05) < 3 * math.sqrt(0.05 * 0.95 / tests) + 0.01
     assert stats.kstest(p_values, "uniform").pvalue > 0.001
+
+
+def test_an_arm_without_purchasers_borrows_the_amounts_of_the_others():
+    # b: nobody bought among 100 users, so its purchase rate is Beta(1, 101) (mean 1/102) and
+    # the amount of a purchaser is taken from the control's (all 40.0): revenue per user 40/102.
+    revenue = pd.DataFrame({"arm": ["control"], "amount": [40.0], "n_users": [10]})
+    draws = 4000
+    res = (
+        ABTest(draws=draws, seed=1)
+        .fit(_arms(control=(10, 100), b=(0, 100)), revenue=revenue)
+        .results()
+    )
+    assert res.attrs["revenue_amounts_pooled_arms"] == ["b"]
+    assert np.all(res["revenue_per_purchaser"].sel(arm="b") == 40.0)
+    sd = 40 * math.sqrt(1 * 101 / (102**2 * 103))
+    assert abs(float(res["revenue_per_user"].sel(arm="b").mean()) - 40 / 102) < Z * sd / math.sqrt(
+        draws
+    )
+    assert int(res["n_purchasers"].sel(arm="b")) == 0
