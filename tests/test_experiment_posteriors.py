@@ -160,6 +160,7 @@ def test_identical_arms_give_p_beats_one_half_and_equal_losses():
         )
 
 
+@pytest.mark.slow
 def test_p_beats_control_is_uniform_over_many_aa_tests():
     # Under no difference P(beats) is not 0.5 in each test: it is uniform on (0, 1) across
     # tests (a calibrated posterior), so its mean is 0.5 and it exceeds 0.95 in 5% of tests.

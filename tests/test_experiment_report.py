@@ -12,7 +12,7 @@ import pytest
 from workbench import api
 from workbench.report.render import render_html
 from workbench.report.results import load_results
-from workbench.sim.abtest import TrueArm, contaminate, simulate_test
+from workbench.sim.abtest import TrueArm, contaminate, holdout_world, simulate_test
 from workbench.store import write_results
 
 EVIL = "<b>bold</b> & co"
@@ -67,6 +67,21 @@ def test_a_sample_ratio_mismatch_is_the_first_thing_the_section_says(tmp_path):
     text = " ".join(_section_text(render_html(load_results(tmp_path))).split())
     assert text.startswith("A/B test Sample-ratio mismatch.")
     assert "do not act on the results below" in text
+
+
+def test_a_channel_hold_out_is_shown_as_a_lift_test(tmp_path):
+    world = holdout_world(users=5_000, seed=2)
+    ds = api.experiment(
+        world.assignments, world.conversions, channel="search", split="holdout=1,exposed=4"
+    )
+    write_results(ds, tmp_path / "experiment.nc")
+    text = " ".join(_section_text(render_html(load_results(tmp_path))).split())
+    row = ds.attrs["lift_test"]
+    assert (
+        f"A hold-out of search: the channel caused {row['incremental_conversions']:,.0f} "
+        f"conversions (standard error {row['standard_error']:,.0f}) in a market of 5,000 users"
+    ) in text
+    assert "compared with the control arm holdout" in text
 
 
 def test_no_section_without_experiment_nc(tmp_path):
