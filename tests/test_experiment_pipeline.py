@@ -51,6 +51,33 @@ def test_true_conversion_rate_and_revenue_per_user_are_recovered(result, contami
     assert result.attrs["control"] == "control"
 
 
+def test_an_aa_test_with_identical_arms_gives_p_beats_one_half_end_to_end():
+    # Arm "copy" holds the control's users again under new ids, with the same conversions and
+    # orders: every posterior is the same, so P(beats) is 0.5 up to Monte Carlo error.
+    world = ab_world(users=6_000, seed=9)
+    control = world.assignments[world.assignments["arm"] == "control"]
+    users = set(control["user_id"])
+
+    def copied(frame, column):
+        part = frame[frame[column].isin(users)].copy()
+        part[column] = part[column] + "-copy"
+        return pd.concat([frame[frame[column].isin(users)], part], ignore_index=True)
+
+    assignments = copied(control, "user_id")
+    assignments.loc[assignments["user_id"].str.endswith("-copy"), "arm"] = "copy"
+    ds = api.experiment(
+        assignments,
+        copied(world.conversions, "user_id"),
+        transactions=copied(world.transactions, "customer_id"),
+        draws=DRAWS,
+        seed=4,
+    )
+    for metric in ("conversion_rate", "revenue_per_user"):
+        p = float(ds["p_beats_control_by_metric"].sel(metric=metric, arm="copy"))
+        assert abs(p - 0.5) < Z * 0.5 / np.sqrt(DRAWS), metric
+    assert int(ds["n_converted"].sel(arm="copy")) == int(ds["n_converted"].sel(arm="control"))
+
+
 def test_counts_per_arm_are_the_users_and_conversions_in_the_data(result, contaminated):
     w = contaminated
     a = w.assignments
