@@ -2,7 +2,7 @@
 
 workbench: stage + validate (DuckDB), RFM in SQL, BG/NBD + Gamma-Gamma fits on unique rows with
 weights, per-customer P(alive) / expected purchases / discounted CLV, tracking and retention
-curves, all in one ``workbench.commands.clv.clv`` call. lifetimes: read the same file with pandas,
+curves, all in one ``workbench.api.clv`` call. lifetimes: read the same file with pandas,
 ``summary_data_from_transaction_data`` (freq='D', freq_multiplier=7: the same exact-week RFM),
 ``BetaGeoFitter.fit`` and ``GammaGammaFitter.fit`` on every customer, and
 ``customer_lifetime_value`` (12 monthly steps, the same horizon and discounting). The Bayesian
@@ -125,7 +125,7 @@ def run_lifetimes(path: Path, observation_end: pd.Timestamp) -> tuple[dict, floa
 
 
 def main(quick: bool = False) -> str:
-    from workbench.commands.clv import clv
+    from workbench.api import clv
 
     n = QUICK_CUSTOMERS if quick else FULL_CUSTOMERS
     print(f"[clv_scale] data for {n:,} customers ...", file=sys.stderr, flush=True)

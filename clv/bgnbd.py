@@ -86,8 +86,10 @@ class BGNBDLikelihood:
         pi4 = np.exp(a4 - lse)
         return r, alpha, a, b, log_t, log_tx, rx, lse, pi4
 
-    def loglik_and_grad(self, log_params) -> tuple[float, np.ndarray]:
-        """Total log-likelihood (sum over customers) and its gradient in the log-parameters."""
+    def loglik_and_grad(self, log_params, constant: bool = True) -> tuple[float, np.ndarray]:
+        """Total log-likelihood (sum over customers) and its gradient in the log-parameters;
+        ``constant=False`` leaves out the rescaling's constant (the optimiser's objective, whose
+        differences then keep every digit)."""
         r, alpha, a, b, log_t, log_tx, rx, lse, pi4 = self._pieces(log_params)
         xs, w = self.xs, self.w
         pi3 = 1.0 - pi4
@@ -98,7 +100,7 @@ class BGNBDLikelihood:
         g_b_x = g_a_x + digamma(b + xs) - digamma(b)
         inv_t = (1.0 / (alpha + self.ts))[self.t_idx]
         inv_tx = (1.0 / (alpha + self.rs))[self.r_idx]
-        value = self.n_x @ (a1 + a2) + w @ lse + self.offset
+        value = self.n_x @ (a1 + a2) + w @ lse + (self.offset if constant else 0.0)
         g_r = self.n_x @ g_r_x - w @ (pi3 * log_t + pi4 * log_tx)
         g_alpha = r * self.total / alpha - w @ (rx * (pi3 * inv_t + pi4 * inv_tx))
         g_a = self.n_x @ g_a_x + (w @ pi4) / a

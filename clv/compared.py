@@ -37,7 +37,7 @@ class _LifetimesModel:
         ``clv.FitError`` when lifetimes' optimiser does not converge."""
         from lifetimes.utils import ConvergenceError
 
-        data = as_rfm(rfm, weights=weights)
+        data = as_rfm(rfm, weights=weights, labels=False)
         check_purchases(data, self._label)
         rows = compress(
             weights=data.weights, frequency=data.frequency, recency=data.recency, T=data.T

@@ -37,7 +37,7 @@ class RFM:
     of customers each row stands for (1 unless rows are compressed). Columns that were not
     asked for are None."""
 
-    customer_id: np.ndarray
+    customer_id: np.ndarray | None
     frequency: np.ndarray
     recency: np.ndarray | None
     T: np.ndarray | None
@@ -53,10 +53,12 @@ def as_rfm(
     *,
     weights: np.ndarray | None = None,
     columns: tuple[str, ...] = PURCHASE_COLUMNS,
+    labels: bool = True,
     argument: str = "rfm",
 ) -> RFM:
     """Check and unpack ``columns`` of an RFM table (DataFrame or Dataset). Customer labels come
-    from a ``customer_id`` column or coordinate, else the index (or the first dim's coordinate).
+    from a ``customer_id`` column or coordinate, else the index (or the first dim's coordinate);
+    ``labels=False`` skips them (a fit needs none, and a million string labels take a while).
     Raises ``ValueError`` naming ``argument`` and the column."""
     present = list(rfm.columns) if isinstance(rfm, pd.DataFrame) else list(rfm.variables)
     missing = [c for c in columns if c not in present]
@@ -77,7 +79,8 @@ def as_rfm(
     w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float).ravel()
     if w.shape != x.shape or np.any(~(w > 0)):
         raise ValueError(f"weights must be positive customer counts, one per row of {argument}")
-    return RFM(_labels(rfm), x, t_x, big_t, values.get("monetary_value"), w)
+    ids = _labels(rfm) if labels else None
+    return RFM(ids, x, t_x, big_t, values.get("monetary_value"), w)
 
 
 def _labels(rfm: pd.DataFrame | xr.Dataset) -> np.ndarray:

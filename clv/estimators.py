@@ -130,7 +130,7 @@ class BetaGeo(_Estimator):
         customer, or unique rows with ``weights`` = customers per row). Raises
         ``clv.DataError`` for data that cannot identify the model (one customer, no repeat
         purchase) and ``clv.FitError`` when the optimiser does not converge."""
-        data = as_rfm(rfm, weights=weights)
+        data = as_rfm(rfm, weights=weights, labels=False)
         check_purchases(data, "BG/NBD")
         likelihood = BGNBDLikelihood(data.frequency, data.recency, data.T, data.weights)
         hint = "too few repeat purchases, or a calibration period too short to show them"
@@ -187,7 +187,7 @@ class GammaGamma(_Estimator):
         customers."""
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}; got {self.method!r}")
-        data = as_rfm(rfm, weights=weights, columns=SPEND_COLUMNS)
+        data = as_rfm(rfm, weights=weights, columns=SPEND_COLUMNS, labels=False)
         x, m, w = data.frequency, data.monetary_value, data.weights
         usable = (x > 0) & (m > 0)
         self.excluded_ = int(w[(x > 0) & ~usable].sum())

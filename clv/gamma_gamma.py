@@ -62,8 +62,10 @@ class GammaGammaLikelihood:
         """Starting points (log-parameters, currency units): p v / (q - 1) = the sample mean."""
         return [np.log([p, q, (q - 1.0) / p * self.scale]) for p in START_P for q in START_Q]
 
-    def loglik_and_grad(self, log_params) -> tuple[float, np.ndarray]:
-        """Total log-likelihood (sum over customers) and its gradient in the log-parameters."""
+    def loglik_and_grad(self, log_params, constant: bool = True) -> tuple[float, np.ndarray]:
+        """Total log-likelihood (sum over customers) and its gradient in the log-parameters;
+        ``constant=False`` leaves out the rescaling's constant (the optimiser's objective, whose
+        differences then keep every digit)."""
         p, q, v = np.exp(log_params)
         v = v / self.scale
         xs = self.xs
@@ -75,7 +77,7 @@ class GammaGammaLikelihood:
         )
         value = (
             per_x.sum() + (pxs - 1.0) @ self.log_m_x - (p * self.wx + q * self.w) @ log_xmv
-        ) + self.offset
+        ) + (self.offset if constant else 0.0)
         psi_pxq = digamma(pxs + q)
         d_p = (self.n_x * xs) @ (psi_pxq - digamma(pxs) + log_xs) + xs @ self.log_m_x
         d_p -= self.wx @ log_xmv

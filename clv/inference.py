@@ -1,11 +1,11 @@
 """Fitting a CLV likelihood: maximum likelihood, or a PyMC posterior over the same likelihood.
 
 A likelihood here is an object with ``names`` (parameter labels), ``n_rows`` (rows it sums over),
-``starts()`` (starting log-parameters), ``loglik_and_grad(log_params)`` (total log-likelihood and
-gradient in the log-parameters) and ``hessian(log_params)``: ``clv.bgnbd.BGNBDLikelihood`` and
-``clv.gamma_gamma.GammaGammaLikelihood``. The PyMC model wraps ``loglik_and_grad`` in one
-PyTensor Op, so NUTS and the Laplace approximation use exactly the function the maximum-likelihood
-fit maximises; only the priors are added.
+``total`` (customers), ``starts()`` (starting log-parameters), ``loglik_and_grad(log_params,
+constant=True)`` (total log-likelihood and gradient in the log-parameters) and
+``hessian(log_params)``: ``clv.bgnbd.BGNBDLikelihood`` and ``clv.gamma_gamma.GammaGammaLikelihood``.
+The PyMC model wraps ``loglik_and_grad`` in one PyTensor Op, so NUTS and the Laplace approximation
+use exactly the function the maximum-likelihood fit maximises; only the priors are added.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def maximum_likelihood(likelihood) -> tuple[dict[str, float], bool, str]:
     total = likelihood.total
 
     def objective(log_params):
-        value, grad = likelihood.loglik_and_grad(log_params)
+        value, grad = likelihood.loglik_and_grad(log_params, constant=False)
         return -value / total, -grad / total
 
     def hessian(log_params):
