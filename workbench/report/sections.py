@@ -2,7 +2,7 @@
 
 A section whose results file is missing says so (and which command makes it) instead of failing.
 All data-derived text is escaped (``markup.esc`` or the number formatters). The executive
-summary lives in ``summary.py``; data quality and diagnostics in ``appendix.py``.
+summary lives in ``executive.py``; data quality and diagnostics in ``appendix.py``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import numpy as np
 from workbench.report import figures, summaries
 from workbench.report.appendix import data_quality, diagnostics
 from workbench.report.cx_section import cx_sections
+from workbench.report.executive import executive_summary
 from workbench.report.experiment_section import experiment_sections
 from workbench.report.markup import (
     Section,
@@ -27,7 +28,6 @@ from workbench.report.markup import (
 )
 from workbench.report.mmm_section import mmm_sections
 from workbench.report.results import HOW_TO_MAKE, UNITS, Results
-from workbench.report.executive import executive_summary
 
 #: KPI names (plan.nc ``kpi`` coord) with their labels and formats, in display order.
 KPI_LABELS = {
