@@ -39,8 +39,7 @@ SEARCH_MIN_STEP = 0.025
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
-    from workbench.api import attribute, plan
-    from workbench.api import clv
+    from workbench.api import attribute, clv, plan
     from workbench.simulate import simulate, write
 
     folder = tmp_path_factory.mktemp("truth")
