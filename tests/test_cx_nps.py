@@ -138,3 +138,13 @@ def test_a_missing_score_column_names_the_file_and_the_column(tmp_inputs):
     result = CliRunner().invoke(main, ["cx", "--surveys", str(surveys)])
     assert result.exit_code == 2
     assert "column 'score'" in result.output and "required column is missing" in result.output
+
+
+def test_nps_by_the_channel_where_the_survey_was_answered(tmp_inputs):
+    frame = _surveys().assign(channel=["app"] * 5 + ["email"] * 3 + [""])
+    ds = api.cx(str(tmp_inputs("surveys", frame)), seed=1)
+    counts = ds["respondents_by_survey_channel"].sel(group=["promoter", "passive", "detractor"])
+    # The answer without a channel counts overall only.
+    assert ds["survey_channel"].values.tolist() == ["app", "email"]
+    assert counts.values.tolist() == [[5, 0, 0], [0, 2, 1]]
+    assert int(ds["respondents"].sum()) == len(SCORES)

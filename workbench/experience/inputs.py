@@ -73,11 +73,11 @@ def _rows(mask: np.ndarray) -> tuple[list[int], int]:
     return (bad[:5] + 1).tolist(), len(bad)
 
 
-def validate_surveys(source: Any) -> int:
+def validate_surveys(source: Any) -> list[str]:
     """Check the surveys contract and that every score is an integer from 0 to 10; returns the
-    number of answers."""
+    contract columns present."""
     label = name_of(source, "surveys")
-    n_rows, _ = validate_source(SURVEYS, source, label)
+    _, types = validate_source(SURVEYS, source, label)
     raw = read_columns(source, ["score"])["score"]
     value = pd.to_numeric(raw.astype("string").str.strip(), errors="coerce").to_numpy(float)
     bad = ~np.isfinite(value) | (value != np.round(value))
@@ -92,7 +92,7 @@ def validate_surveys(source: Any) -> int:
             rows=rows,
             n_rows=n_bad,
         )
-    return n_rows
+    return list(types)
 
 
 def read_stage_map(path: Any) -> tuple[list[str], dict[str, str]]:

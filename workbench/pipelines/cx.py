@@ -107,13 +107,24 @@ def _check_options(touchpoints: Any, stages: Any, draws: int) -> None:
 
 
 def _stage_answers(engine, surveys: Any) -> pd.DataFrame:
-    """Validated answers: customer_id, timestamp (days), score, nps_group, latest, month."""
+    """Validated answers: customer_id, timestamp (days), score, survey_channel, nps_group,
+    latest, month."""
     from workbench.engines import load_sql
 
-    inputs.validate_surveys(surveys)
+    present = inputs.validate_surveys(surveys)
     engine.register("cx_surveys", surveys, timestamps=["timestamp"])
+    channel = (
+        "NULLIF(trim(CAST(channel AS STRING)), '')"
+        if "channel" in present
+        else "CAST(NULL AS STRING)"
+    )
     answers = engine.query(
-        load_sql("cx_survey_answers", promoter_min=PROMOTER_MIN, passive_min=PASSIVE_MIN)
+        load_sql(
+            "cx_survey_answers",
+            promoter_min=PROMOTER_MIN,
+            passive_min=PASSIVE_MIN,
+            survey_channel=channel,
+        )
     )
     answers = answers.astype({"customer_id": str, "timestamp": float, "score": np.int64})
     when = pd.to_datetime(answers["timestamp"], unit="D", origin="unix")
@@ -169,6 +180,10 @@ def _nps_variables(answers, table, draws: int, rng) -> xr.Dataset:
     )
     months = sorted(answers["month"].unique())
     by = {"month": (answers["month"].to_numpy(), months)}
+    where = answers["survey_channel"].to_numpy(dtype=object)
+    answered_in = sorted({x for x in where if isinstance(x, str)})
+    if answered_in:
+        by["survey_channel"] = (where, answered_in)
     for dim in ("channel", "segment"):
         labels = table[dim].reindex(answers["customer_id"]).to_numpy(dtype=object)
         present = sorted({x for x in labels if isinstance(x, str)})

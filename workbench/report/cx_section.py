@@ -136,6 +136,9 @@ def _nps_tables(ds: xr.Dataset) -> str:
     if "nps_by_segment" in ds:
         html += "<h3>NPS by customer segment</h3>"
         html += table(["Segment", *headers[1:]], _nps_rows(ds, "segment"))
+    if "nps_by_survey_channel" in ds:
+        html += "<h3>NPS by where the survey was answered</h3>"
+        html += table(["Survey channel", *headers[1:]], _nps_rows(ds, "survey_channel"))
     if "nps_by_month" in ds:
         rows = _nps_rows(ds, "month")[-MAX_MONTHS:]
         html += "<h3>NPS by month</h3>" + table(["Month", *headers[1:]], rows)

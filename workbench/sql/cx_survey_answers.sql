@@ -4,12 +4,16 @@
 -- counts every answer; a customer's group for value comparisons is their latest answer
 -- (ties in time broken by the higher score).
 --
--- Input: cx_surveys(customer_id, timestamp, score) with timestamps in days since 1970-01-01 and
--- scores already checked to be integers 0-10. One row per answer.
+-- {survey_channel} is generated: the optional `channel` column (where the survey was answered)
+-- or a NULL string when the table has none.
+--
+-- Input: cx_surveys(customer_id, timestamp, score[, channel]) with timestamps in days since
+-- 1970-01-01 and scores already checked to be integers 0-10. One row per answer.
 SELECT
     CAST(customer_id AS STRING) AS customer_id,
     CAST(timestamp AS DOUBLE) AS timestamp,
     CAST(CAST(score AS DOUBLE) AS BIGINT) AS score,
+    {survey_channel} AS survey_channel,
     CASE
         WHEN CAST(score AS DOUBLE) >= {promoter_min} THEN 'promoter'
         WHEN CAST(score AS DOUBLE) >= {passive_min} THEN 'passive'
