@@ -15,7 +15,10 @@ plan.nc:
 - ``response_conversions(channel, multiplier, draw)``, ``response_value(...)``;
 - ``kpi(channel, metric)``, ``kpi_lower``, ``kpi_upper``, ``kpi_total(metric)`` (+ bounds),
   ``kpi_period(period_half, channel, period_metric)`` when the spend spans several periods;
-- reach curves ``reach_k(draw, channel)``, ``reach_a``, ``reach_*_map(channel)``;
+- ``new_reach(scenario, channel)``: people not reached now whom the scenario reaches;
+- touch curves ``reach_k(draw, channel)``, ``reach_a``, ``reach_*_map(channel)``; the audience
+  (reach and frequency) ``audience_m``, ``audience_k``, ``audience_size(draw, channel)``,
+  ``audience_reached(channel)`` and its weekly check ``audience_check_*(channel)``;
   ``customer_value(draw, channel)``;
 - attrs: provenance (settings incl. budget, objective, bounds), ``optimiser_converged``,
   ``optimiser_message``, ``optimiser_objective``, ``value_source``, ``spend_window_days``.
@@ -166,28 +169,47 @@ def _draw_split(attr_ds: xr.Dataset, seed: int, max_draws: int, optimiser_draws:
 
 def _response_model(inputs: _Inputs, samples: np.ndarray, seed: int):
     """Spend -> conversions and value per posterior sample: the attribution model's hazard,
-    reach curves fitted to weekly spend and touches, and customer value per channel. Returns
-    (ResponseModel, reach Dataset, customer value (sample, channel), value source note)."""
+    touch curves fitted to weekly spend and touches, the audience (reach and frequency) fitted
+    to the journeys' touch counts, and customer value per channel. Returns (ResponseModel,
+    touch-curve and audience Dataset, customer value (sample, channel), value source note)."""
+    from attribution.settings import COUNT_CAP
+    from workbench.planning.audience import fit_audience
     from workbench.planning.reach import fit_reach
-    from workbench.planning.response import ResponseModel, model_hazard
+    from workbench.planning.response import ResponseModel, model_hazard, new_reach_mix
     from workbench.planning.value import customer_worth, worth_draws
 
-    parts, n = model_hazard(_parameters(inputs.attr_ds), inputs.attr_ds["pattern_counts"], samples)
+    attr = inputs.attr_ds
+    hazard = model_hazard(_parameters(attr), attr["pattern_counts"], samples)
+    n = hazard.n_samples
+    n_journeys = attr["pattern_n_journeys"].values.astype(float)
     # No weekly touches (NaN): every channel's touches are taken as proportional to spend.
     reach = fit_reach(inputs.grid["spend"], inputs.grid["touches"], n, seed)
+    audience = fit_audience(
+        attr["pattern_counts"],
+        n_journeys,
+        COUNT_CAP,
+        n,
+        seed + 7919,  # its own stream: the touch-curve draws stay as they were
+        attr.get("weekly_touches"),
+        attr.get("weekly_reach"),
+    )
     worth, clv_base, value_note = customer_worth(inputs.clv_ds, inputs.channels)
     clv_c = worth_draws(inputs.clv_ds, inputs.channels, worth, n, seed)
     model = ResponseModel(
-        hazard_parts=parts,
-        reach_k=reach["reach_k"].values,
-        clv_by_channel=clv_c,
         channels=inputs.channels,
-        n_journeys=inputs.attr_ds["pattern_n_journeys"].values.astype(float),
+        hazard=hazard,
+        n_journeys=n_journeys,
+        reach_k=reach["reach_k"].values,
         weekly_spend=inputs.grid["spend"].values,
+        audience_m=audience["audience_m"].values,
+        audience_k=audience["audience_k"].values,
+        audience_size=audience["audience_size"].values,
+        new_mix=new_reach_mix(attr["pattern_counts"], n_journeys, COUNT_CAP),
+        clv_by_channel=clv_c,
         clv_baseline=clv_base,
-        organic_conversions=float(inputs.attr_ds.get("organic_conversions", 0.0)),
+        organic_conversions=float(attr.get("organic_conversions", 0.0)),
     )
-    return model, reach, clv_c, value_note
+    return model, reach.merge(audience), clv_c, value_note
 
 
 @dataclass
@@ -231,13 +253,22 @@ def _evaluate(inputs: _Inputs, model, plan_list) -> xr.Dataset:
     results = [model.outcomes(m) for m in mult]
     conv = np.stack([r["conversions"] for r in results])
     value = np.stack([r["value"] for r in results])
-    return _scenario_dataset(plan_list, inputs.channels, spend_mat, mult, conv, value)
+    ds = _scenario_dataset(plan_list, inputs.channels, spend_mat, mult, conv, value)
+    ds["new_reach"] = (
+        ("scenario", "channel"),
+        np.stack([r["new_reach"].mean(axis=0) for r in results]),
+        {"units": "people not reached now whom the scenario reaches (posterior mean)"},
+    )
+    return ds
 
 
 def _curves_and_kpis(inputs: _Inputs, model, reach: xr.Dataset, clv_c: np.ndarray) -> xr.Dataset:
     from workbench.planning import kpis
     from workbench.planning.response import response_curves
 
+    # Media-mix hook (issue 13): where mmm.nc also covers a channel, its response on the same
+    # ``multiplier`` grid goes beside these as ``mmm_response_conversions(channel, multiplier,
+    # draw)`` so the plan shows both models' answers side by side.
     ds = response_curves(model)
     ds = ds.merge(kpis.channel_kpis(inputs.attr_ds, inputs.clv_ds, inputs.grid["spend"]))
     periods = kpis.period_kpis(inputs.attr_ds, inputs.clv_ds, inputs.grid)

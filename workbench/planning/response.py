@@ -2,24 +2,31 @@
 
 Chain of reasoning, per posterior draw ``d`` and spend multiples ``m`` (one per channel):
 
-1. touches: ``r_c = N_c(m_c S_c) / N_c(S_c)`` from the reach curve (``reach.py``); journeys keep
-   their shape and every touch of channel ``c`` counts ``r_c`` times as much, i.e. the model's
-   ``exposure_scale`` for that channel (``0`` removes the channel, as the removal effect does).
-2. conversions: ``sum_j n_j P_dj(r)`` over the observed journey patterns ``j``, from the
-   attribution model's conversion probability, plus the organic conversions (no touch in the
-   window; spend does not move them).
-3. value: each conversion is worth what a customer acquired by its crediting channels is worth
-   (first order + CLV, ``value.py``), split by the channels' shares of the pattern's hazard; the
-   baseline share and organic conversions are worth the mean over all customers. Hazard shares are
-   ``H - H_without_c``, rescaled to ``H - H_baseline``: exactly the Shapley split of the hazard
-   when there is no synergy, an even split of each synergy term between its pair otherwise.
-   (The hazard split stands in for the Shapley split of P, which would cost 2^C model
-   evaluations per scenario and optimiser step.)
+1. touches: ``r_c = N_c(m_c S_c) / N_c(S_c)`` from the touch curve (``reach.py``).
+2. reach and frequency: where those touches land (``audience.py``): the journeys the channel
+   reaches now keep it (a share ``lost_c`` loses it when ``r_c < 1``) and see ``scale_c`` times
+   their touches of ``c``; when ``r_c > 1``, ``new_cj`` people not reached now get ``j``
+   touches.
+3. conversions of the observed journeys: ``sum_j n_j (1 - E[exp(-H_j)])`` over the pattern
+   table, with the attribution model's hazard (``model_hazard``). Without synergy
+   ``exp(-H) = exp(-baseline) prod_c exp(-part_c)`` factorises over channels, so losing a
+   channel with probability ``lost_c`` is exact: ``E[exp(-part_c)] = lost_c + (1 - lost_c)
+   exp(-part_c(scale_c))`` (each synergy term is split evenly between its pair: approximate).
+4. conversions of the newly reached: ``sum_cj new_cj (P_cj - P_0)``. **Assumption**: a newly
+   reached person is like the untouched baseline plus this channel: hazard ``baseline +
+   beta_c s_c(E)``, their exposure ``E`` distributed like the channel's current journeys with
+   the same number ``j`` of its touches (``new_reach_mix``); they would otherwise have
+   converted at ``P_0 = 1 - exp(-baseline)`` (organic or untouched by this channel).
+5. organic conversions (no touch in the window) do not move with spend.
+6. value: each conversion is worth what a customer acquired by its crediting channels is worth
+   (first order + CLV, ``value.py``), split by the channels' shares of the pattern's hazard
+   (``part_c / H``; the newly reached split between baseline and channel); the baseline share
+   and organic conversions are worth the mean over all customers. (The hazard split stands in
+   for the Shapley split of P, which would cost 2^C model evaluations per step.)
 
-Known simplification: more touches of a channel scale the exposure of the journeys it already
-reaches; journeys it did not reach stay unreached (the data show no touches to extrapolate
-from), and extra touches count whatever their timing.
-
+Per draw the whole computation needs: the model parameters (baseline, beta, decay,
+saturation, synergy), the touch curve's ``K`` and the audience's ``m``, ``k``, ``M`` per
+channel, plus the pattern table, the new-reach mix, current weekly spend and customer value.
 Settings (multiplier grid) are the named constants below.
 """
 
@@ -31,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
+from workbench.planning.audience import reach_frequency
 from workbench.planning.reach import touch_ratio
 
 #: Spend multiples at which response curves are drawn.
@@ -38,28 +46,44 @@ CURVE_MULTIPLIERS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0)
 #: Smallest hazard treated as non-zero when splitting value by hazard shares.
 HAZARD_EPS = 1e-12
 
-#: ``hazard_parts(exposure_scale (sample, channel))`` -> ``(H (sample, pattern),
-#: contribution (channel, sample, pattern))`` with ``contribution_c = H - H_without_c``.
-HazardParts = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+@dataclass(frozen=True)
+class ModelHazard:
+    """The attribution model's hazard as numpy, for the posterior samples kept.
+
+    ``parts(scale (sample, channel))`` -> ``(H (sample, pattern), part (channel, sample,
+    pattern))``: the hazard of every pattern when channel ``c``'s exposure is multiplied by
+    ``scale_c``, and each channel's part of ``H - baseline`` (``beta_c s_c`` plus half of each
+    synergy term it is in; the parts sum to ``H - baseline``). ``baseline`` (sample,);
+    ``code_part`` (sample, channel, code): ``beta_c s_c`` of a journey with only this channel's
+    touches, per code; ``codes`` (pattern, channel) the patterns' per-channel codes.
+    """
+
+    parts: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+    baseline: np.ndarray
+    code_part: np.ndarray
+    codes: np.ndarray
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.baseline.shape[0])
 
 
 def model_hazard(
     posterior: xr.Dataset, counts: xr.DataArray, samples: np.ndarray | None = None
-) -> tuple[HazardParts, int]:
-    """The attribution model's hazard, and each channel's part of it, as a numpy function of a
-    per-sample exposure scale.
+) -> ModelHazard:
+    """The attribution model's hazard as a numpy function of a per-sample exposure scale: the
+    one place where planning reads the model's parameterisation.
 
     ``attribution.probability.conversion_probability`` takes one scale for all draws; planning
-    pairs each posterior sample with its own reach-curve draw, so this evaluates the same
-    equations (the model's ``Draws`` and ``hazard``; ``P = 1 - exp(-H)``) with a
-    (sample, channel) scale. Exposure depends on a pattern only through its per-channel code
-    (64 values), so ``s_c`` is evaluated per code and gathered, as the model itself does. A
-    channel's contribution ``H - H_without_c`` is ``s_c (beta_c + sum_d synergy_cd s_d)``.
+    pairs each posterior sample with its own touch-curve and audience draw, so this evaluates
+    the same equations (the model's ``Draws``; ``P = 1 - exp(-H)``) with a (sample, channel)
+    scale. Exposure depends on a pattern only through its per-channel code (64 values), so
+    ``s_c`` is evaluated per code and gathered, as the model itself does.
 
     ``posterior`` holds the parameters with dims ``(chain, draw[, channel][, channel_pair])``;
     ``counts`` is ``pattern_counts(pattern, channel, recency_bin)``; ``samples`` picks flattened
-    ``chain x draw`` indices (chain-major) to keep, all when ``None``. Returns the function and
-    the number of samples it evaluates.
+    ``chain x draw`` indices (chain-major) to keep, all when ``None``.
     """
     from attribution.features import code_table, encode_counts
     from attribution.probability import posterior_draws
@@ -76,49 +100,76 @@ def model_hazard(
     weights = np.exp(-draws.decay[keep][..., None] * draws.ages_days)  # (sample, channel, bin)
     code_exposure = weights @ table.T  # (sample, channel, code)
     theta = draws.saturation[keep][..., None]
-    baseline, beta = draws.baseline[keep][:, None], draws.beta[keep]
+    baseline, beta = draws.baseline[keep], draws.beta[keep]
     synergy, pairs = draws.synergy[keep], draws.pairs
     n_channels = codes.shape[1]
 
-    def hazard_parts(scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def parts(scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         scale = np.broadcast_to(np.asarray(scale, float), beta.shape)
         s_code = np.expm1(-theta * code_exposure * scale[..., None]) / np.expm1(-theta)
         # Channel-major (channel, sample, pattern): one contiguous gather per channel is much
         # faster than a 3-D fancy index or an einsum over (sample, pattern, channel).
         s = np.stack([np.take(s_code[:, c], codes[:, c], axis=1) for c in range(n_channels)])
-        slope = np.broadcast_to(beta.T[:, :, None], s.shape).copy()
+        part = s * beta.T[:, :, None]
         for q, (c, d) in enumerate(pairs):
-            slope[c] += synergy[:, q, None] * s[d]
-            slope[d] += synergy[:, q, None] * s[c]
-        contribution = s * slope
-        # H = baseline + sum_c beta_c s_c + sum_pairs synergy s_c s_d: each pair term is in
-        # two channels' contributions, so it is subtracted once.
-        h = baseline + contribution.sum(axis=0)
-        for q, (c, d) in enumerate(pairs):
-            h -= synergy[:, q, None] * s[c] * s[d]
-        return h, contribution
+            half = 0.5 * synergy[:, q, None] * s[c] * s[d]
+            part[c] += half
+            part[d] += half
+        return baseline[:, None] + part.sum(axis=0), part
 
-    return hazard_parts, int(keep.size)
+    unit = np.expm1(-theta * code_exposure) / np.expm1(-theta)
+    return ModelHazard(parts, baseline, unit * beta[..., None], codes)
+
+
+def new_reach_mix(counts: xr.DataArray, n_journeys: np.ndarray, cap: int) -> np.ndarray:
+    """Codes of a newly reached person with ``j`` touches of a channel: the channel's current
+    journeys with ``j`` touches (capped total), weighted by journeys. Returns (channel, total,
+    code) with total ``1 .. bins x cap`` (index ``j - 1``), rows summing to 1; a total no
+    journey has borrows the nearest smaller one (one touch in the newest bin at worst)."""
+    from attribution.features import decode_codes, encode_counts, n_codes
+
+    arr = np.rint(counts.transpose("pattern", "channel", "recency_bin").values).astype(np.int64)
+    n_bins = arr.shape[2]
+    codes = encode_counts(arr)  # (pattern, channel)
+    totals = decode_codes(codes, n_bins).sum(axis=2)
+    max_total = n_bins * cap
+    mix = np.zeros((arr.shape[1], max_total, n_codes(n_bins)))
+    for c in range(arr.shape[1]):
+        on = totals[:, c] > 0
+        np.add.at(mix[c], (totals[on, c] - 1, codes[on, c]), np.asarray(n_journeys)[on])
+        for j in range(max_total):
+            if mix[c, j].sum() == 0:
+                if j == 0:
+                    mix[c, 0, 1] = 1.0  # code 1: one touch in the most recent bin
+                else:
+                    mix[c, j] = mix[c, j - 1]
+        mix[c] /= mix[c].sum(axis=1, keepdims=True)
+    return mix
 
 
 @dataclass
 class ResponseModel:
     """Expected conversions and value under per-channel spend multiples, per posterior sample.
 
-    Attributes (dims in brackets): ``channels`` [channel]; ``hazard_parts`` see
-    :data:`HazardParts`; ``n_journeys`` [pattern]; ``reach_k`` [sample, channel] reach-curve
-    ``K`` per sample (currency per week, ``inf`` = proportional); ``weekly_spend`` [week,
-    channel] current spend (currency per week); ``clv_by_channel`` [channel] or [sample,
-    channel] value of a customer each channel acquires (currency; ``value.customer_worth``);
-    ``clv_baseline`` value of a customer the model credits to no channel (currency);
+    Attributes (dims in brackets): ``channels`` [channel]; ``hazard`` (:class:`ModelHazard`);
+    ``n_journeys`` [pattern]; ``reach_k`` [sample, channel] touch-curve ``K`` (currency per
+    week, ``inf`` = proportional); ``weekly_spend`` [week, channel] current spend (currency per
+    week); ``audience_m``, ``audience_k``, ``audience_size`` [sample, channel] the audience
+    model (``audience.py``; NaN = none); ``new_mix`` [channel, total, code]
+    (:func:`new_reach_mix`); ``clv_by_channel`` [sample, channel] value of a customer each
+    channel acquires (currency); ``clv_baseline`` value of a customer credited to no channel;
     ``organic_conversions`` conversions with no touch in the window.
     """
 
     channels: Sequence[str]
-    hazard_parts: HazardParts
+    hazard: ModelHazard
     n_journeys: np.ndarray
     reach_k: np.ndarray
     weekly_spend: np.ndarray
+    audience_m: np.ndarray
+    audience_k: np.ndarray
+    audience_size: np.ndarray
+    new_mix: np.ndarray
     clv_by_channel: np.ndarray
     clv_baseline: float
     organic_conversions: float
@@ -127,33 +178,51 @@ class ResponseModel:
     def n_samples(self) -> int:
         return int(self.reach_k.shape[0])
 
-    def exposure_scale(self, multiplier: np.ndarray) -> np.ndarray:
-        """Touch ratio per sample and channel (sample, channel) for multiples (channel,)."""
-        return touch_ratio(np.asarray(multiplier, float), self.reach_k, self.weekly_spend)
-
     def __post_init__(self) -> None:
-        # Baseline hazard per sample (sample, 1): H of a pattern with every exposure at zero.
-        zero = np.zeros((self.n_samples, len(self.channels)))
-        self._h0 = self.hazard_parts(zero)[0][:, :1]
+        # Newly reached with j touches of c (sample, channel, total): P and the channel's share.
+        h0 = self.hazard.baseline[:, None, None]
+        b = self.hazard.code_part  # (sample, channel, code)
+        p = -np.expm1(-(h0 + b))
+        self._p0 = -np.expm1(-self.hazard.baseline)  # (sample,)
+        self._p_new = np.einsum("scx,cjx->scj", p, self.new_mix)
+        self._credit_new = np.einsum("scx,cjx->scj", p * b / (h0 + b), self.new_mix)
+
+    def touch_ratio(self, multiplier: np.ndarray) -> np.ndarray:
+        """Touches relative to now (sample, channel) for spend multiples (channel,)."""
+        return touch_ratio(np.asarray(multiplier, float), self.reach_k, self.weekly_spend)
 
     def outcomes(self, multiplier: np.ndarray) -> dict[str, np.ndarray]:
         """Expected conversions and value (sample,) over the data window when channel ``c``'s
-        spend is ``multiplier[c]`` x current, and ``credited(sample, channel)``: the model's
-        conversions split by hazard share (module docstring)."""
-        h, contribution = self.hazard_parts(self.exposure_scale(multiplier))
+        spend is ``multiplier[c]`` x current, ``credited(sample, channel)`` (the conversions
+        split by hazard share) and ``new_reach(sample, channel)`` (people newly reached)."""
+        ratio = self.touch_ratio(multiplier)
+        lost, scale, new = reach_frequency(
+            ratio,
+            self.audience_m,
+            self.audience_k,
+            self.audience_size,
+            self.new_mix.shape[1],
+        )
+        _, part = self.hazard.parts(scale)  # (channel, sample, pattern)
+        keep = (1.0 - lost).T[:, :, None]
+        # -log E[exp(-part)] when the channel is lost with probability ``lost``.
+        eff = -np.log(lost.T[:, :, None] + keep * np.exp(-part)) if lost.any() else part
+        h = self.hazard.baseline[:, None] + eff.sum(axis=0)
         p = -np.expm1(-h)  # (sample, pattern)
         conv = p * self.n_journeys
-        conversions = conv.sum(axis=1) + self.organic_conversions
-        total = contribution.sum(axis=0)  # (sample, pattern)
-        # Each channel's share of H is its contribution rescaled to H - baseline (the two agree
-        # without synergy; with it, each synergy term is split evenly within its pair).
-        touched = np.maximum(h - self._h0, 0.0)
-        ok = (total > HAZARD_EPS) & (h > HAZARD_EPS)
-        weight = np.divide(touched, total * h, out=np.zeros_like(h), where=ok)
-        credited = (contribution * (conv * weight)).sum(axis=2).T  # (sample, channel)
+        share = np.divide(conv, h, out=np.zeros_like(h), where=h > HAZARD_EPS)
+        credited = (eff * share).sum(axis=2).T  # (sample, channel)
+        gained = (new * (self._p_new - self._p0[:, None, None])).sum(axis=2)
+        credited = credited + (new * self._credit_new).sum(axis=2)
+        conversions = conv.sum(axis=1) + gained.sum(axis=1) + self.organic_conversions
         baseline = conversions - credited.sum(axis=1)
         value = (credited * self.clv_by_channel).sum(axis=1) + baseline * self.clv_baseline
-        return {"conversions": conversions, "value": value, "credited": credited}
+        return {
+            "conversions": conversions,
+            "value": value,
+            "credited": credited,
+            "new_reach": new.sum(axis=2),
+        }
 
 
 def response_curves(

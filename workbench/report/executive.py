@@ -7,6 +7,7 @@ import xarray as xr
 from workbench.report import cx_section, summaries
 from workbench.report.markup import (
     Section,
+    chance,
     esc,
     interval,
     num,
@@ -115,7 +116,7 @@ def _summary_plan(plan: xr.Dataset) -> list[str]:
                 )
         text = "The recommended allocation is expected to change " + " and ".join(parts)
         if "p_beats_current" in r:
-            text += f"; the chance it beats the current plan is {esc(pct(r['p_beats_current']))}"
+            text += f"; the chance it beats the current plan is {esc(chance(r['p_beats_current']))}"
         items.append(text + ".")
         if alloc is not None and not alloc.empty:
             up, down = alloc["change"].idxmax(), alloc["change"].idxmin()

@@ -58,6 +58,19 @@ def pct(x: object, digits: int = 0) -> str:
     return f"{100 * float(x):.{digits}f}%" if _finite(x) else "–"  # type: ignore[arg-type]
 
 
+def chance(x: object) -> str:
+    """A probability as a percentage that never reads 100% or 0% unless it is exactly that
+    (a posterior share of 0.999 is ">99%", of 0.001 "<1%")."""
+    if not _finite(x):
+        return "–"
+    p = float(x)  # type: ignore[arg-type]
+    if 0.0 < p < 0.01:
+        return "<1%"
+    if 0.99 < p < 1.0:
+        return ">99%"
+    return pct(p)
+
+
 def signed(x: object, digits: int = 0) -> str:
     """A change with an explicit sign."""
     if not _finite(x):

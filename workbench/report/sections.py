@@ -16,6 +16,7 @@ from workbench.report.executive import executive_summary
 from workbench.report.experiment_section import experiment_sections
 from workbench.report.markup import (
     Section,
+    chance,
     esc,
     figure,
     missing,
@@ -245,7 +246,7 @@ def budget(res: Results) -> Section:
                 for w in cols
             ]
             if "p_beats_current" in sc:
-                row.append(esc(pct(r["p_beats_current"])))
+                row.append(esc(chance(r["p_beats_current"])))
             if "description" in sc:
                 row.append(esc(r["description"]))
             rows.append(row)

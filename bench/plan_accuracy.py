@@ -1,0 +1,191 @@
+"""Plan accuracy: the plan's promised change in conversions and value against the truth.
+
+For each budget world (``workbench.sim.budget``: extra spend buying mostly new reach, mostly
+frequency, or spread over very uneven people) and seed, a planner's data are simulated and go
+through ``attribute`` (Laplace posterior), ``clv`` (maximum likelihood, undiscounted 52-week
+horizon, as the truth's value) and ``plan`` with four scenarios; the plan's optimised allocation
+is the fifth. Each allocation's TRUE expected change in conversions and value comes from the
+world's parameters (``true_allocation_outcomes``). The table reports, per world and over all:
+the share of 90% intervals that hold the true change, and the median absolute error of the
+plan's mean change relative to the true change.
+
+Run: ``nice -n 10 python -m bench.plan_accuracy`` (``--quick`` for a smoke run: one world,
+one seed, fewer users; ``--worlds``/``--seeds``/``--users`` to choose).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+USERS, QUICK_USERS = 40_000, 15_000
+WEEKS = 10
+SEEDS = (1, 2, 3, 4, 5)
+#: Scenarios every world is planned with (the optimiser's allocation is added).
+SCENARIOS = [
+    {"name": "search_up_50", "change": {"paid_search": 0.5}},
+    {"name": "display_cut", "change": {"display": -1.0}},
+    {"name": "email_x2", "multiplier": {"email": 2.0}},
+    {"name": "social_from_dm", "move": [{"from": "direct_mail", "to": "social", "share": 0.3}]},
+]
+OPTIMISED = "optimised"
+#: Targets from issue 18.
+TARGET_COVERAGE, TARGET_RELATIVE_ERROR = 0.80, 0.25
+ATTRIBUTION_DRAWS = 400
+
+
+def run_world(world: str, seed: int, users: int, folder: Path) -> pd.DataFrame:
+    """One world x seed: simulate, attribute, clv, plan; one row per allocation and metric."""
+    from workbench.api import attribute, clv, plan
+    from workbench.sim.budget import (
+        get_world,
+        simulate_budget,
+        true_allocation_outcomes,
+        true_customer_value,
+    )
+
+    spec = get_world(world)
+    tables = simulate_budget(spec, users, WEEKS, seed)
+    for name, frame in tables.items():
+        frame.to_parquet(folder / f"{name}.parquet", index=False)
+    started = time.perf_counter()
+    attribute(
+        folder / "touchpoints.parquet",
+        folder / "conversions.parquet",
+        method="laplace",
+        draws=ATTRIBUTION_DRAWS,
+        chains=1,
+        seed=seed,
+        holdout_check=False,
+        out=folder / "attribution.nc",
+    )
+    clv(
+        folder / "transactions.parquet",
+        attribution_path=folder / "attribution.nc",
+        annual_discount_rate=0.0,
+        horizon=52.0,
+        compare_models=False,
+        out=folder / "clv.nc",
+    )
+    result = plan(
+        folder / "attribution.nc",
+        folder / "clv.nc",
+        folder / "spend.parquet",
+        scenarios=SCENARIOS,
+        seed=seed,
+    )
+    seconds = time.perf_counter() - started
+    names = [s["name"] for s in SCENARIOS] + [OPTIMISED]
+    mult = np.vstack(
+        [np.ones(result.sizes["channel"])]
+        + [result["spend_multiplier"].sel(scenario=n).values for n in names]
+    )
+    truth = true_allocation_outcomes(spec, users, WEEKS, seed, mult)
+    worth = result["customer_value"].mean("draw").to_series().round(0).to_dict()
+    print(
+        f"{world} seed {seed}: customer value per channel, plan {worth}; "
+        f"truth {dict(zip(worth, true_customer_value(spec)[:-1].round(0).tolist(), strict=True))}"
+    )
+    rows = []
+    for i, name in enumerate(names, start=1):
+        row = result.sel(scenario=name)
+        for metric in ("conversions", "value"):
+            true = float(truth[metric][i] - truth[metric][0])
+            rows.append(
+                {
+                    "world": world,
+                    "seed": seed,
+                    "allocation": name,
+                    "metric": metric,
+                    "true": true,
+                    "mean": float(row[f"delta_{metric}_mean"]),
+                    "lower": float(row[f"delta_{metric}_q05"]),
+                    "upper": float(row[f"delta_{metric}_q95"]),
+                    "seconds": seconds,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def summarise(table: pd.DataFrame) -> pd.DataFrame:
+    """Coverage and median relative error per world and metric, and over all worlds."""
+    table = table.assign(
+        inside=(table["lower"] <= table["true"]) & (table["true"] <= table["upper"]),
+        relative_error=(table["mean"] - table["true"]).abs() / table["true"].abs(),
+    )
+    parts = []
+    for keys, group in [
+        *table.groupby(["metric", "world"]),
+        *((("conversions", "all"), g) for _, g in [(0, table[table.metric == "conversions"])]),
+        *((("value", "all"), g) for _, g in [(0, table[table.metric == "value"])]),
+    ]:
+        opt = group[group["allocation"] == OPTIMISED]
+        parts.append(
+            {
+                "metric": keys[0],
+                "world": keys[1],
+                "cases": len(group),
+                "coverage_90": group["inside"].mean(),
+                "median_relative_error": group["relative_error"].median(),
+                "optimised_inside": f"{int(opt['inside'].sum())}/{len(opt)}",
+            }
+        )
+    return pd.DataFrame(parts)
+
+
+def markdown(frame: pd.DataFrame) -> str:
+    """A pipe table for bench/RESULTS.md (numbers to 2 decimals)."""
+    cells = frame.map(lambda v: f"{v:.2f}" if isinstance(v, float) else str(v))
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(row) + " |" for row in cells.to_numpy().tolist()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from workbench.sim.budget import WORLDS
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--worlds", nargs="*", default=list(WORLDS))
+    parser.add_argument("--seeds", nargs="*", type=int, default=list(SEEDS))
+    parser.add_argument("--users", type=int, default=None)
+    parser.add_argument("--out", default=None, help="CSV of every case (optional)")
+    args = parser.parse_args(argv)
+    worlds = args.worlds[:1] if args.quick else args.worlds
+    seeds = args.seeds[:1] if args.quick else args.seeds
+    users = args.users or (QUICK_USERS if args.quick else USERS)
+    frames = []
+    started = time.perf_counter()
+    for world in worlds:
+        for seed in seeds:
+            with tempfile.TemporaryDirectory() as tmp:
+                frame = run_world(world, seed, users, Path(tmp))
+            frames.append(frame)
+            print(frame.drop(columns=["seconds"]).round(1).to_string(index=False), flush=True)
+    table = pd.concat(frames, ignore_index=True)
+    if args.out:
+        table.to_csv(args.out, index=False)
+    summary = summarise(table)
+    print(f"\n{users:,} users x {WEEKS} weeks; {time.perf_counter() - started:,.0f} s in all")
+    print(markdown(summary))
+    conv = summary[(summary.metric == "conversions") & (summary.world == "all")].iloc[0]
+    ok = (
+        conv["coverage_90"] >= TARGET_COVERAGE
+        and conv["median_relative_error"] <= TARGET_RELATIVE_ERROR
+    )
+    print(
+        f"conversions: coverage {conv['coverage_90']:.2f} (target >= {TARGET_COVERAGE}), "
+        f"median relative error {conv['median_relative_error']:.2f} "
+        f"(target <= {TARGET_RELATIVE_ERROR}): {'met' if ok else 'NOT met'}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
