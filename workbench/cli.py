@@ -330,7 +330,7 @@ def experiment(**options):
 def experiment_size(**options):
     """Plan a conversion-rate test: users needed for a lift (--mde), or the lift a size can
     detect (--users), with statsmodels' power tools."""
-    from workbench.pipelines.experiment import describe_size
+    from workbench.pipelines.experiment_size import describe_size
 
     click.echo(describe_size(_call("experiment_size", **options)))
 

@@ -6,7 +6,8 @@ from the assignment on, then per-arm sufficient statistics and the exclusion cou
 (arms, control, sample-ratio mismatch) -> ``workbench.experiments.ABTest`` -> results Dataset
 with provenance -> for a channel hold-out, the lift-test row -> atomic writes.
 
-Also ``experiment_size``: users needed / minimum detectable effect of a planned test.
+The data step is in :mod:`workbench.pipelines.experiment_data`; planning a test (users needed,
+minimum detectable effect) in :mod:`workbench.pipelines.experiment_size`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from workbench.contracts import Column, Contract
 from workbench.errors import InputError
 from workbench.experiments.settings import (
     CLV_ABSENT,
@@ -30,30 +30,17 @@ from workbench.experiments.settings import (
     DECISION_METRIC,
     HOLDOUT_ARM,
     METRICS,
-    PLAN_ALPHA,
-    PLAN_POWER,
     POSTERIOR_DRAWS,
     SRM_ALPHA,
 )
+from workbench.pipelines import experiment_data as data
+from workbench.pipelines.experiment_data import NO_END_DAY
 
 if TYPE_CHECKING:
     from workbench.engines import Engine
 
-#: The assignments contract: who was put in which arm, and when.
-ASSIGNMENTS = Contract(
-    "assignments",
-    (Column("user_id", "id"), Column("arm", "label"), Column("assigned_at", "time")),
-)
 #: Columns of a lift-test row (the experiments contract).
 LIFT_TEST_COLUMNS = ("channel", "start", "end", "incremental_conversions", "standard_error")
-#: No end given: count every event after the assignment (a day far beyond any data).
-NO_END_DAY = 1.0e9
-#: Revenue source -> the SQL step that makes the revenue events.
-REVENUE_STEPS = {
-    "transactions": "experiment_revenue_transactions",
-    "conversion values": "experiment_revenue_conversion_values",
-    "none": "experiment_revenue_none",
-}
 
 
 def experiment(
@@ -81,10 +68,10 @@ def experiment(
     end_day = _end_day(end)
     eng = _make_engine(engine)
     try:
-        rows = _stage(eng, assignments, conversions, transactions)
-        revenue_source = _revenue_source(eng, transactions)
-        stats = _data_step(eng, revenue_source, end_day)
-        values, absent = _customer_values(eng, clv, clv_absent) if clv is not None else (None, {})
+        rows = data.stage_inputs(eng, assignments, conversions, transactions)
+        revenue_source = data.revenue_source(eng, transactions)
+        stats = data.data_step(eng, revenue_source, end_day)
+        values, absent = (None, {}) if clv is None else data.customer_values(eng, clv, clv_absent)
     finally:
         eng.close()
     arms = stats["arms"]
@@ -178,115 +165,6 @@ def _make_engine(name: str) -> Engine:
     from workbench.engines import make_engine
 
     return make_engine(name)
-
-
-# --- staging and the SQL data step -------------------------------------------------------------
-
-
-def _stage(eng: Engine, assignments, conversions, transactions) -> dict[str, int]:
-    """Validate every input against its contract and register the views."""
-    from workbench.io import stage
-    from workbench.validation import validate_source
-
-    label = None if isinstance(assignments, str | os.PathLike) else "<assignments DataFrame>"
-    n_assignments, _ = validate_source(ASSIGNMENTS, assignments, label)
-    eng.register("assignments__input", assignments, timestamps=["assigned_at"])
-    eng.execute(
-        "CREATE OR REPLACE TEMPORARY VIEW assignments AS SELECT CAST(user_id AS STRING) AS "
-        "user_id, CAST(arm AS STRING) AS arm, assigned_at FROM assignments__input"
-    )
-    rows = {"assignments": n_assignments, "conversions": stage(eng, "conversions", conversions)}
-    if transactions is not None:
-        rows["transactions"] = stage(eng, "transactions", transactions)
-    return rows
-
-
-def _revenue_source(eng: Engine, transactions) -> str:
-    if transactions is not None:
-        return "transactions"
-    columns = eng.query("SELECT * FROM conversions LIMIT 0").columns
-    return "conversion values" if "value" in columns else "none"
-
-
-def _materialise(eng: Engine, name: str, sql: str) -> None:
-    # A table, not a view: every later step reads it, and a view would repeat the joins.
-    if eng.name == "spark":
-        eng.execute(f"CREATE OR REPLACE TEMPORARY VIEW {name} AS {sql}")
-        eng.execute(f"CACHE TABLE {name}")
-    else:
-        eng.execute(f"CREATE OR REPLACE TEMPORARY TABLE {name} AS {sql}")
-
-
-def _data_step(eng: Engine, revenue_source: str, end_day: float) -> dict[str, pd.DataFrame]:
-    """Per-user outcomes, then the per-arm tables the posteriors need."""
-    from workbench.engines import load_sql
-
-    _materialise(eng, "experiment_assigned", load_sql("experiment_assigned"))
-    eng.execute(
-        "CREATE OR REPLACE TEMPORARY VIEW experiment_revenue_events AS "
-        + load_sql(REVENUE_STEPS[revenue_source])
-    )
-    _materialise(eng, "experiment_users", load_sql("experiment_users", end_day=repr(end_day)))
-    return {
-        "arms": eng.query(load_sql("experiment_arms")),
-        "arm_users": eng.query(load_sql("experiment_arm_users")),
-        "checks": eng.query(load_sql("experiment_checks")).iloc[0],
-        "revenue": eng.query(load_sql("experiment_revenue_amounts")),
-        "conversion_counts": eng.query(load_sql("experiment_conversion_counts")),
-    }
-
-
-def _customer_values(eng: Engine, clv, rule: str) -> tuple[pd.DataFrame, dict]:
-    """Each arm's distinct predicted customer values with user counts; absent users valued by
-    ``rule``. Returns the table and a description of the rule for the attrs."""
-    from workbench.engines import load_sql
-
-    table = _clv_table(clv)
-    eng.register("customer_values", table)
-    values = eng.query(load_sql("experiment_customer_values"))
-    fill = float(table["clv"].mean()) if rule == "mean" else 0.0
-    is_absent = values["clv"].isna()
-    absent_users = values[is_absent].groupby("arm")["n_users"].sum()
-    values["clv"] = values["clv"].fillna(fill)
-    values = values.groupby(["arm", "clv"], as_index=False)["n_users"].sum()
-    described = {
-        "rule": rule,
-        "value": fill,
-        "customers_in_clv": len(table),
-        "absent_users": {str(k): int(v) for k, v in absent_users.items()},
-        "note": (
-            "users absent from clv.nc (no purchase history there) are valued at "
-            + (f"the mean predicted CLV of its {len(table)} customers" if rule == "mean" else "0")
-        ),
-    }
-    return values.rename(columns={"clv": "value"}), described
-
-
-def _clv_table(clv) -> pd.DataFrame:
-    if isinstance(clv, xr.Dataset):
-        ds, label = clv, "<clv Dataset>"
-    else:
-        from workbench.store import read_results
-
-        label = str(clv)
-        if not Path(clv).is_file():
-            raise InputError("file not found; expected a clv.nc from `workbench clv`", file=label)
-        try:
-            ds = read_results(clv)
-        except (OSError, ValueError) as err:
-            raise InputError(f"cannot read as a results file: {err}", file=label) from err
-    if "clv" not in ds or ds["clv"].dims != ("customer_id",):
-        raise InputError(
-            "has no per-customer 'clv' variable (dim customer_id); expected a clv.nc from "
-            "`workbench clv`",
-            file=label,
-        )
-    return pd.DataFrame(
-        {
-            "customer_id": ds["customer_id"].to_numpy().astype(str),
-            "clv": ds["clv"].to_numpy().astype(float),
-        }
-    )
 
 
 # --- checks ------------------------------------------------------------------------------------
@@ -465,69 +343,6 @@ def _write_row(row: dict, path: str | os.PathLike) -> Path:
     return path
 
 
-# --- planning ----------------------------------------------------------------------------------
-
-
-def experiment_size(
-    baseline_rate: float,
-    *,
-    relative_mde: float | None = None,
-    control_users: int | None = None,
-    alpha: float = PLAN_ALPHA,
-    power: float = PLAN_POWER,
-    ratio: float = 1.0,
-    arms: int = 2,
-    daily_users: float | None = None,
-) -> xr.Dataset:
-    """Users needed for ``relative_mde``, or the MDE of ``control_users``; see
-    :func:`workbench.api.experiment_size`."""
-    from workbench.experiments.power import detectable_effect, users_needed
-
-    if (relative_mde is None) == (control_users is None):
-        raise InputError("give exactly one of --mde (to get users) and --users (to get the MDE)")
-    if not 0 < baseline_rate < 1:
-        raise InputError(f"--baseline-rate must be between 0 and 1; got {baseline_rate}")
-    for name, value in (("--alpha", alpha), ("--power", power)):
-        if not 0 < value < 1:
-            raise InputError(f"{name} must be between 0 and 1; got {value}")
-    if not ratio > 0 or int(arms) < 2:
-        raise InputError(f"--ratio must be > 0 and --arms at least 2; got {ratio}, {arms}")
-    if daily_users is not None and not daily_users > 0:
-        raise InputError(f"--daily-users must be > 0; got {daily_users}")
-    options = {"alpha": alpha, "power": power, "ratio": ratio, "arms": int(arms)}
-    if relative_mde is not None:
-        if not relative_mde > 0 or baseline_rate * (1 + relative_mde) >= 1:
-            raise InputError(
-                f"--mde {relative_mde} must be > 0 and keep the treated rate "
-                f"{baseline_rate} x (1 + mde) below 1"
-            )
-        plan = users_needed(baseline_rate, relative_mde, **options)
-    else:
-        if int(control_users) < 2:
-            raise InputError(f"--users must be at least 2; got {control_users}")
-        plan = detectable_effect(baseline_rate, int(control_users), **options)
-    ds = xr.Dataset(
-        {
-            "baseline_rate": plan.baseline_rate,
-            "relative_mde": plan.relative_mde,
-            "absolute_mde": plan.absolute_mde,
-            "control_users": plan.control_users,
-            "treatment_users": plan.treatment_users,
-            "total_users": plan.total_users,
-        },
-        attrs={
-            "alpha": alpha,
-            "power": power,
-            "ratio": ratio,
-            "arms": int(arms),
-            "test": "two-sided z-test on Cohen's h, Bonferroni over treatment arms",
-        },
-    )
-    if daily_users is not None:
-        ds["days"] = math.ceil(plan.total_users / daily_users)
-    return ds
-
-
 def describe(ds: xr.Dataset) -> str:
     """A few lines for the terminal: per arm the decision metric, lift, P(beats), and checks."""
     from posterior_tools.settings import INTERVAL
@@ -561,17 +376,3 @@ def describe(ds: xr.Dataset) -> str:
         "conversions before assignment"
     )
     return "\n".join(lines)
-
-
-def describe_size(ds: xr.Dataset) -> str:
-    """The plan in two lines for the terminal."""
-    text = (
-        f"baseline {float(ds['baseline_rate']):.2%}, detectable lift "
-        f"{float(ds['relative_mde']):+.1%} ({float(ds['absolute_mde']):+.3%} points) at "
-        f"alpha {ds.attrs['alpha']}, power {ds.attrs['power']}\n"
-        f"users: {int(ds['control_users'])} control, {int(ds['treatment_users'])} per treatment "
-        f"arm, {int(ds['total_users'])} in all"
-    )
-    if "days" in ds:
-        text += f"; {int(ds['days'])} days at the given daily users"
-    return text
