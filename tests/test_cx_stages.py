@@ -176,3 +176,11 @@ def test_duckdb_and_spark_give_identical_stage_tables(duckdb_engine, spark_engin
         on_spark = _funnel_on(spark_engine, touches)
         assert len(on_duckdb) > 0
         pd.testing.assert_frame_equal(on_duckdb, on_spark, check_exact=True)
+
+
+def test_a_stage_map_without_touchpoints_is_an_error(tmp_inputs):
+    surveys = tmp_inputs("surveys", _surveys())
+    args = ["cx", "--surveys", str(surveys), "--stages", str(_stage_map(tmp_inputs))]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert "--stages needs --touchpoints" in result.output

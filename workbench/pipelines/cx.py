@@ -59,20 +59,18 @@ def cx(
     eng = make_engine(engine)
     try:
         answers = _stage_answers(eng, surveys)
-        known_ids, universe = _known_customers(eng, transactions, clv)
+        funnel = _stage_variables(eng, touchpoints, stages) if touchpoints is not None else None
         clv_ds = load_results(clv, "clv")
         attr_ds = load_results(attribution, "attribution")
+        known_ids, universe = _known_customers(eng, transactions, clv_ds)
         table = _customers(answers, known_ids, clv_ds, attr_ds, customers)
         rng = np.random.default_rng(seed)
-        ds = xr.merge(
-            [
-                _nps_variables(answers, table, draws, rng),
-                _value_variables(table, clv_ds, draws, rng),
-                _coverage_variables(table, has_channel=table["channel"].notna().any()),
-            ]
-        )
-        if touchpoints is not None:
-            ds = xr.merge([ds, _stage_variables(eng, touchpoints, stages)])
+        parts = [
+            _nps_variables(answers, table, draws, rng),
+            _value_variables(table, clv_ds, draws, rng),
+            _coverage_variables(table, has_channel=table["channel"].notna().any()),
+        ]
+        ds = xr.merge(parts + ([funnel] if funnel is not None else []))
     finally:
         eng.close()
     ds.attrs = _attrs(
@@ -133,7 +131,9 @@ def _stage_answers(engine, surveys: Any) -> pd.DataFrame:
     return answers.sort_values(["timestamp", "customer_id"]).reset_index(drop=True)
 
 
-def _known_customers(engine, transactions: Any, clv: Any) -> tuple[set[str] | None, str | None]:
+def _known_customers(
+    engine, transactions: Any, clv_ds: xr.Dataset | None
+) -> tuple[set[str] | None, str | None]:
     """The ids surveys are checked against: transactions when given, else clv.nc's customers."""
     if transactions is not None:
         from workbench import io
@@ -142,9 +142,8 @@ def _known_customers(engine, transactions: Any, clv: Any) -> tuple[set[str] | No
         io.stage(engine, "transactions", transactions)
         ids = engine.query(load_sql("cx_transaction_customers"))["customer_id"].astype(str)
         return set(ids), "transactions"
-    if clv is not None:
-        ds = load_results(clv, "clv")
-        return set(ds["customer_id"].values.astype(str)), "clv.nc"
+    if clv_ds is not None:
+        return set(clv_ds["customer_id"].values.astype(str)), "clv.nc"
     return None, None
 
 
