@@ -55,8 +55,13 @@ def _html(tmp_path, sim, with_cx: bool = True) -> str:
     return api.report(results, tmp_path / "reports").read_text(encoding="utf-8")
 
 
-def test_the_section_shows_nps_value_and_funnel_and_escapes_data(tmp_path, sim):
-    html = _html(tmp_path, sim)
+@pytest.fixture(scope="module")
+def report_html(sim, tmp_path_factory) -> str:
+    return _html(tmp_path_factory.mktemp("cx_report"), sim)
+
+
+def test_the_section_shows_nps_value_and_funnel_and_escapes_data(report_html, sim):
+    html = report_html
     section = html[html.index('<section id="cx">') :]
     section = section[: section.index("</section>")]
     for heading in ("NPS by acquisition channel", "Customer value by NPS group", "Journey stages"):
@@ -68,8 +73,8 @@ def test_the_section_shows_nps_value_and_funnel_and_escapes_data(tmp_path, sim):
     assert row in section
 
 
-def test_the_executive_summary_gets_one_nps_sentence(tmp_path, sim):
-    html = _html(tmp_path, sim)
+def test_the_executive_summary_gets_one_nps_sentence(report_html, sim):
+    html = report_html
     summary = html[html.index('<section id="summary">') :]
     summary = summary[: summary.index("</section>")]
     assert summary.count("Net Promoter Score is") == 1
