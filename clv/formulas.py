@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit, hyp2f1, roots_jacobi
 
-from clv.settings import RETENTION_NODES
+from clv.settings import RETENTION_NODES, RETENTION_QUANTILES
 
 
 def alive_odds_denominator(r, alpha, a, b, x, t_x, T):
@@ -79,8 +79,18 @@ def retention(t, r, alpha, a, b, nodes: int = RETENTION_NODES):
     out = np.empty((r.size, t.size))
     for s in range(r.size):
         # Jacobi weight (1-u)^(b-1) (1+u)^(a-1) on [-1, 1] is Beta(a, b) for p = (1 + u) / 2.
-        u, w = roots_jacobi(nodes, b[s] - 1.0, a[s] - 1.0)
+        with np.errstate(over="ignore"):
+            u, w = roots_jacobi(nodes, b[s] - 1.0, a[s] - 1.0)
         p = (1.0 + u) / 2.0
+        if not np.all(np.isfinite(w)):
+            # a or b in the thousands overflow the weights' common scale: average over evenly
+            # spaced quantiles of Beta(a, b) instead (the distribution is then narrow).
+            from scipy.stats import beta as beta_distribution
+
+            p = beta_distribution.ppf(
+                (np.arange(RETENTION_QUANTILES) + 0.5) / RETENTION_QUANTILES, a[s], b[s]
+            )
+            w = np.ones_like(p)
         surv = (alpha[s] / (alpha[s] + p[:, None] * t[None, :])) ** r[s]
         out[s] = w @ surv / w.sum()
     return out

@@ -59,10 +59,12 @@ MIN_SPEND_CUSTOMERS = 3
 SPEND_SPREAD_TOL = 1e-9
 
 #: Retention curve: RETENTION_POINTS times from 0 to RETENTION_SPAN x the horizon, averaged over
-#: the dropout probability with RETENTION_NODES Gauss-Jacobi nodes.
+#: the dropout probability with RETENTION_NODES Gauss-Jacobi nodes (or RETENTION_QUANTILES
+#: quantiles of its Beta distribution when a or b is too large for the Jacobi weights).
 RETENTION_POINTS = 60
 RETENTION_SPAN = 1.0
 RETENTION_NODES = 64
+RETENTION_QUANTILES = 400
 #: Calibration frequencies 0..N-1 get their own group in the conditional-expectations check;
 #: higher frequencies share the last group ("N+").
 HOLDOUT_FREQUENCY_GROUPS = 8

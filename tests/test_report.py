@@ -191,12 +191,16 @@ def test_stored_scenario_quantiles_are_used_when_present():
     ]
 
 
-def test_retention_curve_matches_closed_form_when_dropout_is_nearly_certain():
+def test_retention_curve_is_the_stored_curve_and_matches_closed_form_when_dropout_is_certain():
     # With p ~ Beta(a, b) concentrated at 1, retention is the Gamma mixture of exp(-lambda t):
-    # (alpha / (alpha + t))**r.
+    # (alpha / (alpha + t))**r. The report draws the curve clv.nc stores, computed by clv.
+    from clv.tracking import retention_curve
+
     ds = standin_clv(channels=["a"])
+    assert summaries.retention_curve(ds) is None
     ds["params"][:4] = [0.5, 4.0, 2000.0, 0.001]
-    curve = summaries.retention_curve(ds, horizon=20.0)
+    ds = ds.merge(retention_curve(ds["params"], np.linspace(0.0, 20.0, 60)))
+    curve = summaries.retention_curve(ds)
     expected = (4.0 / (4.0 + curve["t"])) ** 0.5
     np.testing.assert_allclose(curve["mean"], expected, rtol=2e-3)
     assert curve["mean"].is_monotonic_decreasing

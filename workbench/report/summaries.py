@@ -8,8 +8,6 @@ Functions return ``None`` when the variables they need are absent, so a report c
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -28,11 +26,6 @@ CURRENT_SCENARIO_NAMES = ("current", "baseline", "status_quo")
 OPTIMISED_SCENARIO = "optimised"
 #: Number of calibration-frequency groups in the conditional-expectation plot (last is "n+").
 CONDITIONAL_FREQ_GROUPS = 8
-#: Points on the population retention curve, and how many posterior draws it uses at most.
-RETENTION_POINTS = 60
-RETENTION_MAX_DRAWS = 100
-#: Grid size for integrating over the Beta-distributed dropout probability p.
-BETA_GRID = 400
 
 
 def sample_dims(da: xr.DataArray) -> tuple[str, ...]:
@@ -330,71 +323,20 @@ def conditional_expectation(clv: xr.Dataset) -> pd.DataFrame | None:
     return out
 
 
-def _param_draws(clv: xr.Dataset, names: Iterable[str]) -> np.ndarray | None:
-    """BG/NBD parameters as an array (draws, len(names)); one row for point estimates."""
-    if "params" not in clv:
+def retention_curve(clv: xr.Dataset) -> pd.DataFrame | None:
+    """Share of a newly acquired cohort still active after t time units, under BG/NBD: the
+    curve stored in clv.nc (``retention(retention_time)``, + ``_lower``/``_upper`` for bayes;
+    computed by ``clv.tracking.retention_curve``). Columns ``t`` (time units of clv.nc),
+    ``mean``, ``lower``, ``upper``; ``None`` when clv.nc has no stored curve."""
+    if "retention" not in clv or "retention_time" not in clv["retention"].dims:
         return None
-    params = clv["params"]
-    labels = [str(p) for p in params["param"].values]
-    names = list(names)
-    if not all(n in labels for n in names):
-        return None
-    sel = params.sel(param=names)
-    dims = sample_dims(sel)
-    if dims:
-        sel = sel.stack(sample=dims).transpose("sample", "param")
-    else:
-        sel = sel.expand_dims("sample")
-    values = sel.values.astype(float)
-    if values.shape[0] > RETENTION_MAX_DRAWS:
-        idx = np.linspace(0, values.shape[0] - 1, RETENTION_MAX_DRAWS).round().astype(int)
-        values = values[idx]
-    return values
-
-
-def retention_curve(clv: xr.Dataset, horizon: float | None = None) -> pd.DataFrame | None:
-    """Share of a newly acquired cohort still active after t time units, under BG/NBD.
-
-    A customer with purchase rate lambda ~ Gamma(r, alpha) drops out after each purchase with
-    probability p ~ Beta(a, b), so dropouts form a Poisson process of rate lambda * p and
-    P(alive at t | p) = E_lambda[exp(-lambda p t)] = (alpha / (alpha + p t))**r. The curve is its
-    expectation over p (numerical integral on a grid), per posterior draw when available.
-    Columns ``t`` (time units of clv.nc), ``mean``, ``lower``, ``upper``. The curve stored in
-    clv.nc (``retention(retention_time)``, + ``_lower``/``_upper``) is used when present.
-    """
-    if "retention" in clv and "retention_time" in clv["retention"].dims:
-        mean = clv["retention"].values
-        return pd.DataFrame(
-            {
-                "t": clv["retention_time"].values,
-                "mean": mean,
-                "lower": clv["retention_lower"].values if "retention_lower" in clv else mean,
-                "upper": clv["retention_upper"].values if "retention_upper" in clv else mean,
-            }
-        )
-    draws = _param_draws(clv, ("r", "alpha", "a", "b"))
-    if draws is None:
-        return None
-    from scipy import stats
-
-    if horizon is None:
-        horizon = float(clv.attrs.get("horizon", 52.0))
-    t = np.linspace(0.0, horizon, RETENTION_POINTS)
-    # Midpoint grid on (0, 1) for p; weights are the Beta density normalised on the grid.
-    p = (np.arange(BETA_GRID) + 0.5) / BETA_GRID
-    curves = []
-    for r, alpha, a, b in draws:
-        w = stats.beta.pdf(p, a, b)
-        w = w / w.sum()
-        alive = (alpha / (alpha + np.outer(t, p))) ** r
-        curves.append(alive @ w)
-    arr = np.asarray(curves)
+    mean = clv["retention"].values
     return pd.DataFrame(
         {
-            "t": t,
-            "mean": arr.mean(axis=0),
-            "lower": np.quantile(arr, INTERVAL[0], axis=0),
-            "upper": np.quantile(arr, INTERVAL[1], axis=0),
+            "t": clv["retention_time"].values,
+            "mean": mean,
+            "lower": clv["retention_lower"].values if "retention_lower" in clv else mean,
+            "upper": clv["retention_upper"].values if "retention_upper" in clv else mean,
         }
     )
 
