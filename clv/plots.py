@@ -21,6 +21,14 @@ def _axes() -> tuple[Figure, object]:
     return fig, fig.add_subplot()
 
 
+def _labelled(fig: Figure, ax, xlabel: str, ylabel: str, title: str) -> Figure:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(frameon=False)
+    return fig
+
+
 def _band(ax, x, ds: xr.Dataset, name: str) -> None:
     if f"{name}_lower" in ds and f"{name}_upper" in ds:
         ax.fill_between(
@@ -45,11 +53,13 @@ def tracking_plot(ds: xr.Dataset, cumulative: bool = False) -> Figure:
     ax.plot(x, ds[f"tracking_expected{suffix}"].values, "--", color=MODEL, label="BG/NBD")
     if ds.attrs.get("calibration_end") and np.issubdtype(x.dtype, np.datetime64):
         ax.axvline(np.datetime64(str(ds.attrs["calibration_end"])), color="grey", ls=":")
-    ax.set_xlabel("period start")
-    ax.set_ylabel(("cumulative " if cumulative else "") + "repeat purchases")
-    ax.set_title("Tracking: repeat purchases, actual vs expected")
-    ax.legend(frameon=False)
-    return fig
+    return _labelled(
+        fig,
+        ax,
+        "period start",
+        ("cumulative " if cumulative else "") + "repeat purchases",
+        "Tracking: repeat purchases, actual vs expected",
+    )
 
 
 def conditional_expectations_plot(ds: xr.Dataset) -> Figure:
@@ -61,11 +71,13 @@ def conditional_expectations_plot(ds: xr.Dataset) -> Figure:
     ax.plot(x, ds["holdout_actual_by_frequency"].values, "o-", color=ACTUAL, label="actual")
     ax.plot(x, ds["holdout_predicted_by_frequency"].values, "s--", color=MODEL, label="predicted")
     ax.set_xticks(x, labels)
-    ax.set_xlabel("repeat purchases in calibration")
-    ax.set_ylabel("mean purchases in holdout")
-    ax.set_title("Conditional expectations: calibration vs holdout")
-    ax.legend(frameon=False)
-    return fig
+    return _labelled(
+        fig,
+        ax,
+        "repeat purchases in calibration",
+        "mean purchases in holdout",
+        "Conditional expectations: calibration vs holdout",
+    )
 
 
 def clv_distribution_plot(ds: xr.Dataset) -> Figure:
@@ -78,11 +90,13 @@ def clv_distribution_plot(ds: xr.Dataset) -> Figure:
     ax.axvline(float(values.mean()), color=ACTUAL, ls="--", label=f"mean {values.mean():,.2f}")
     unit = ds.attrs.get("time_unit", "")
     horizon = ds.attrs.get("horizon", "")
-    ax.set_xlabel(f"discounted CLV over {horizon:g} {unit}" if horizon != "" else "CLV")
-    ax.set_ylabel("customers")
-    ax.set_title("Customer lifetime value")
-    ax.legend(frameon=False)
-    return fig
+    return _labelled(
+        fig,
+        ax,
+        f"discounted CLV over {horizon:g} {unit}" if horizon != "" else "CLV",
+        "customers",
+        "Customer lifetime value",
+    )
 
 
 def retention_plot(ds: xr.Dataset) -> Figure:
@@ -92,8 +106,10 @@ def retention_plot(ds: xr.Dataset) -> Figure:
     _band(ax, x, ds, "retention")
     ax.plot(x, ds["retention"].values, color=MODEL, label="BG/NBD")
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel(f"time since first purchase ({ds.attrs.get('time_unit', 'units')})")
-    ax.set_ylabel("P(still alive)")
-    ax.set_title("Retention curve")
-    ax.legend(frameon=False)
-    return fig
+    return _labelled(
+        fig,
+        ax,
+        f"time since first purchase ({ds.attrs.get('time_unit', 'units')})",
+        "P(still alive)",
+        "Retention curve",
+    )

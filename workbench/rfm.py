@@ -56,15 +56,7 @@ def rfm(
     currency) and ``holdout_frequency`` (purchase days in the holdout period), sorted by id.
     ``prepared``: :func:`prepare` has run since ``transactions`` was staged (else it runs here).
     """
-    if not prepared:
-        prepare(engine)
-    sql = load_sql(
-        "rfm",
-        calibration_end=_number(calibration_end),
-        holdout_end=_number(holdout_end),
-        unit_days=_number(unit_days),
-    )
-    table = engine.query(sql)
+    table = _periods_query(engine, "rfm", calibration_end, holdout_end, unit_days, prepared)
     return table.astype(
         {
             "customer_id": str,
@@ -91,15 +83,9 @@ def repeat_purchases_by_period(
     purchases filled with 0) and the day number where period 0 starts. ``prepared`` as in
     :func:`rfm`.
     """
-    if not prepared:
-        prepare(engine)
-    sql = load_sql(
-        "repeat_purchases_by_period",
-        calibration_end=_number(calibration_end),
-        holdout_end=_number(holdout_end),
-        unit_days=_number(unit_days),
+    table = _periods_query(
+        engine, "repeat_purchases_by_period", calibration_end, holdout_end, unit_days, prepared
     )
-    table = engine.query(sql)
     if table.empty:
         return pd.Series(dtype="int64", name="repeat_purchases"), float("nan")
     start_day = float(table["start_day"].min())
@@ -119,6 +105,26 @@ def transactions_span(engine: Engine, *, prepared: bool = False) -> tuple[float,
         prepare(engine)
     row = engine.query(load_sql("transactions_span")).iloc[0]
     return float(row["first_day"]), float(row["last_day"]), int(row["customers"])
+
+
+def _periods_query(
+    engine: Engine,
+    name: str,
+    calibration_end: float,
+    holdout_end: float,
+    unit_days: float,
+    prepared: bool,
+) -> pd.DataFrame:
+    """Run the query ``workbench/sql/<name>.sql`` with the period ends and the time unit."""
+    if not prepared:
+        prepare(engine)
+    sql = load_sql(
+        name,
+        calibration_end=_number(calibration_end),
+        holdout_end=_number(holdout_end),
+        unit_days=_number(unit_days),
+    )
+    return engine.query(sql)
 
 
 def _number(value: float) -> str:
