@@ -283,6 +283,11 @@ GOOD_CONVERSIONS = "user_id,timestamp\nu1,2024-03-03\nu2,2024-03-04\n"
         (GOOD_ASSIGNMENTS, ["--end", "soon"], "--end: cannot read 'soon' as a date"),
         (GOOD_ASSIGNMENTS, ["--lift-test-out", "x.csv"], "--lift-test-out needs --channel"),
         (GOOD_ASSIGNMENTS, ["--split", "control=1,b=0"], "weight of arm 'b' is '0'"),
+        (
+            GOOD_ASSIGNMENTS,
+            ["--channel", "search", "--control", "control", "--lift-test-out", "row.txt"],
+            "row.txt: unknown file extension",
+        ),
     ],
     ids=[
         "missing column",
@@ -296,6 +301,7 @@ GOOD_CONVERSIONS = "user_id,timestamp\nu1,2024-03-03\nu2,2024-03-04\n"
         "end not a date",
         "row without channel",
         "zero weight",
+        "lift-test row not csv or parquet",
     ],
 )
 def test_bad_input_is_one_line_and_exit_2_and_nothing_written(

@@ -122,6 +122,10 @@ def _check_options(metric, clv_absent, draws, split, channel, lift_test_out, clv
         raise InputError(f"--draws must be at least 1; got {draws}")
     if lift_test_out is not None and channel is None:
         raise InputError("--lift-test-out needs --channel (the channel the hold-out tested)")
+    if lift_test_out is not None:
+        from workbench.engines import file_format
+
+        file_format(lift_test_out)  # .csv or .parquet, checked before anything is written
     return parse_split(split)
 
 
