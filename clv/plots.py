@@ -7,6 +7,8 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
+from posterior_tools.settings import INTERVAL_LABEL
+
 #: Figure size (inches) shared by every figure.
 FIGSIZE = (7.0, 3.6)
 #: Bins of the CLV histogram.
@@ -37,7 +39,7 @@ def _band(ax, x, ds: xr.Dataset, name: str) -> None:
             ds[f"{name}_upper"].values,
             color=BAND,
             alpha=0.5,
-            label="90% interval",
+            label=INTERVAL_LABEL,
         )
 
 

@@ -87,9 +87,17 @@ def clv(
     from workbench.store import write_results
 
     options = _options(
-        transactions, calibration_end, holdout_end, time_unit, horizon, annual_discount_rate,
-        method, posterior, draws, tune, chains, seed, engine, compare_models,
-    )  # fmt: skip
+        transactions,
+        calibration_end=calibration_end,
+        holdout_end=holdout_end,
+        time_unit=time_unit,
+        horizon=horizon,
+        annual_discount_rate=annual_discount_rate,
+        estimator={"method": method, "posterior": posterior, "seed": seed},
+        sampler={"draws": draws, "tune": tune, "chains": chains},
+        engine=engine,
+        compare_models=compare_models,
+    )
     data = _rfm(transactions, options)
     purchases, spend = _fit(data.table, options)
     ds = _values(data.table, purchases, spend, customers, attribution_path, options)
@@ -105,18 +113,28 @@ def clv(
 
 
 def _options(
-    transactions, calibration_end, holdout_end, time_unit, horizon, annual_discount_rate,
-    method, posterior, draws, tune, chains, seed, engine, compare_models,
-) -> _Options:  # fmt: skip
-    """Check every option before any data is read; InputError names the option."""
+    transactions: Any,
+    *,
+    calibration_end: Any,
+    holdout_end: Any,
+    time_unit: str,
+    horizon: float,
+    annual_discount_rate: float,
+    estimator: dict,
+    sampler: dict[str, int | None],
+    engine: str,
+    compare_models: bool,
+) -> _Options:
+    """Check every option before any data is read (InputError names the option); sampler
+    settings left at None take ``posterior_tools.settings``."""
     from posterior_tools import settings as inference
     from workbench import io
 
     if time_unit not in settings.UNIT_DAYS:
         raise InputError(f"--time-unit must be one of D, W, M; got '{time_unit}'")
-    if method not in settings.METHODS:
-        raise InputError(f"--method must be mle or bayes; got '{method}'")
-    if posterior not in settings.POSTERIORS:
+    if estimator["method"] not in settings.METHODS:
+        raise InputError(f"--method must be mle or bayes; got '{estimator['method']}'")
+    if estimator["posterior"] not in settings.POSTERIORS:
         raise InputError(f"--posterior must be one of {', '.join(settings.POSTERIORS)}")
     if not horizon > 0:
         raise InputError(f"--horizon must be positive; got {horizon}")
@@ -127,18 +145,19 @@ def _options(
     hold_ts = io.parse_date(holdout_end, option="--holdout-end")
     if hold_ts is not None and cal_ts is None:
         raise InputError("--holdout-end needs --calibration-end (where the holdout starts)")
-    estimator = {
-        "method": method,
-        "posterior": posterior,
-        "draws": draws or inference.DRAWS,
-        "tune": tune or inference.TUNE,
-        "chains": chains or inference.CHAINS,
-        "seed": seed,
-    }
+    defaults = {"draws": inference.DRAWS, "tune": inference.TUNE, "chains": inference.CHAINS}
+    sampler = {k: v or defaults[k] for k, v in sampler.items()}
     return _Options(
-        cal_ts, hold_ts, time_unit, float(horizon), float(annual_discount_rate), estimator,
-        engine, compare_models, _name(transactions),
-    )  # fmt: skip
+        calibration_end=cal_ts,
+        holdout_end=hold_ts,
+        time_unit=time_unit,
+        horizon=float(horizon),
+        annual_discount_rate=float(annual_discount_rate),
+        estimator={**estimator, **sampler},
+        engine=engine,
+        compare_models=compare_models,
+        source=_name(transactions),
+    )
 
 
 def _rfm(transactions: Any, options: _Options) -> _RFM:
@@ -304,36 +323,20 @@ def _curves(data: _RFM, purchases, options: _Options) -> xr.Dataset:
 
 
 def _attrs(ds, data, purchases, spend, transactions, customers, attribution_path, options):
-    """Provenance (``workbench.store.provenance``) and the run's settings and checks."""
+    """Provenance (``workbench.store.provenance``), the run's settings and its checks."""
     from posterior_tools.settings import INTERVAL
     from workbench.store import provenance
 
     estimator = options.estimator
-    bayes = estimator["method"] == "bayes"
-    diagnostics = {"bgnbd": purchases.diagnostics_, "gamma_gamma": spend.diagnostics_}
-    diagnostics = {k: v for k, v in diagnostics.items() if v}
-    extra: dict[str, Any] = {}
-    if diagnostics:
-        extra["diagnostics"] = diagnostics
-        extra["posterior_method"] = purchases.diagnostics_["posterior_method"]
-        extra["diagnostics_ok"] = int(all(d["diagnostics_ok"] for d in diagnostics.values()))
-    if spend.order_value_ is not None:
-        extra["constant_order_value"] = spend.order_value_
-    if "predicted_holdout_purchases" in ds:
-        errors = ds["predicted_holdout_purchases"] - ds["actual_holdout_purchases"]
-        extra["holdout_mae"] = float(np.abs(errors).mean())
-    holdout = data.holdout_day > data.calibration_day
+    inputs = {"transactions": transactions, "customers": customers, "attribution": attribution_path}
+    table = data.table
     return provenance(
-        inputs={
-            "transactions": transactions,
-            **({"customers": customers} if customers is not None else {}),
-            **({"attribution": attribution_path} if attribution_path is not None else {}),
-        },
+        inputs={k: v for k, v in inputs.items() if v is not None},
         row_counts={
             "transactions": data.n_transactions,
-            "customers": len(data.table),
+            "customers": len(table),
             "gamma_gamma_customers": int(
-                ((data.table["frequency"] > 0) & (data.table["monetary_value"] > 0)).sum()
+                ((table["frequency"] > 0) & (table["monetary_value"] > 0)).sum()
             ),
             "gamma_gamma_excluded": spend.excluded_,
         },
@@ -347,17 +350,35 @@ def _attrs(ds, data, purchases, spend, transactions, customers, attribution_path
             "interval": INTERVAL,
             "value_draws": settings.VALUE_DRAWS,
             "clv_step_days": settings.CLV_STEP_DAYS,
-            **({"sampling": estimator} if bayes else {}),
+            **({"sampling": estimator} if estimator["method"] == "bayes" else {}),
         },
         method=estimator["method"],
         time_unit=options.time_unit,
         horizon=options.horizon,
         annual_discount_rate=options.annual_discount_rate,
         calibration_end=_date(data.calibration_day),
-        holdout_end=_date(data.holdout_day) if holdout else "",
+        holdout_end=_date(data.holdout_day) if data.holdout_day > data.calibration_day else "",
         params_mle={**_series(purchases.params_mle_), **_series(spend.params_mle_)},
-        **extra,
+        **_checks(ds, purchases, spend),
     )
+
+
+def _checks(ds, purchases, spend) -> dict[str, Any]:
+    """Attrs of the run's checks: holdout MAE, sampler diagnostics (bayes) and the constant
+    order value when the spend fallback applied."""
+    out: dict[str, Any] = {}
+    if "predicted_holdout_purchases" in ds:
+        errors = ds["predicted_holdout_purchases"] - ds["actual_holdout_purchases"]
+        out["holdout_mae"] = float(np.abs(errors).mean())
+    diagnostics = {"bgnbd": purchases.diagnostics_, "gamma_gamma": spend.diagnostics_}
+    diagnostics = {k: v for k, v in diagnostics.items() if v}
+    if diagnostics:
+        out["diagnostics"] = diagnostics
+        out["posterior_method"] = purchases.diagnostics_["posterior_method"]
+        out["diagnostics_ok"] = int(all(d["diagnostics_ok"] for d in diagnostics.values()))
+    if spend.order_value_ is not None:
+        out["constant_order_value"] = spend.order_value_
+    return out
 
 
 def _series(params: xr.DataArray) -> dict[str, float]:
