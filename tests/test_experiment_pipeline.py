@@ -288,6 +288,11 @@ GOOD_CONVERSIONS = "user_id,timestamp\nu1,2024-03-03\nu2,2024-03-04\n"
             ["--channel", "search", "--control", "control", "--lift-test-out", "row.txt"],
             "row.txt: unknown file extension",
         ),
+        (
+            "user_id,arm,assigned_at\nu1,holdout,2024-03-05\nu2,exposed,2024-03-05\n",
+            ["--channel", "search"],
+            "every user of both arms has the same number of conversions",
+        ),
     ],
     ids=[
         "missing column",
@@ -302,6 +307,7 @@ GOOD_CONVERSIONS = "user_id,timestamp\nu1,2024-03-03\nu2,2024-03-04\n"
         "row without channel",
         "zero weight",
         "lift-test row not csv or parquet",
+        "hold-out without conversions",
     ],
 )
 def test_bad_input_is_one_line_and_exit_2_and_nothing_written(

@@ -308,6 +308,13 @@ def _lift_test_row(stats, channel, control, market_users, end_day, draws, seed) 
         draws=int(draws),
         rng=np.random.default_rng(seed),
     )
+    if not lift.standard_error > 0:
+        # Every user of both arms has the same number of conversions (usually none): the
+        # contract needs a positive standard error, and there is no lift to measure.
+        raise InputError(
+            f"--channel {channel}: every user of both arms has the same number of conversions "
+            "in the test; a lift test needs conversions to compare"
+        )
     arms_table = stats["arms"]
     start = _date(arms_table["first_assigned"].min())
     last = (end_day - 1e-9) if end_day < NO_END_DAY else _last_event(arms_table)
