@@ -1,13 +1,27 @@
-"""Model checks: posterior predictive conversions by group, held-out log-loss vs logistic.
+"""Model criticism: posterior predictive conversions by group with a pass/fail rule, held-out
+log-loss against a logistic regression and gradient-boosted trees, and the flags that follow.
 
 - Posterior predictive check (Gelman et al., BDA3 ch. 6): observed conversions per path length
-  (total capped touches) and per channel (journeys that saw the channel) against the model's
-  predictive distribution. The predictive sum over a group's journeys, a sum of independent
-  Binomials, is drawn per posterior draw from its moment-matched normal (mean sum n P, variance
-  sum n P (1 - P)): accurate for group sums of many journeys and cheap at millions of patterns.
+  (total capped touches), per channel (journeys that saw the channel), per opening channel, per
+  closing channel and per number of distinct channels, against the model's predictive
+  distribution. The predictive sum over a group's journeys, a sum of independent Binomials, is
+  drawn per posterior draw from its moment-matched normal (mean sum n P, variance sum n P (1 -
+  P)): accurate for group sums of many journeys and cheap at millions of patterns.
+- Pass/fail rule: a group fails when its observed conversions lie outside the predictive
+  distribution at a two-sided level ``PPC_ALPHA`` Bonferroni-corrected over all groups (z from
+  the predictive mean and standard deviation, parameter uncertainty included) **and** differ
+  from the predictive mean by more than ``PPC_MIN_RELATIVE_GAP`` of it (at millions of journeys
+  a misfit of a few percent is significant yet does not change the credit). Groups with fewer
+  than ``PPC_MIN_GROUP_CONVERSIONS`` expected conversions are not judged. A failed opening or
+  closing channel names that channel's credit as unreliable; a failed path-length or
+  distinct-channel group questions every channel's credit.
 - Held-out log-loss: mean Bernoulli negative log-likelihood per journey (nats) on the
-  ``holdout`` patterns, for the Bayesian model fitted on the other patterns and for a logistic
-  regression on the capped counts (statsmodels GLM Binomial, journeys as frequency weights).
+  ``holdout`` patterns, for the Bayesian model fitted on the other patterns, a logistic
+  regression on the journey features (capped counts per channel and recency bin, opening and
+  closing channel; statsmodels GLM Binomial, journeys as frequency weights) and scikit-learn's
+  gradient-boosted trees on the same features (a flexible baseline: any shape of response and
+  interaction). The model is flagged as beaten when a baseline's log-loss is lower than its own
+  by more than ``BEATEN_TOLERANCE`` (relative).
   The Bayesian refit uses the Laplace approximation by default (``HOLDOUT_REFIT_METHOD``)
   whatever the main fit used: a second NUTS run would double the cost of a default run, and
   the log-loss of the posterior-mean probability depends on the posterior's centre far more
@@ -21,6 +35,7 @@ import math
 
 import numpy as np
 import xarray as xr
+from scipy import stats as st
 
 from attribution.features import RECENCY_EDGES_DAYS, Patterns, decode_codes
 from attribution.probability import code_probability, posterior_draws
@@ -40,68 +55,140 @@ LOG_LOSS_MAX_DRAWS = 200
 LOG_LOSS_EPS = 1e-12
 # Posterior method of the held-out refit ("laplace", "nuts" or "auto"; None = the model's own).
 HOLDOUT_REFIT_METHOD: str | None = "laplace"
+#: Family-wise two-sided level of the posterior predictive check over all groups (Bonferroni).
+PPC_ALPHA = 0.01
+#: ... and a failing group's observed conversions differ from the prediction by more than this
+#: fraction of it.
+PPC_MIN_RELATIVE_GAP = 0.10
+#: Groups expecting fewer conversions than this are shown but not judged.
+PPC_MIN_GROUP_CONVERSIONS = 20.0
+#: Group dims of the posterior predictive check, in the order they are reported.
+PPC_GROUPS = ("path_length", "distinct_channels", "channel", "opening_channel", "closing_channel")
+#: The model counts as beaten when a baseline's held-out log-loss is lower by more than this
+#: fraction of the model's.
+BEATEN_TOLERANCE = 0.01
+#: Gradient-boosted trees (scikit-learn HistGradientBoostingClassifier): settings of the
+#: flexible baseline; early stopping on 10% of its training rows picks the number of trees.
+BOOSTED_TREES = {
+    "learning_rate": 0.1,
+    "max_iter": 300,
+    "max_leaf_nodes": 15,
+    "l2_regularization": 1.0,
+    "early_stopping": True,
+    "validation_fraction": 0.1,
+    "n_iter_no_change": 10,
+}
 
 
 def posterior_predictive_checks(
     posterior: xr.Dataset, patterns: Patterns, *, seed: int = 0
 ) -> xr.Dataset:
-    """Observed vs posterior predictive conversions by path length and by channel.
+    """Observed vs posterior predictive conversions by group, with the pass/fail rule.
 
-    Returns a Dataset with, for group dims ``path_length`` (total capped touches) and
-    ``channel``: ``observed_by_<g>``, ``journeys_by_<g>``, ``predicted_by_<g>_mean``,
-    ``predicted_by_<g>_q05``, ``predicted_by_<g>_q95`` (conversions, counts of journeys).
+    Returns a Dataset with, for each group dim of ``PPC_GROUPS`` (``path_length``: total capped
+    touches; ``distinct_channels``; ``channel``: journeys that saw it; ``opening_channel`` and
+    ``closing_channel``: journeys it opened / closed, when the pattern table has them):
+    ``observed_by_<g>``, ``journeys_by_<g>``, ``predicted_by_<g>_mean``,
+    ``predicted_by_<g>_q05``, ``predicted_by_<g>_q95`` (conversions, journeys),
+    ``ppc_z_by_<g>`` (standardised gap) and ``ppc_ok_by_<g>`` (1 pass, 0 fail). Attrs
+    ``ppc_ok`` (1 when every judged group passes), ``ppc_failed`` (labels of failed groups),
+    ``ppc_threshold_z``.
     """
     max_cells = min(CHECK_MAX_CELLS, PPC_MAX_DRAWS * patterns.n_patterns)
     thinned, _ = thin_posterior(posterior, patterns.n_patterns, max_cells)
     draws = posterior_draws(thinned)
-    # P depends on the codes only, and the groups (path length, channels present) are functions
-    # of the codes too: sums over the unique code rows with journeys merged are the same sums.
-    patterns = unique_codes(patterns).patterns
+    # P depends on the codes (and the opening channel); the groups are functions of the codes
+    # and the opening and closing channels: sums over rows merged on those are the same sums.
+    roles = patterns.has_roles
+    if roles:
+        key = np.column_stack([patterns.codes, patterns.first_channel, patterns.last_channel])
+        uniq, inverse = np.unique(key, axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        rows = len(uniq)
+        c = patterns.codes.shape[1]
+        patterns = Patterns(
+            patterns.channels,
+            np.ascontiguousarray(uniq[:, :c]),
+            np.bincount(inverse, weights=patterns.n_journeys, minlength=rows).astype(np.int64),
+            np.bincount(inverse, weights=patterns.n_conversions, minlength=rows).astype(np.int64),
+            np.zeros(rows, dtype=bool),
+            uniq[:, c],
+            uniq[:, c + 1],
+        )
+    else:
+        patterns = unique_codes(patterns).patterns
     n_bins = len(thinned.attrs["recency_ages_days"])
     counts = decode_codes(patterns.codes, n_bins)  # (pattern, channel, bin)
-    length = counts.sum(axis=(1, 2))
-    lengths = np.unique(length)
-    length_group = np.searchsorted(lengths, length)
     present = (patterns.codes > 0).astype(np.float64)  # (pattern, channel)
+    membership = {
+        "path_length": _one_hot(counts.sum(axis=(1, 2))),
+        "distinct_channels": _one_hot(present.sum(axis=1).astype(np.int64)),
+        "channel": (list(patterns.channels), present),
+    }
+    if roles:
+        n_channels = len(patterns.channels)
+        for dim, which in (
+            ("opening_channel", patterns.first_channel),
+            ("closing_channel", patterns.last_channel),
+        ):
+            onehot = (which[:, None] == np.arange(n_channels)[None, :]).astype(np.float64)
+            membership[dim] = (list(patterns.channels), onehot)
     n = patterns.n_journeys.astype(np.float64)
+    k = patterns.n_conversions.astype(np.float64)
     n_samples = draws.n_samples
-    mean_len = np.zeros((n_samples, len(lengths)))
-    var_len = np.zeros_like(mean_len)
-    mean_ch = np.zeros((n_samples, len(patterns.channels)))
-    var_ch = np.zeros_like(mean_ch)
+    sums = {
+        dim: [np.zeros((n_samples, m.shape[1])) for _ in range(2)]
+        for dim, (_, m) in membership.items()
+    }
+    first = patterns.first_channel if roles else None
     for start in range(0, patterns.n_patterns, PPC_CHUNK_PATTERNS):
         sl = slice(start, start + PPC_CHUNK_PATTERNS)
-        prob = code_probability(draws, patterns.codes[sl])
+        prob = code_probability(draws, patterns.codes[sl], None if first is None else first[sl])
         expected = prob * n[sl]
         variance = expected * (1 - prob)
-        onehot = np.eye(len(lengths))[length_group[sl]]
-        mean_len += expected @ onehot
-        var_len += variance @ onehot
-        mean_ch += expected @ present[sl]
-        var_ch += variance @ present[sl]
+        for dim, (_, m) in membership.items():
+            sums[dim][0] += expected @ m[sl]
+            sums[dim][1] += variance @ m[sl]
     rng = np.random.default_rng(seed)
-    k = patterns.n_conversions.astype(np.float64)
-    groups = {
-        "path_length": (
-            lengths,
-            mean_len,
-            var_len,
-            np.bincount(length_group, weights=k, minlength=len(lengths)),
-            np.bincount(length_group, weights=n, minlength=len(lengths)),
-        ),
-        "channel": (list(patterns.channels), mean_ch, var_ch, k @ present, n @ present),
-    }
     out = xr.Dataset()
-    for dim, (labels, mean, var, observed, journeys) in groups.items():
+    z_all, judged_all = {}, {}
+    for dim, (labels, m) in membership.items():
+        mean, var = sums[dim]
         predicted = np.maximum(mean + np.sqrt(var) * rng.standard_normal(mean.shape), 0.0)
         lo, hi = np.quantile(predicted, PPC_QUANTILES, axis=0)
+        observed = k @ m
+        centre = mean.mean(axis=0)
+        # predictive sd: binomial noise plus the parameters' uncertainty
+        sd = np.sqrt(var.mean(axis=0) + mean.var(axis=0))
+        z = (observed - centre) / np.maximum(sd, 1e-12)
+        gap = np.abs(observed - centre) / np.maximum(centre, 1.0)
+        judged = centre >= PPC_MIN_GROUP_CONVERSIONS
+        z_all[dim], judged_all[dim] = (z, gap), judged
         out[f"observed_by_{dim}"] = xr.DataArray(observed, dims=dim)
-        out[f"journeys_by_{dim}"] = xr.DataArray(journeys, dims=dim)
+        out[f"journeys_by_{dim}"] = xr.DataArray(n @ m, dims=dim)
         out[f"predicted_by_{dim}_mean"] = xr.DataArray(predicted.mean(axis=0), dims=dim)
         out[f"predicted_by_{dim}_q05"] = xr.DataArray(lo, dims=dim)
         out[f"predicted_by_{dim}_q95"] = xr.DataArray(hi, dims=dim)
+        out[f"ppc_z_by_{dim}"] = xr.DataArray(z, dims=dim)
         out = out.assign_coords({dim: labels})
+    n_judged = max(1, int(sum(j.sum() for j in judged_all.values())))
+    threshold = float(st.norm.isf(PPC_ALPHA / 2.0 / n_judged))
+    failed = []
+    for dim in membership:
+        z, gap = z_all[dim]
+        bad = judged_all[dim] & (np.abs(z) > threshold) & (gap > PPC_MIN_RELATIVE_GAP)
+        out[f"ppc_ok_by_{dim}"] = xr.DataArray((~bad).astype(np.int8), dims=dim)
+        failed += [f"{dim}={label}" for label in out[dim].values[bad]]
+    out.attrs.update(
+        {"ppc_ok": int(not failed), "ppc_failed": failed, "ppc_threshold_z": round(threshold, 3)}
+    )
     return out
+
+
+def _one_hot(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, one-hot (row, label)) of integer group values."""
+    labels = np.unique(values)
+    return labels, (values[:, None] == labels[None, :]).astype(np.float64)
 
 
 def binomial_log_loss(probability: np.ndarray, n: np.ndarray, k: np.ndarray) -> float:
@@ -121,32 +208,83 @@ def model_log_loss(posterior: xr.Dataset, patterns: Patterns) -> float:
     thinned, _ = thin_posterior(posterior, patterns.n_patterns, max_cells)
     # the log-loss sums k log P + (n - k) log(1 - P): merging rows with equal codes (equal P)
     # and summing their n and k gives the same sum
-    merged = unique_codes(patterns).patterns
-    prob = code_probability(posterior_draws(thinned), merged.codes).mean(axis=0)
+    draws = posterior_draws(thinned)
+    merged = unique_codes(patterns, by_first=draws.has_roles).patterns
+    first = merged.first_channel if draws.has_roles else None
+    prob = code_probability(draws, merged.codes, first).mean(axis=0)
     return binomial_log_loss(prob, merged.n_journeys, merged.n_conversions)
 
 
+def journey_features(patterns: Patterns) -> np.ndarray:
+    """Baseline features per pattern (pattern, feature): capped counts per channel and recency
+    bin, then one-hot opening and closing channel when known."""
+    n_bins = len(RECENCY_EDGES_DAYS)
+    x = decode_codes(patterns.codes, n_bins).reshape(patterns.n_patterns, -1).astype(np.float64)
+    if not patterns.has_roles:
+        return x
+    channels = np.arange(len(patterns.channels))
+    first = (patterns.first_channel[:, None] == channels[None, :]).astype(np.float64)
+    last = (patterns.last_channel[:, None] == channels[None, :]).astype(np.float64)
+    # one level of each dropped: the intercept carries it
+    return np.column_stack([x, first[:, 1:], last[:, 1:]])
+
+
+def _merged(patterns: Patterns) -> Patterns:
+    """Rows merged on everything the baselines see (codes, opening and closing channel)."""
+    key = np.column_stack([patterns.codes, patterns.first_channel, patterns.last_channel])
+    uniq, inverse = np.unique(key, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    rows, c = len(uniq), patterns.codes.shape[1]
+    return Patterns(
+        patterns.channels,
+        np.ascontiguousarray(uniq[:, :c]),
+        np.bincount(inverse, weights=patterns.n_journeys, minlength=rows).astype(np.int64),
+        np.bincount(inverse, weights=patterns.n_conversions, minlength=rows).astype(np.int64),
+        np.zeros(rows, dtype=bool),
+        uniq[:, c],
+        uniq[:, c + 1],
+    )
+
+
 def logistic_log_loss(train: Patterns, test: Patterns) -> float:
-    """Held-out log-loss of a logistic regression on capped counts (channel x recency bin).
+    """Held-out log-loss of a logistic regression on the journey features (``journey_features``).
 
     statsmodels GLM Binomial (logit link) on the conversion rate per pattern with
     ``freq_weights = n_journeys``: the same likelihood as one Bernoulli row per journey.
     """
     import statsmodels.api as sm
 
-    n_bins = len(RECENCY_EDGES_DAYS)
-
     def design(p: Patterns) -> np.ndarray:
-        x = decode_codes(p.codes, n_bins).reshape(p.n_patterns, -1).astype(np.float64)
-        return sm.add_constant(x, has_constant="add")
+        return sm.add_constant(journey_features(p), has_constant="add")
 
-    # rows with equal codes have equal designs: merged (n and k summed) they give the same
-    # likelihood, hence the same fit, from about half the rows at scale
-    train = unique_codes(train).patterns
+    # rows with equal features give the same likelihood merged (n and k summed), hence the same
+    # fit, from about half the rows at scale
+    train = _merged(train)
     rate = train.n_conversions / train.n_journeys
     glm = sm.GLM(rate, design(train), family=sm.families.Binomial(), freq_weights=train.n_journeys)
     fitted = glm.fit()
     return binomial_log_loss(fitted.predict(design(test)), test.n_journeys, test.n_conversions)
+
+
+def boosted_trees_log_loss(train: Patterns, test: Patterns, seed: int = 0) -> float:
+    """Held-out log-loss of gradient-boosted trees (scikit-learn's
+    ``HistGradientBoostingClassifier``, settings ``BOOSTED_TREES``) on the journey features.
+
+    Each training pattern is two weighted rows (converted: weight k; not: n - k), the same
+    likelihood as one row per journey."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    train = _merged(train)
+    x = journey_features(train)
+    k = train.n_conversions.astype(np.float64)
+    rest = (train.n_journeys - train.n_conversions).astype(np.float64)
+    rows = np.concatenate([np.flatnonzero(k > 0), np.flatnonzero(rest > 0)])
+    y = np.concatenate([np.ones(int((k > 0).sum())), np.zeros(int((rest > 0).sum()))])
+    weight = np.concatenate([k[k > 0], rest[rest > 0]])
+    trees = HistGradientBoostingClassifier(random_state=seed, **BOOSTED_TREES)
+    trees.fit(x[rows], y, sample_weight=weight)
+    prob = trees.predict_proba(journey_features(test))[:, 1]
+    return binomial_log_loss(prob, test.n_journeys, test.n_conversions)
 
 
 def holdout_log_loss(
@@ -163,7 +301,8 @@ def holdout_log_loss(
     the selection's extra mode search (the structure is then chosen on all journeys, as for
     the main fit; the parameters are still learned on the training split only).
 
-    Returns ``{"bayes": ..., "logistic": ...}`` (nats per journey; lower is better).
+    Returns ``{"bayes": ..., "logistic": ..., "boosted_trees": ...}`` (nats per journey; lower
+    is better).
     """
     if not patterns.holdout.any() or patterns.holdout.all():
         raise ValueError("holdout log-loss needs both holdout and training patterns")
@@ -176,10 +315,78 @@ def holdout_log_loss(
     # Start the refit's mode search at the full fit's mode (same structure: ignored otherwise).
     mode = getattr(model, "mode_", None)
     start = None if mode is None else mode.x
+    openers = getattr(model, "opening_channels_", None)
     fitted = dataclasses.replace(
-        model, method=method, draws=draws, synergy=synergy, start=start
+        model,
+        method=method,
+        draws=draws,
+        synergy=synergy,
+        start=start,
+        opening_channels=None if openers is None else list(openers),
+        # the log-loss scores the posterior-mean P, which the spike barely moves
+        spike_and_slab=False,
     ).fit(train)
     return {
         "bayes": model_log_loss(fitted.posterior_, test),
         "logistic": logistic_log_loss(train, test),
+        "boosted_trees": boosted_trees_log_loss(train, test, seed=int(model.seed or 0)),
+    }
+
+
+def criticism(ppc: xr.Dataset, log_loss: dict[str, float]) -> dict:
+    """The flags of the checks: which channels' credit is unreliable, and why (plain words).
+
+    Returns ``{"model_ok": 0|1, "beaten_by": [...], "unreliable_channels": [...],
+    "reasons": [...]}``: ``beaten_by`` lists baselines whose held-out log-loss is lower than
+    the model's by more than ``BEATEN_TOLERANCE``; a channel is unreliable when its opening or
+    closing group fails the predictive check, every channel when a path-length or
+    distinct-channel group fails or the model is beaten."""
+    channels = [str(c) for c in ppc["channel"].values] if "channel" in ppc.coords else []
+    reasons, unreliable = [], []
+    bayes = log_loss.get("bayes")
+    beaten = [
+        name
+        for name, value in log_loss.items()
+        if name not in ("bayes", "markov")
+        and bayes is not None
+        and np.isfinite(value)
+        and value < bayes * (1.0 - BEATEN_TOLERANCE)
+    ]
+    if beaten:
+        reasons.append(
+            "a simpler baseline predicts held-out journeys better ("
+            + ", ".join(f"{b} {log_loss[b]:.4f}" for b in beaten)
+            + f" vs the model's {bayes:.4f} nats per journey)"
+        )
+        unreliable = list(channels)
+    failed = list(ppc.attrs.get("ppc_failed", []))
+    for dim in ("opening_channel", "closing_channel"):
+        role = "open" if dim.startswith("opening") else "close"
+        bad = [f.split("=", 1)[1] for f in failed if f.startswith(f"{dim}=")]
+        if bad:
+            reasons.append(
+                f"conversions of journeys that {', '.join(bad)} {role} differ from the model's "
+                "prediction"
+            )
+            unreliable += [c for c in bad if c not in unreliable]
+    shape = [f for f in failed if f.startswith(("path_length=", "distinct_channels="))]
+    if shape:
+        reasons.append(
+            "conversions by journey length differ from the model's prediction ("
+            + ", ".join(shape)
+            + ")"
+        )
+        unreliable = list(channels)
+    other = [f.split("=", 1)[1] for f in failed if f.startswith("channel=")]
+    if other:
+        reasons.append(
+            f"conversions of journeys that saw {', '.join(other)} differ from the model's "
+            "prediction"
+        )
+        unreliable += [c for c in other if c not in unreliable]
+    return {
+        "model_ok": int(not reasons),
+        "beaten_by": beaten,
+        "unreliable_channels": [c for c in channels if c in unreliable],
+        "reasons": reasons,
     }

@@ -86,6 +86,8 @@ class Patterns:
         n_journeys: int (pattern,) journeys with this pattern.
         n_conversions: int (pattern,) converting journeys among them.
         holdout: bool (pattern,) rows in the evaluation split (all False when absent).
+        first_channel: int (pattern,) channel index of the opening touch (-1 when unknown).
+        last_channel: int (pattern,) channel index of the closing touch (-1 when unknown).
     """
 
     channels: tuple[str, ...]
@@ -93,10 +95,24 @@ class Patterns:
     n_journeys: np.ndarray
     n_conversions: np.ndarray
     holdout: np.ndarray
+    first_channel: np.ndarray | None = None
+    last_channel: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        unknown = np.full(self.codes.shape[0], -1, dtype=np.int64)
+        for name in ("first_channel", "last_channel"):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, unknown)
 
     @property
     def n_patterns(self) -> int:
         return int(self.codes.shape[0])
+
+    @property
+    def has_roles(self) -> bool:
+        """The opening channel is known for every pattern with a touch."""
+        touched = (self.codes > 0).any(axis=1)
+        return bool(np.all(self.first_channel[touched] >= 0))
 
     def subset(self, rows: np.ndarray) -> Patterns:
         """Patterns restricted to ``rows`` (a boolean mask or integer index over patterns)."""
@@ -106,6 +122,8 @@ class Patterns:
             self.n_journeys[rows],
             self.n_conversions[rows],
             self.holdout[rows],
+            self.first_channel[rows],
+            self.last_channel[rows],
         )
 
     def counts(self, n_bins: int) -> np.ndarray:
@@ -117,8 +135,9 @@ def as_patterns(table: pd.DataFrame | Patterns, channels: Sequence[str]) -> Patt
     """Validate a pattern table (docs/contracts.md) and return it as ``Patterns`` arrays.
 
     ``table`` needs columns ``k_0 .. k_{C-1}`` (C = len(channels)), ``n_journeys`` and
-    ``n_conversions``; ``holdout`` is optional. Raises ``ValueError`` naming the column and
-    the first offending rows on bad input (the application layer turns it into an InputError).
+    ``n_conversions``; ``holdout``, ``first_channel`` and ``last_channel`` are optional.
+    Raises ``ValueError`` naming the column and the first offending rows on bad input (the
+    application layer turns it into an InputError).
     """
     if isinstance(table, Patterns):
         return table
@@ -147,7 +166,18 @@ def as_patterns(table: pd.DataFrame | Patterns, channels: Sequence[str]) -> Patt
         if "holdout" in table.columns
         else np.zeros(len(table), dtype=bool)
     )
-    return Patterns(channels, codes, n, k, holdout)
+    roles = {}
+    for name in ("first_channel", "last_channel"):
+        if name in table.columns:
+            values = table[name].to_numpy(dtype=np.int64)
+            present = codes[np.arange(len(values)), np.clip(values, 0, len(channels) - 1)] > 0
+            _check_rows(
+                (values >= len(channels)) | ((values >= 0) & ~present),
+                name,
+                "a channel index that is not among the journey's channels",
+            )
+            roles[name] = values
+    return Patterns(channels, codes, n, k, holdout, **roles)
 
 
 def _check_rows(bad: np.ndarray, column: str, what: str) -> None:

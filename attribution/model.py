@@ -5,8 +5,32 @@ Model, for a journey with capped touch counts ``n_cb`` (channel c, recency bin b
 1. Exposure decays with age: ``E_c = sum_b exp(-decay_c * age_b) * n_cb`` (ages in days).
 2. Returns diminish with frequency: ``s_c = (1 - exp(-theta_c E_c)) / (1 - exp(-theta_c))``
    (theta = saturation), so one fresh touch gives ``s = 1``: ``beta_c`` is one touch's effect.
-3. Channels add hazard: ``H = baseline + sum_c beta_c s_c + sum_{c<d} synergy_cd s_c s_d``.
+3. Channels add hazard: ``H = baseline + sum_c (beta_c s_c + opening_c f_c) + sum_{c<d}
+   synergy_cd s_c s_d``, with ``f_c = 1`` when channel c's touch opens the journey (its first
+   touch in the lookback window; the pattern table's ``first_channel``), else 0.
 4. The journey converts with ``P = 1 - exp(-H)``; patterns are Binomial(n_journeys, P).
+
+Roles. ``opening_c`` is what a channel adds by opening the journey, beyond its touches' effect
+(awareness channels may work mostly as the first touch). A channel gets the term only when a
+score test at the model without roles finds it (``attribution.synergy.screen_openings``), so the
+structure stays that of a model without roles where the data show none. Later touches, the
+closing one included, act through ``beta_c s_c`` and its recency decay (the most recent bin is
+the closing touch's); the criticism (``attribution.checks``) compares observed conversions by
+opening and by closing channel with the model's prediction.
+
+The Shapley game with roles. Players are the channels of a journey; the value of a coalition S
+is ``v(S) = 1 - exp(-H_S)``, ``H_S = baseline + sum_{c in S} (beta_c s_c + opening_c f_c) +
+sum_{c<d in S} synergy_cd s_c s_d``: removing a channel removes its touches and, when it opened
+the journey, its opening term; no other touch is promoted to opener (the order of the other
+channels' first touches is not in the sufficient statistics, and the opening touch of the
+counterfactual journey is not observed). Channels absent from the journey are null players
+(``s_c = 0``, ``f_c = 0``), so the exact Shapley value over the channels present is the one over
+all channels (``attribution.shapley``).
+
+Timing. Each journey is evaluated at its decision: a converted journey at its conversion, a
+non-converting one at its estimated decision time (the SQL step's ``decision_position``, from
+where converted journeys' decisions fall between their last touch and the end of what can be
+observed), so the recency of touches means the same for both (docs/contracts.md).
 
 The likelihood uses the pattern table's sufficient statistics. Because ``-(n - k) H`` is a sum
 over channels of functions of one channel's code (or one pair's codes), the non-converting part
@@ -28,7 +52,8 @@ import xarray as xr
 from attribution.features import DEFAULT_LOOKBACK_DAYS, Patterns, as_patterns, code_table
 from attribution.features import recency_ages_days as default_recency_ages
 from attribution.settings import METHODS, NUTS_MAX_CONVERTING_PATTERNS
-from attribution.synergy import SCREEN_ALPHA, Screen, screen_pairs
+from attribution.sparsity import PRIOR_INCLUSION
+from attribution.synergy import SCREEN_ALPHA, Screen, screen_openings, screen_pairs
 from posterior_tools.diagnostics import diagnostics_attrs, nuts_diagnostics, warn_if_failed
 from posterior_tools.settings import CHAINS, DRAWS, TUNE
 
@@ -42,7 +67,7 @@ DEFAULT_CHAINS = CHAINS
 DEFAULT_CORES = 2
 # 0.95: at 0.9 a few divergences remained (2 in 2 x 1,000 draws at 20k simulated users).
 DEFAULT_TARGET_ACCEPT = 0.95
-PARAMETERS = ("baseline", "beta", "decay", "saturation", "synergy")
+PARAMETERS = ("baseline", "beta", "decay", "saturation", "opening", "synergy")
 # exp(690) ~ 4e299: the fresh-touch saturation theta_recent * exp(decay * age_0) stays finite
 # (exact up to decay * age_0 = 690, i.e. a decay of ~1,400 per day for the 0.5-day bin age).
 MAX_LOG_SATURATION_FACTOR = 690.0
@@ -72,6 +97,9 @@ class Priors:
     - ``synergy``: ``synergy_cd ~ HalfNormal(0.02)`` for each pair that passed the score
       screen (``attribution.synergy``): strong shrinkage, a pair's extra hazard is a
       small fraction of a typical ``beta`` unless the data insist.
+    - ``opening``: ``opening_c ~ HalfNormal(0.05)`` for each channel whose opening term passed
+      the score screen: the extra hazard of opening the journey is of the order of a few
+      recent touches' effect (about 5% conversion at the prior's sd) unless the data insist.
     """
 
     baseline_median: float = 0.005
@@ -83,6 +111,7 @@ class Priors:
     saturation_median: float = 0.5
     saturation_log_sd: float = 1.0
     synergy_sd: float = 0.02
+    opening_sd: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -96,6 +125,9 @@ class SufficientStats:
         conv_codes: int (converting pattern, channel) codes of patterns with k > 0.
         conv_k: float (converting pattern,) their conversions.
         pairs: int (pair, 2) channel indices of the synergy pairs.
+        openers: int (opener,) channels with an opening term.
+        nonconv_by_first: float (opener,) sum of (n - k) over patterns each opener opened.
+        conv_first: int (converting pattern,) opening channel (-1 when unknown).
     """
 
     nonconv_total: float
@@ -104,6 +136,9 @@ class SufficientStats:
     conv_codes: np.ndarray
     conv_k: np.ndarray
     pairs: np.ndarray
+    openers: np.ndarray
+    nonconv_by_first: np.ndarray
+    conv_first: np.ndarray
 
 
 def synergy_pairs(patterns: Patterns, min_conversions: int = MIN_PAIR_CONVERSIONS) -> np.ndarray:
@@ -118,8 +153,11 @@ def synergy_pairs(patterns: Patterns, min_conversions: int = MIN_PAIR_CONVERSION
     return np.stack([c[keep], d[keep]], axis=1).astype(np.int64)
 
 
-def sufficient_stats(patterns: Patterns, pairs: np.ndarray, n_codes: int) -> SufficientStats:
+def sufficient_stats(
+    patterns: Patterns, pairs: np.ndarray, n_codes: int, openers: np.ndarray | None = None
+) -> SufficientStats:
     """Reduce the pattern table to the likelihood's sufficient statistics (see module doc)."""
+    openers = np.zeros(0, dtype=np.int64) if openers is None else np.asarray(openers, np.int64)
     n_channels = len(patterns.channels)
     nonconv = (patterns.n_journeys - patterns.n_conversions).astype(np.float64)
     by_code = np.zeros((n_channels, n_codes))
@@ -132,6 +170,7 @@ def sufficient_stats(patterns: Patterns, pairs: np.ndarray, n_codes: int) -> Suf
             n_codes, n_codes
         )
     conv = patterns.n_conversions > 0
+    by_first = np.array([nonconv[patterns.first_channel == c].sum() for c in openers])
     return SufficientStats(
         nonconv_total=float(nonconv.sum()),
         nonconv_by_code=by_code,
@@ -139,6 +178,9 @@ def sufficient_stats(patterns: Patterns, pairs: np.ndarray, n_codes: int) -> Suf
         conv_codes=patterns.codes[conv],
         conv_k=patterns.n_conversions[conv].astype(np.float64),
         pairs=pairs,
+        openers=openers,
+        nonconv_by_first=by_first.astype(np.float64),
+        conv_first=patterns.first_channel[conv],
     )
 
 
@@ -147,11 +189,16 @@ def build_model(
     channels: Sequence[str],
     ages_days: np.ndarray,
     priors: Priors,
+    zero_channels: Sequence[int] = (),
 ):
     """The PyMC model on the sufficient statistics; returns ``pm.Model``.
 
+    ``zero_channels``: channels whose effect (``beta`` and ``opening``) is fixed at 0 (the
+    spike of ``attribution.sparsity``); their decay and saturation keep their priors.
+
     Free variables (dims ``channel``, ``channel_pair``) are named as in ``PARAMETERS``
-    plus the hyper-parameters ``beta_scale``, ``decay_mu``, ``decay_sigma``.
+    plus the hyper-parameters ``beta_scale``, ``decay_mu``, ``decay_sigma``; ``opening``
+    (dim ``channel``) is 0 for channels without an opening term.
     """
     import pymc as pm
     import pytensor.sparse as ps
@@ -184,7 +231,12 @@ def build_model(
         # instead, a channel with no effect could trade a fast decay for a large beta along a
         # ridge on which NUTS diverged (seen at 20k simulated users).
         # Centred: with thousands of journeys per channel the data dominate each effect.
-        beta_recent = pm.HalfNormal("beta_recent", sigma=beta_scale, dims="channel")
+        active = np.array([c for c in range(n_channels) if c not in set(zero_channels)])
+        if len(active) == n_channels:
+            beta_recent = pm.HalfNormal("beta_recent", sigma=beta_scale, dims="channel")
+        else:
+            free = pm.HalfNormal("beta_recent_free", sigma=beta_scale, shape=len(active))
+            beta_recent = pt.set_subtensor(pt.zeros(n_channels)[active], free)
         decay_mu = pm.Normal("decay_mu", mu=math.log(priors.decay_median), sigma=priors.decay_mu_sd)
         decay_sigma = pm.HalfNormal("decay_sigma", sigma=priors.decay_sigma_sd)
         # Non-centred: recency is weakly identified (three bins), so the hierarchy dominates.
@@ -243,6 +295,23 @@ def build_model(
             )
             nonconv_h = nonconv_h + pt.dot(synergy, pair_sums)
             h_conv = h_conv + sum(synergy[q] * cols[c] * cols[d] for q, (c, d) in enumerate(pairs))
+        openers = np.array([c for c in stats.openers if c not in set(zero_channels)], np.int64)
+        if len(openers):
+            # One scale per opener, like synergy (the screen chose them).
+            selected = pm.HalfNormal(
+                "opening_selected", sigma=priors.opening_sd, shape=len(openers)
+            )
+            pm.Deterministic(
+                "opening",
+                pt.set_subtensor(pt.zeros(n_channels)[openers], selected),
+                dims="channel",
+            )
+            by_first = stats.nonconv_by_first[np.isin(stats.openers, openers)]
+            nonconv_h = nonconv_h + pt.dot(selected, by_first)
+            h_conv = h_conv + sum(
+                selected[q] * (stats.conv_first == c).astype(np.float64)
+                for q, c in enumerate(openers)
+            )
         pm.Potential("loglik", pt.sum(stats.conv_k * pt.log1mexp(-h_conv)) - nonconv_h)
     return model
 
@@ -256,6 +325,20 @@ def _screen_attrs(channels: Sequence[str], screen: Screen | None) -> dict:
         "synergy_screen_z": [round(float(z), 3) for z in screen.z],
         "synergy_screen_threshold": round(screen.threshold, 3),
     }
+
+
+def _opening_attrs(channels: Sequence[str], screen: Screen | None, openers: np.ndarray) -> dict:
+    """The opening-term screen and the channels given a term, as netCDF-ready attrs."""
+    out = {"opening_channels": ", ".join(channels[c] for c in openers)}
+    if screen is not None:
+        out.update(
+            {
+                "opening_candidates": ", ".join(channels[c] for c in screen.candidates[:, 0]),
+                "opening_screen_z": [round(float(z), 3) for z in screen.z],
+                "opening_screen_threshold": round(screen.threshold, 3),
+            }
+        )
+    return out
 
 
 def pair_labels(channels: Sequence[str], pairs: np.ndarray) -> list[str]:
@@ -272,6 +355,13 @@ class ConversionModel:
         recency_ages_days: representative age (days) per recency bin; default for a 30-day
             lookback (``features.recency_ages_days``).
         synergy: include pairwise synergy for pairs with enough co-converting journeys.
+        roles: give channels an opening-touch term where the score screen finds one (needs the
+            pattern table's ``first_channel``).
+        opening_channels: fix the channels with an opening term (indices) instead of screening
+            (the held-out refit keeps the full fit's structure this way).
+        spike_and_slab, prior_inclusion: give each channel's effect a spike at 0 with prior
+            weight ``1 - prior_inclusion`` (``attribution.sparsity``): the posterior gets
+            ``p_effect_positive(channel)`` and draws in which a channel's effect is exactly 0.
         screen_synergy, synergy_alpha: keep only the candidate pairs that pass the score test
             of ``attribution.synergy`` at family-wise level ``synergy_alpha``.
         start: unconstrained starting point of the Laplace mode search, e.g. ``mode_.x`` of a
@@ -283,12 +373,17 @@ class ConversionModel:
 
     After ``fit``: ``posterior_`` (xarray Dataset, dims (chain, draw[, channel][,
     channel_pair])), ``diagnostics_`` (dict), ``method_`` ("nuts" | "laplace"), ``model_``,
-    ``mode_`` (``posterior_tools.laplace.Mode`` of a Laplace fit; None after NUTS).
+    ``mode_`` (``posterior_tools.laplace.Mode`` of a Laplace fit; None after NUTS),
+    ``opening_channels_`` (int array of the channels given an opening term).
     """
 
     channels: Sequence[str]
     recency_ages_days: Sequence[float] | None = None
     synergy: bool = True
+    roles: bool = True
+    opening_channels: Sequence[int] | None = None
+    spike_and_slab: bool = True
+    prior_inclusion: float = PRIOR_INCLUSION
     method: str = "auto"
     draws: int = DEFAULT_DRAWS
     tune: int = DEFAULT_TUNE
@@ -320,20 +415,32 @@ class ConversionModel:
             if self.synergy and len(data.channels) > 1
             else np.zeros((0, 2), dtype=np.int64)
         )
-        screen, base, base_mode = (
-            self._screen(data, candidates, ages) if self.screen_synergy else (None, None, None)
+        screen_roles = self.roles and self.opening_channels is None and data.has_roles
+        screen, opening_screen, base, base_mode = self._screen(
+            data, candidates if self.screen_synergy else candidates[:0], ages, screen_roles
         )
         pairs = candidates if screen is None else screen.selected
-        stats = sufficient_stats(data, pairs, code_table(len(ages)).shape[0])
-        # When the screen keeps no pair the model is the screen's: reuse it and its mode.
-        reuse = base is not None and len(pairs) == 0
+        if not self.roles or not data.has_roles:
+            openers = np.zeros(0, dtype=np.int64)
+        elif self.opening_channels is not None:
+            openers = np.asarray(self.opening_channels, dtype=np.int64)
+        else:
+            openers = opening_screen.selected[:, 0]
+        self.opening_channels_ = openers
+        stats = sufficient_stats(data, pairs, code_table(len(ages)).shape[0], openers)
+        # When the screen keeps no term the model is the screen's: reuse it and its mode.
+        reuse = base is not None and len(pairs) == 0 and len(openers) == 0
         self.model_ = base if reuse else build_model(stats, data.channels, ages, self.priors)
         n_conv_patterns = len(stats.conv_k)
         method = self.method
         if method == "auto":
             method = "nuts" if n_conv_patterns <= self.nuts_max_converting_patterns else "laplace"
         self.method_ = method
-        names = [p for p in PARAMETERS if p != "synergy" or len(pairs)]
+        names = [
+            p
+            for p in PARAMETERS
+            if (p != "synergy" or len(pairs)) and (p != "opening" or len(openers))
+        ]
         hyper = ["beta_scale", "decay_mu", "decay_sigma"]
         self.mode_ = None
         if method == "nuts":
@@ -355,6 +462,19 @@ class ConversionModel:
                 pair_first=("channel_pair", [data.channels[c] for c in pairs[:, 0]]),
                 pair_second=("channel_pair", [data.channels[d] for d in pairs[:, 1]]),
             )
+        spike_attrs = {}
+        if self.spike_and_slab:
+            from attribution.sparsity import apply_spike, spike_and_slab
+
+            self.posterior_ = posterior
+            p_in, log_bf = spike_and_slab(
+                self, data, ages, pairs, openers, prior=self.prior_inclusion
+            )
+            posterior = apply_spike(posterior, p_in, self.seed, pairs)
+            spike_attrs = {
+                "prior_inclusion": self.prior_inclusion,
+                "inclusion_log_bayes_factor": [round(float(b), 3) for b in log_bf],
+            }
         posterior.attrs.update(
             {
                 "posterior_method": method,
@@ -365,6 +485,8 @@ class ConversionModel:
                 "n_conversions": int(data.n_conversions.sum()),
                 "synergy": int(bool(len(pairs))),
                 **_screen_attrs(data.channels, screen),
+                **_opening_attrs(data.channels, opening_screen, openers),
+                **spike_attrs,
                 "seed": -1 if self.seed is None else int(self.seed),
                 **{f"prior_{k}": v for k, v in asdict(self.priors).items()},
                 **diagnostics_attrs(self.diagnostics_),
@@ -397,20 +519,28 @@ class ConversionModel:
         if not hasattr(self, "posterior_"):
             raise ValueError("this ConversionModel is not fitted yet: call fit(patterns) first")
 
-    def _screen(self, data: Patterns, candidates: np.ndarray, ages: np.ndarray):
-        """Score-test the candidate pairs at the mode of the model without synergy.
+    def _screen(self, data: Patterns, candidates: np.ndarray, ages: np.ndarray, roles: bool):
+        """Score-test the candidate pairs (and, with ``roles``, each channel's opening term) at
+        the mode of the model without synergy and roles.
 
-        Returns ``(screen, model without synergy, its Mode)``; all None without candidates.
+        Returns ``(synergy screen, opening screen, base model, its Mode)``; None for what was
+        not screened (all None when nothing is).
         """
-        if len(candidates) == 0:
-            return None, None, None
+        if len(candidates) == 0 and not roles:
+            return None, None, None, None
         from posterior_tools.laplace import find_mode
 
         stats = sufficient_stats(data, candidates[:0], code_table(len(ages)).shape[0])
         base = build_model(stats, data.channels, ages, self.priors)
         mode = find_mode(base, self.start)
         values = mode.values(base, ["baseline", "beta", "decay", "saturation"])
-        return screen_pairs(data, candidates, values, ages, self.synergy_alpha), base, mode
+        pairs = (
+            screen_pairs(data, candidates, values, ages, self.synergy_alpha)
+            if len(candidates)
+            else None
+        )
+        openings = screen_openings(data, values, ages, self.synergy_alpha) if roles else None
+        return pairs, openings, base, mode
 
     def _sample_nuts(self, names: list[str]) -> tuple[xr.Dataset, dict]:
         import pymc as pm

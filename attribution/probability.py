@@ -1,7 +1,9 @@
 """The fitted model's conversion probability per posterior draw (a pure function of draws).
 
-``P = 1 - exp(-H)``, ``H = baseline + sum_c beta_c s_c(E_c) + sum_{c<d} synergy_cd s_c s_d``
-(see ``attribution.model``). Used by the credit (``shapley.py``), the checks and planning.
+``P = 1 - exp(-H)``, ``H = baseline + sum_c (beta_c s_c(E_c) + opening_c f_c) + sum_{c<d}
+synergy_cd s_c s_d`` with ``f_c = 1`` when channel c opened the journey (see
+``attribution.model``). Used by the credit (``shapley.py``), the checks and planning
+(:func:`hazard_parts`).
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ CODE_CHUNK_CELLS = 1_000_000
 class Draws:
     """Posterior draws flattened to one ``sample`` axis (chain-major) as numpy arrays.
 
-    baseline (sample,); beta, decay, saturation (sample, channel); synergy (sample, pair);
-    pairs int (pair, 2) channel indices; ages_days (recency_bin,).
+    baseline (sample,); beta, decay, saturation, opening (sample, channel); synergy (sample,
+    pair); pairs int (pair, 2) channel indices; ages_days (recency_bin,).
     """
 
     baseline: np.ndarray
@@ -36,6 +38,15 @@ class Draws:
     synergy: np.ndarray
     pairs: np.ndarray
     ages_days: np.ndarray
+    opening: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.opening is None:
+            object.__setattr__(self, "opening", np.zeros_like(self.beta))
+
+    @property
+    def has_roles(self) -> bool:
+        return bool(np.any(self.opening != 0.0))
 
     @property
     def n_samples(self) -> int:
@@ -75,20 +86,36 @@ def posterior_draws(posterior: xr.Dataset) -> Draws:
         synergy=synergy.astype(np.float64),
         pairs=pairs,
         ages_days=np.asarray(posterior.attrs["recency_ages_days"], dtype=np.float64),
+        opening=per_channel("opening") if "opening" in posterior else None,
     )
 
 
-def hazard(draws: Draws, s: np.ndarray) -> np.ndarray:
-    """H for channel responses ``s`` (sample, pattern, channel) -> (sample, pattern)."""
+def opening_hazard(draws: Draws, first: np.ndarray | None) -> np.ndarray | float:
+    """opening_{first_j} per draw and pattern (sample, pattern); 0 for an unknown opener (-1)
+    or a posterior without roles."""
+    if first is None or not draws.has_roles:
+        return 0.0
+    first = np.asarray(first, dtype=np.int64)
+    padded = np.concatenate([draws.opening, np.zeros((draws.n_samples, 1))], axis=1)
+    return padded[:, np.where(first >= 0, first, draws.opening.shape[1])]
+
+
+def hazard(draws: Draws, s: np.ndarray, first: np.ndarray | None = None) -> np.ndarray:
+    """H for channel responses ``s`` (sample, pattern, channel) and opening channels ``first``
+    (pattern,) -> (sample, pattern)."""
     h = draws.baseline[:, None] + np.einsum("spc,sc->sp", s, draws.beta)
+    h = h + opening_hazard(draws, first)
     if draws.pairs.shape[0]:
         pair_s = s[..., draws.pairs[:, 0]] * s[..., draws.pairs[:, 1]]
         h = h + np.einsum("spq,sq->sp", pair_s, draws.synergy)
     return h
 
 
-def code_probability(draws: Draws, codes: np.ndarray) -> np.ndarray:
-    """P(convert) of patterns given by their per-channel codes: (sample, pattern).
+def code_probability(
+    draws: Draws, codes: np.ndarray, first: np.ndarray | None = None
+) -> np.ndarray:
+    """P(convert) of patterns given by their per-channel codes (and opening channels ``first``
+    (pattern,) when the model has roles): (sample, pattern).
 
     The same P as ``conversion_probability`` on the decoded counts, but each channel's
     response is looked up in ``Draws.code_response`` (64 codes per channel) instead of being
@@ -106,7 +133,8 @@ def code_probability(draws: Draws, codes: np.ndarray) -> np.ndarray:
     for start in range(0, codes.shape[0], chunk):
         block = codes[start : start + chunk]
         s = s_table[:, channel, block]  # (sample, pattern, channel)
-        out[:, start : start + chunk] = -np.expm1(-hazard(draws, s))
+        f = None if first is None else first[start : start + chunk]
+        out[:, start : start + chunk] = -np.expm1(-hazard(draws, s, f))
     return out
 
 
@@ -114,6 +142,7 @@ def conversion_probability(
     posterior: xr.Dataset,
     counts: xr.DataArray | np.ndarray,
     exposure_scale: xr.DataArray | np.ndarray | None = None,
+    first_channel: xr.DataArray | np.ndarray | None = None,
 ) -> xr.DataArray:
     """Conversion probability of each pattern under each posterior draw.
 
@@ -123,6 +152,8 @@ def conversion_probability(
             channels in the posterior's order. Counts need not be integers.
         exposure_scale: optional (channel,) multiplier of each channel's exposure E_c, e.g.
             1.2 for "this channel delivered 20% more touches" (planning).
+        first_channel: optional (pattern,) index of the channel that opened each journey
+            (-1 unknown); needed for a posterior with opening terms (``pattern_first_channel``).
 
     Returns:
         DataArray (chain, draw, pattern) of probabilities in [0, 1).
@@ -141,13 +172,15 @@ def conversion_probability(
     weights = np.exp(-draws.decay[..., None] * draws.ages_days)  # (sample, channel, bin)
     theta = draws.saturation[:, None, :]
     n_patterns = counts_arr.shape[0]
+    first = None if first_channel is None else np.asarray(first_channel, dtype=np.int64)
     chunk = max(1, MAX_CHUNK_CELLS // max(1, draws.n_samples * n_channels))
     out = np.empty((draws.n_samples, n_patterns))
     for start in range(0, n_patterns, chunk):
         block = counts_arr[start : start + chunk]
         exposure = np.einsum("pcb,scb->spc", block, weights) * scale
         s = np.expm1(-theta * exposure) / np.expm1(-theta)
-        out[:, start : start + chunk] = -np.expm1(-hazard(draws, s))
+        f = None if first is None else first[start : start + chunk]
+        out[:, start : start + chunk] = -np.expm1(-hazard(draws, s, f))
     n_chain, n_draw = posterior.sizes["chain"], posterior.sizes["draw"]
     pattern = (
         counts.coords["pattern"].values
@@ -164,3 +197,75 @@ def conversion_probability(
         },
         name="conversion_probability",
     )
+
+
+def hazard_parts(
+    posterior: xr.Dataset,
+    counts: xr.DataArray,
+    first_channel: xr.DataArray | np.ndarray | None = None,
+    samples: np.ndarray | None = None,
+):
+    """The model's hazard and each channel's part of it, as a function of a per-sample,
+    per-channel exposure scale (planning pairs each posterior sample with its own reach draw).
+
+    Args:
+        posterior: parameters with dims ``(chain, draw[, channel][, channel_pair])`` and attr
+            ``recency_ages_days`` (or ``counts.attrs["ages_days"]``).
+        counts: ``pattern_counts(pattern, channel, recency_bin)`` (capped counts).
+        first_channel: (pattern,) opening channel (``pattern_first_channel``), or None.
+        samples: flattened ``chain x draw`` indices (chain-major) to keep; all when None.
+
+    Returns:
+        ``(parts, n_samples)``; ``parts(scale)`` takes ``scale`` (sample, channel) and returns
+        ``H`` (sample, pattern) and ``contribution`` (channel, sample, pattern) with
+        ``contribution_c = H - H_without_c = s_c (beta_c + sum_d synergy_cd s_d) + opening_c
+        f_c``. A scale of 0 removes the channel's touches and its opening term (the roles game
+        of ``attribution.model``); other scales multiply the exposure only.
+    """
+    from attribution.features import encode_counts
+
+    if "recency_ages_days" not in posterior.attrs:
+        posterior = posterior.assign_attrs(recency_ages_days=list(counts.attrs["ages_days"]))
+    draws = posterior_draws(posterior)
+    keep = np.arange(draws.n_samples) if samples is None else np.asarray(samples)
+    counts = counts.sel(channel=posterior["channel"].values).transpose(
+        "pattern", "channel", "recency_bin"
+    )
+    codes = encode_counts(np.rint(counts.values).astype(np.int64))  # (pattern, channel)
+    table = code_table(len(draws.ages_days)).astype(np.float64)  # (code, bin)
+    weights = np.exp(-draws.decay[keep][..., None] * draws.ages_days)  # (sample, channel, bin)
+    code_exposure = weights @ table.T  # (sample, channel, code)
+    theta = draws.saturation[keep][..., None]
+    baseline, beta = draws.baseline[keep][:, None], draws.beta[keep]
+    synergy, pairs = draws.synergy[keep], draws.pairs
+    n_channels = codes.shape[1]
+    first = (
+        np.full(codes.shape[0], -1, dtype=np.int64)
+        if first_channel is None
+        else np.asarray(first_channel, dtype=np.int64)
+    )
+    # (channel, sample, pattern) opening term of the journeys each channel opened
+    opening = np.stack(
+        [draws.opening[keep][:, c, None] * (first == c)[None, :] for c in range(n_channels)]
+    )
+
+    def parts(scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        scale = np.broadcast_to(np.asarray(scale, float), beta.shape)
+        s_code = np.expm1(-theta * code_exposure * scale[..., None]) / np.expm1(-theta)
+        # Channel-major (channel, sample, pattern): one contiguous gather per channel is much
+        # faster than a 3-D fancy index or an einsum over (sample, pattern, channel).
+        s = np.stack([np.take(s_code[:, c], codes[:, c], axis=1) for c in range(n_channels)])
+        slope = np.broadcast_to(beta.T[:, :, None], s.shape).copy()
+        for q, (c, d) in enumerate(pairs):
+            slope[c] += synergy[:, q, None] * s[d]
+            slope[d] += synergy[:, q, None] * s[c]
+        # a removed channel (scale 0) loses its opening term too
+        contribution = s * slope + opening * (scale.T[:, :, None] > 0)
+        # H = baseline + sum_c (beta_c s_c + opening_c f_c) + sum_pairs synergy s_c s_d: each
+        # pair term is in two channels' contributions, so it is subtracted once.
+        h = baseline + contribution.sum(axis=0)
+        for q, (c, d) in enumerate(pairs):
+            h -= synergy[:, q, None] * s[c] * s[d]
+        return h, contribution
+
+    return parts, int(keep.size)

@@ -1,8 +1,10 @@
 """Credit per posterior draw: exact Shapley values and removal effects of P(convert).
 
 For a journey with channel responses ``s_c`` the model's conversion probability of a
-coalition S of channels is ``f(S) = 1 - exp(-H_S)``, ``H_S = baseline + sum_{c in S} beta_c s_c
-+ sum_{c<d in S} synergy_cd s_c s_d``. Channels absent from the journey have ``s_c = 0`` and are
+coalition S of channels is ``f(S) = 1 - exp(-H_S)``, ``H_S = baseline + sum_{c in S} (beta_c s_c
++ opening_c f_c) + sum_{c<d in S} synergy_cd s_c s_d`` (the game with roles of
+``attribution.model``: a removed channel takes its opening term with it, no other touch is
+promoted to opener). Channels absent from the journey have ``s_c = 0`` and ``f_c = 0`` and are
 null players, so the Shapley value over all channels equals the one over the channels present.
 
 Exact Shapley value (Shapley 1953): ``phi_c = sum_S w(|S|) [f(S + c) - f(S)]``, written as one
@@ -145,10 +147,11 @@ def shapley_credit(
 
 
 def _credit(draws: Draws, patterns: Patterns, pattern_shares: bool) -> dict:
-    # P(convert) depends on a pattern's codes only (not on first_channel or the split), so the
-    # credit is computed once per unique code row with the journeys summed (about half the
-    # pattern rows at 2M journeys) and the per-pattern shares are mapped back.
-    unique = unique_codes(patterns)
+    # P(convert) depends on a pattern's codes only (and on first_channel when the model has
+    # opening terms), not on the split or the closing channel, so the credit is computed once
+    # per unique row of those with the journeys summed (about half the pattern rows at 2M
+    # journeys) and the per-pattern shares are mapped back.
+    unique = unique_codes(patterns, by_first=draws.has_roles)
     result = _credit_unique(draws, unique.patterns, pattern_shares)
     if pattern_shares:
         share = result["share"][unique.inverse]
@@ -163,21 +166,35 @@ def _credit(draws: Draws, patterns: Patterns, pattern_shares: bool) -> dict:
 
 @dataclass(frozen=True)
 class UniqueCodes:
-    """Pattern rows merged by their codes: ``patterns`` (unique code rows, journeys and
-    conversions summed, holdout False) and ``inverse`` (pattern,) index of each pattern's row."""
+    """Pattern rows merged by their codes (and opening channel): ``patterns`` (unique rows,
+    journeys and conversions summed, holdout False) and ``inverse`` (pattern,) index of each
+    pattern's row."""
 
     patterns: Patterns
     inverse: np.ndarray
 
 
-def unique_codes(patterns: Patterns) -> UniqueCodes:
-    """Merge pattern rows with equal codes (everything the model's P depends on)."""
-    codes, inverse = np.unique(patterns.codes, axis=0, return_inverse=True)
+def unique_codes(patterns: Patterns, by_first: bool = False) -> UniqueCodes:
+    """Merge pattern rows with equal codes (and, with ``by_first``, equal opening channel):
+    everything the model's P depends on."""
+    key = patterns.codes
+    if by_first:
+        key = np.column_stack([patterns.codes, patterns.first_channel])
+    unique, inverse = np.unique(key, axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
-    rows = len(codes)
+    rows = len(unique)
     n = np.bincount(inverse, weights=patterns.n_journeys, minlength=rows).astype(np.int64)
     k = np.bincount(inverse, weights=patterns.n_conversions, minlength=rows).astype(np.int64)
-    merged = Patterns(patterns.channels, codes, n, k, np.zeros(rows, dtype=bool))
+    n_channels = patterns.codes.shape[1]
+    first = unique[:, n_channels] if by_first else None
+    merged = Patterns(
+        patterns.channels,
+        np.ascontiguousarray(unique[:, :n_channels]),
+        n,
+        k,
+        np.zeros(rows, dtype=bool),
+        first,
+    )
     return UniqueCodes(merged, inverse)
 
 
@@ -220,7 +237,13 @@ def _credit_unique(draws: Draws, patterns: Patterns, pattern_shares: bool) -> di
             r = rows[start : start + block]
             codes = patterns.codes[np.ix_(r, idx)]  # (pattern, m)
             s = s_table[:, idx[None, :], codes]  # (sample, pattern, m)
-            survival = _subset_survival(draws, idx, s, local_pairs)  # exp(-H_S)
+            opener = None
+            if draws.has_roles:
+                # (sample, pattern, m): the opening term belongs to the channel that opened
+                opener = draws.opening[:, None, idx] * (
+                    patterns.first_channel[r][:, None] == idx[None, :]
+                )
+            survival = _subset_survival(draws, idx, s, local_pairs, opener)  # exp(-H_S)
             # sum_j n_j f_j(S) with f = 1 - survival, per subset S: (sample, subset)
             nf = n[r].sum() - np.einsum("p,spk->sk", n[r], survival)
             attributed[:, idx] += nf @ weights
@@ -252,17 +275,25 @@ def _credit_unique(draws: Draws, patterns: Patterns, pattern_shares: bool) -> di
 
 
 def _subset_survival(
-    draws: Draws, idx: np.ndarray, s: np.ndarray, local_pairs: list[tuple[int, int, int]]
+    draws: Draws,
+    idx: np.ndarray,
+    s: np.ndarray,
+    local_pairs: list[tuple[int, int, int]],
+    opener: np.ndarray | None = None,
 ) -> np.ndarray:
     """exp(-H_S) for every subset S of the m present channels: (sample, pattern, 2^m).
 
     Built by doubling instead of exponentiating each subset's hazard: exp(-H) is a product of
     per-channel factors u_c = exp(-beta_c s_c) and per-pair factors v_cd = exp(-synergy_cd s_c
     s_d), so adding channel j to every subset of the channels before it multiplies by u_j and
-    by v_ij for each partner i in the subset. Subset index = sum of 2**j over members j.
+    by v_ij for each partner i in the subset. Subset index = sum of 2**j over members j. The
+    opening term (``opener``, (sample, pattern, m)) is part of its channel's factor u.
     """
     n_samples, n_rows, m = s.shape
-    u = np.exp(-s * draws.beta[:, None, idx])
+    own = s * draws.beta[:, None, idx]
+    if opener is not None:
+        own = own + opener
+    u = np.exp(-own)
     out = np.empty((n_samples, n_rows, 2**m))
     out[..., 0] = np.exp(-draws.baseline)[:, None]
     for j in range(m):

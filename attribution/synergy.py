@@ -1,4 +1,5 @@
-"""Which channel pairs get a synergy term: a score test at the model without synergy.
+"""Which channel pairs get a synergy term, and which channels an opening-touch term: a score
+test at the model without either.
 
 A synergy term per candidate pair with a shared shrinkage scale is cheap to write down but not
 to carry: each null pair's posterior is a half-normal-like bump above zero, so fifteen of them
@@ -16,6 +17,10 @@ with ``Z`` the columns of the baseline and channel effects (the nuisance paramet
 adjusts for; the recency and saturation parameters are held at the mode). Synergy is
 non-negative, so the test is one-sided; a pair enters the model when ``z`` exceeds the
 Bonferroni-corrected normal quantile at level ``alpha`` over the candidate pairs.
+
+The opening-touch terms of ``attribution.model`` (``opening_c`` added to H when channel c opens
+the journey) are screened the same way with ``x = 1[first_channel = c]``, one test per channel
+that opens at least one converting journey, Bonferroni over those channels.
 """
 
 from __future__ import annotations
@@ -62,7 +67,18 @@ def score_statistics(
     saturation theta, each (channel,)); ``z = U / sqrt(I)``."""
     n_bins = len(ages_days)
     s = saturation_curve(exposure(patterns.counts(n_bins), decay, ages_days), saturation)
-    hazard = baseline + s @ beta
+    columns = np.column_stack([s[:, c] * s[:, d] for c, d in pairs]) if len(pairs) else None
+    return efficient_scores(patterns, s, baseline + s @ beta, columns)
+
+
+def efficient_scores(
+    patterns: Patterns, s: np.ndarray, hazard: np.ndarray, columns: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Score ``U`` and efficient information ``I`` (column,) for adding each column of
+    ``columns`` (pattern, q) to the hazard ``hazard`` (pattern,), adjusting for the baseline and
+    the channel effects on ``s`` (pattern, channel) (module doc)."""
+    if columns is None or columns.shape[1] == 0:
+        return np.zeros(0), np.zeros(0)
     p = -np.expm1(-hazard)
     n = patterns.n_journeys.astype(np.float64)
     k = patterns.n_conversions.astype(np.float64)
@@ -70,9 +86,9 @@ def score_statistics(
     weight = n * np.exp(-hazard) / p
     nuisance = np.column_stack([np.ones(len(s)), s])
     zwz = nuisance.T @ (weight[:, None] * nuisance)
-    score, info = np.empty(len(pairs)), np.empty(len(pairs))
-    for q, (c, d) in enumerate(pairs):
-        x = s[:, c] * s[:, d]
+    score, info = np.empty(columns.shape[1]), np.empty(columns.shape[1])
+    for q in range(columns.shape[1]):
+        x = columns[:, q]
         zwx = nuisance.T @ (weight * x)
         score[q] = residual @ x
         info[q] = x @ (weight * x) - zwx @ np.linalg.lstsq(zwz, zwx, rcond=None)[0]
@@ -102,6 +118,34 @@ def screen_pairs(
         np.asarray(mode["saturation"]),
         np.asarray(ages_days),
     )
+    z = score / np.sqrt(np.maximum(info, np.finfo(float).tiny))
+    threshold = float(st.norm.isf(alpha / len(candidates)))
+    return Screen(candidates, z, threshold, candidates[z > threshold])
+
+
+def screen_openings(
+    patterns: Patterns, mode: dict[str, np.ndarray], ages_days: np.ndarray, alpha: float
+) -> Screen:
+    """Select the channels whose opening-touch term the data support (module doc).
+
+    Candidates: channels that open at least one converting journey. Returns a ``Screen`` whose
+    ``candidates`` and ``selected`` are int (channel, 1) arrays of channel indices."""
+    n_channels = len(patterns.channels)
+    first = patterns.first_channel
+    opens = np.bincount(
+        first[first >= 0], weights=patterns.n_conversions[first >= 0], minlength=n_channels
+    )
+    candidates = np.flatnonzero(opens > 0)[:, None].astype(np.int64)
+    if len(candidates) == 0:
+        return Screen(candidates, np.zeros(0), np.inf, candidates)
+    n_bins = len(ages_days)
+    s = saturation_curve(
+        exposure(patterns.counts(n_bins), np.asarray(mode["decay"]), ages_days),
+        np.asarray(mode["saturation"]),
+    )
+    hazard = float(mode["baseline"]) + s @ np.asarray(mode["beta"])
+    columns = (first[:, None] == candidates[:, 0][None, :]).astype(np.float64)
+    score, info = efficient_scores(patterns, s, hazard, columns)
     z = score / np.sqrt(np.maximum(info, np.finfo(float).tiny))
     threshold = float(st.norm.isf(alpha / len(candidates)))
     return Screen(candidates, z, threshold, candidates[z > threshold])

@@ -110,10 +110,12 @@ def _all_steps(engine) -> dict[str, pd.DataFrame]:
     """Every SQL step's output, from the staged views."""
     names = J.channels(engine)
     J.stage_journeys(engine, lookback_days=30.0)
-    J.stage_journey_codes(engine, len(names))
+    timing = J.decision_timing(engine, 30.0)
+    J.stage_journey_codes(engine, len(names), 30.0, timing)
     observed, organic = J.organic(engine)
     return {
         "channels": pd.DataFrame({"channel": names}),
+        "decision_timing": pd.DataFrame([vars(timing)]),
         "journey_touches": J.journey_touches(engine),
         "journey_codes": J.journey_codes(engine),
         "patterns": J.patterns(engine, len(names)),
@@ -223,9 +225,10 @@ def test_pattern_codes_cap_counts_and_weight_recency_bins_by_powers_of_four(duck
     channels = duckdb_tables["csv"]["channels"]["channel"].tolist()
     assert channels == ["affiliate", "display", "email", "search"]
     codes = duckdb_tables["csv"]["journey_codes"].set_index(["user_id", "journey"])
-    # user 3: four search touches 21-23 hours before the journey end (bin 0, capped at 3)
-    # and a display touch at the end (bin 0)
-    assert codes.loc[("3", 0), ["k_0", "k_1", "k_2", "k_3"]].tolist() == [0, 1, 0, 3]
+    # user 3 never converts: evaluated at the data's decision position (1/19) of its 22-day
+    # observable window, 22/19 = 1.16 days after its last touch, so its four search touches
+    # (capped at 3) and its display touch are all in bin 1 ([1, 7) days)
+    assert codes.loc[("3", 0), ["k_0", "k_1", "k_2", "k_3"]].tolist() == [0, 4, 0, 12]
     # user 2: search twice in bin 2 (2 * 16), email once in bin 0 (1)
     assert codes.loc[("2", 0), ["k_0", "k_1", "k_2", "k_3"]].tolist() == [0, 0, 1, 32]
     assert codes.loc[("2", 0), "first_channel"] == channels.index("search")
@@ -240,7 +243,7 @@ def test_pattern_table_sums_to_the_journeys_and_conversions(duckdb_tables):
     patterns, codes = tables["patterns"], tables["journey_codes"]
     assert patterns["n_journeys"].sum() == len(codes)
     assert patterns["n_conversions"].sum() == codes["converted"].sum()
-    key = ["k_0", "k_1", "k_2", "k_3", "first_channel", "holdout"]
+    key = ["k_0", "k_1", "k_2", "k_3", "first_channel", "last_channel", "holdout"]
     assert not patterns.duplicated(key).any()
     # holdout is the md5 rule: md5('6') starts with '1', md5('1') with 'c'
     by_user = codes.drop_duplicates("user_id").set_index("user_id")["holdout"]
@@ -291,3 +294,40 @@ def test_user_ids_stored_as_numbers_in_one_input_and_text_in_the_other_still_mat
         pd.testing.assert_frame_equal(
             _normalised(mixed[step]), _normalised(duckdb_tables["csv"][step]), obj=step
         )
+
+
+def test_decision_position_is_the_median_place_of_conversions_in_their_observable_windows(
+    duckdb_tables,
+):
+    # data end: user 1's last touch, 2024-01-26 00:00. Converted journeys (lag after the last
+    # touch / window = min(data end - last touch, 30 days)): user 1 1/16.5 and 5/6, user 2
+    # 0.25/25.25, user 6 1/19, user 7 1/24 -> median 1/19
+    timing = duckdb_tables["csv"]["decision_timing"].iloc[0]
+    assert timing["position"] == pytest.approx(round(1 / 19, J.DECISION_POSITION_DECIMALS))
+    assert timing["converted_journeys"] == 5
+    data_end = (pd.Timestamp("2024-01-26") - pd.Timestamp("1970-01-01")).days
+    assert timing["data_end"] == pytest.approx(data_end)
+
+
+def test_non_converting_journeys_are_evaluated_at_their_estimated_decision(inputs):
+    # users deciding at the end of what can be observed (position 1): user 3's journey (last
+    # touch 2024-01-04, 22 days before the data end) is evaluated 22 days later, so its touches
+    # move from the most recent bin to the oldest; a converted journey does not move
+    engine = DuckDBEngine()
+    _stage(engine, *inputs["csv"])
+    names = J.channels(engine)
+    J.stage_journeys(engine, lookback_days=30.0)
+    data_end = J.decision_timing(engine, 30.0).data_end
+    at_end = J.DecisionTiming(
+        position=1.0, data_end=data_end, lag_median_days=0.0, converted_journeys=0
+    )
+    J.stage_journey_codes(engine, len(names), 30.0, at_end)
+    codes = J.journey_codes(engine).set_index(["user_id", "journey"])
+    engine.close()
+    cols = ["k_0", "k_1", "k_2", "k_3"]
+    assert codes.loc[("3", 0), cols].tolist() == [0, 1 * 16, 0, 3 * 16]
+    assert codes.loc[("3", 0), "first_channel"] == names.index("search")
+    assert codes.loc[("3", 0), "last_channel"] == names.index("display")
+    assert codes.loc[("2", 0), cols].tolist() == [0, 0, 1, 32]  # converted: unchanged
+    # user 1's last journey ends at the data end: no observable window, nothing moves
+    assert codes.loc[("1", 2), cols].tolist() == [0, 0, 1, 0]

@@ -40,6 +40,7 @@ def attribute(
     out: str | os.PathLike | None = None,
     synergy: bool = True,
     holdout_check: bool = True,
+    roles: bool = True,
 ) -> xr.Dataset:
     """Bayesian multi-touch attribution of conversions to channels.
 
@@ -56,6 +57,8 @@ def attribute(
         out: write the Dataset atomically to this NetCDF path when given.
         synergy: model pairwise synergy for the pairs the score screen keeps.
         holdout_check: refit on a journey split and report held-out log-loss.
+        roles: give a channel an opening-touch term where the score screen finds one
+            (``attribution.model``); False fits the model without roles.
 
     Returns:
         The attribution Dataset: ``attributed_conversions(chain, draw, channel)`` (Shapley
@@ -77,6 +80,7 @@ def attribute(
         out=out,
         synergy=synergy,
         holdout_check=holdout_check,
+        roles=roles,
     )
 
 

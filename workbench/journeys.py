@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 # Recency bin edges (days before the journey end), the count cap, the code base and the default
@@ -48,10 +49,47 @@ WEEK_OFFSET_DAYS = 4
 #: Rule-based baselines computed by the heuristics step (columns of its table).
 HEURISTIC_METHODS = ("first_touch", "last_touch", "linear", "time_decay", "position_based")
 
+#: Non-converting journeys are evaluated at this quantile (the median) of the converted
+#: journeys' decision positions (``journey_decisions.sql``) ...
+DECISION_POSITION_QUANTILE = 0.5
+#: ... rounded to this many decimals, so both engines pass the same literal to the SQL.
+DECISION_POSITION_DECIMALS = 4
+
 JOURNEY_TOUCHES, JOURNEY_CODES = "journey_touches", "journey_codes"
 JOURNEY_CHANNELS = "journey_channels"
+#: Pattern columns naming the channel of the journey's opening and closing touch.
+PATTERN_ROLE_COLUMNS = ("first_channel", "last_channel")
 #: ``next_state`` codes of the journeys step for the absorbing states (channels are 0..C-1).
 CONVERSION_CODE, NULL_CODE = -1, -2
+
+
+@dataclass(frozen=True)
+class DecisionTiming:
+    """When users decide, estimated from the converted journeys (``journey_decisions.sql``).
+
+    Attributes:
+        position: quantile ``DECISION_POSITION_QUANTILE`` of the converted journeys' decision
+            positions in their observable windows (0 = right after the last touch, 1 = at the
+            data end or the lookback after the last touch); non-converting journeys are
+            evaluated there.
+        data_end: latest touch or conversion (days since 1970-01-01).
+        lag_median_days: median days from a converted journey's last touch to its conversion.
+        converted_journeys: converted journeys behind the estimate.
+    """
+
+    position: float
+    data_end: float
+    lag_median_days: float
+    converted_journeys: int
+
+    def attrs(self) -> dict:
+        """netCDF-ready attrs (``decision_*``)."""
+        return {
+            "decision_position": self.position,
+            "decision_lag_median_days": self.lag_median_days,
+            "decision_data_end_days": self.data_end,
+            "decision_quantile": DECISION_POSITION_QUANTILE,
+        }
 
 
 @dataclass
@@ -68,6 +106,7 @@ class JourneyTables:
     organic_conversions: int
     n_journeys: int
     n_touches_in_window: int
+    decision_timing: DecisionTiming | None = None
 
 
 def code_names(n_channels: int) -> list[str]:
@@ -137,8 +176,37 @@ def journey_touches(engine: Engine) -> pd.DataFrame:
     return engine.query(f"SELECT * FROM {JOURNEY_TOUCHES}")
 
 
-def stage_journey_codes(engine: Engine, n_channels: int) -> None:
-    """Run the ``journey_codes`` step (one row per journey) and keep it in the engine."""
+def decision_timing(engine: Engine, lookback_days: float = DEFAULT_LOOKBACK_DAYS) -> DecisionTiming:
+    """Run the ``journey_decisions`` step (after :func:`stage_journeys`) and summarise where the
+    converted journeys' decisions fell in their observable windows (:class:`DecisionTiming`)."""
+    frame = engine.query(load_sql("journey_decisions", lookback_days=repr(float(lookback_days))))
+    data_end = engine.query(
+        "SELECT GREATEST((SELECT MAX(timestamp) FROM touchpoints), "
+        "(SELECT MAX(timestamp) FROM conversions)) AS data_end"
+    ).iloc[0]["data_end"]
+    data_end = float(data_end) if pd.notna(data_end) else 0.0
+    position = frame["position"].to_numpy(dtype=np.float64)
+    if len(position) == 0:
+        return DecisionTiming(0.0, data_end, float("nan"), 0)
+    quantile = float(np.quantile(position, DECISION_POSITION_QUANTILE))
+    return DecisionTiming(
+        position=round(min(max(quantile, 0.0), 1.0), DECISION_POSITION_DECIMALS),
+        data_end=data_end,
+        lag_median_days=float(np.median(frame["lag_days"].to_numpy(dtype=np.float64))),
+        converted_journeys=len(position),
+    )
+
+
+def stage_journey_codes(
+    engine: Engine,
+    n_channels: int,
+    lookback_days: float = DEFAULT_LOOKBACK_DAYS,
+    timing: DecisionTiming | None = None,
+) -> None:
+    """Run the ``journey_codes`` step (one row per journey) and keep it in the engine.
+
+    ``timing`` places non-converting journeys' decisions (:func:`decision_timing`); without it
+    they are evaluated at their last touch (position 0)."""
     n_bins = len(RECENCY_EDGES_DAYS)
     cells = ",\n        ".join(
         f"CAST(SUM(CASE WHEN channel_index = {c} AND recency_bin = {b} THEN 1 ELSE 0 END) "
@@ -152,10 +220,17 @@ def stage_journey_codes(engine: Engine, n_channels: int) -> None:
         + f" AS BIGINT) AS {name}"
         for c, name in enumerate(code_names(n_channels))
     )
+    timing = timing or DecisionTiming(0.0, 0.0, float("nan"), 0)
     sql = load_sql(
         "journey_codes",
         count_cap=COUNT_CAP,
         code_base=CODE_BASE,
+        n_channels=n_channels,
+        decision_position=repr(float(timing.position)),
+        data_end=repr(float(timing.data_end)),
+        lookback_days=repr(float(lookback_days)),
+        age_decimals=AGE_DECIMALS,
+        recency_bin_cases=recency_bin_cases(),
         cell_columns=cells,
         code_columns=codes,
         holdout_digits=", ".join(f"'{d}'" for d in HOLDOUT_DIGITS),
@@ -170,11 +245,13 @@ def journey_codes(engine: Engine) -> pd.DataFrame:
 
 def patterns(engine: Engine, n_channels: int) -> pd.DataFrame:
     """The pattern table (docs/contracts.md): ``k_0..k_{C-1}``, ``first_channel``,
-    ``holdout``, ``n_journeys``, ``n_conversions``; sorted by its key columns."""
+    ``last_channel``, ``holdout``, ``n_journeys``, ``n_conversions``; sorted by its key."""
     names = code_names(n_channels)
     frame = engine.query(load_sql("patterns", code_names=", ".join(names)))
-    key = [*names, "first_channel", "holdout"]
-    frame = frame.astype({**{n: "int64" for n in names}, "first_channel": "int64"})
+    key = [*names, *PATTERN_ROLE_COLUMNS, "holdout"]
+    frame = frame.astype(
+        {**{n: "int64" for n in names}, **dict.fromkeys(PATTERN_ROLE_COLUMNS, "int64")}
+    )
     frame = frame.astype({"holdout": bool, "n_journeys": "int64", "n_conversions": "int64"})
     return frame.sort_values(key, ignore_index=True)
 
@@ -239,10 +316,11 @@ def organic(engine: Engine) -> tuple[int, int]:
 
 def converted_journeys(engine: Engine, n_channels: int) -> pd.DataFrame:
     """Converted journeys with their pattern key: ``user_id``, ``end_time`` (the conversion,
-    days since epoch), ``k_*``, ``first_channel``, ``holdout``; sorted by user and time."""
+    days since epoch), ``k_*``, ``first_channel``, ``last_channel``, ``holdout``; sorted by
+    user and time."""
     names = ", ".join(code_names(n_channels))
     frame = engine.query(
-        f"SELECT user_id, end_time, {names}, first_channel, holdout "
+        f"SELECT user_id, end_time, {names}, first_channel, last_channel, holdout "
         f"FROM {JOURNEY_CODES} WHERE converted = 1"
     )
     frame["holdout"] = frame["holdout"].astype(int).astype(bool)
@@ -257,7 +335,8 @@ def run_steps(engine: Engine, lookback_days: float = DEFAULT_LOOKBACK_DAYS) -> J
     # needs memory, so the two peaks do not add up (measured at 2M journeys: 1.6 GB vs 2.3 GB).
     weekly = weekly_touches(engine)
     stage_journeys(engine, lookback_days)
-    stage_journey_codes(engine, len(names))
+    timing = decision_timing(engine, lookback_days)
+    stage_journey_codes(engine, len(names), lookback_days, timing)
     observed, organic_count = organic(engine)
     counts = engine.query(
         f"SELECT (SELECT COUNT(*) FROM {JOURNEY_CODES}) AS n_journeys, "
@@ -274,4 +353,5 @@ def run_steps(engine: Engine, lookback_days: float = DEFAULT_LOOKBACK_DAYS) -> J
         organic_conversions=organic_count,
         n_journeys=int(counts["n_journeys"]),
         n_touches_in_window=int(counts["n_touches"]),
+        decision_timing=timing,
     )

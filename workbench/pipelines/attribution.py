@@ -59,6 +59,7 @@ def attribute(
     out: str | os.PathLike | None = None,
     synergy: bool = True,
     holdout_check: bool = True,
+    roles: bool = True,
 ) -> xr.Dataset:
     """Bayesian multi-touch attribution from touchpoints and conversions.
 
@@ -76,6 +77,7 @@ def attribute(
         synergy: include pairwise synergy terms (pairs kept by the score screen).
         holdout_check: refit on the training split (by the Laplace approximation) to report
             held-out log-loss; attrs ``holdout_refit_method`` names the refit's method.
+        roles: give channels an opening-touch term where the score screen finds one.
 
     Returns:
         The attribution Dataset (docs/contracts.md, "attribution.nc").
@@ -88,13 +90,19 @@ def attribute(
     notes = data_notes(tables)
     for note in notes:
         warnings.warn(note, UserWarning, stacklevel=2)
-    model, patterns = _fit(tables, lookback_days, synergy, method, draws, tune, chains, seed)
+    model, patterns = _fit(tables, lookback_days, synergy, roles, method, draws, tune, chains, seed)
     ok = model.diagnostics_["diagnostics_ok"]
     _say(f"posterior by {model.method_}; diagnostics ok: {ok}", started)
     credit = model.credit(patterns)
     _say("Shapley credit per posterior draw done", started)
     checks = _checks(model, patterns, tables, holdout_check, seed)
     _say(f"held-out log-loss: {_fmt(checks['log_loss'])}", started)
+    if checks["criticism"]["reasons"]:
+        warnings.warn(
+            "attribution credit may be unreliable: " + "; ".join(checks["criticism"]["reasons"]),
+            UserWarning,
+            stacklevel=2,
+        )
 
     settings = dict(
         lookback_days=lookback_days,
@@ -104,6 +112,7 @@ def attribute(
         method=method,
         engine=engine,
         synergy=synergy,
+        roles=roles,
     )
     ds = dataset.assemble(tables, patterns, model, credit, checks, lookback_days)
     ds.attrs.update(
@@ -111,7 +120,7 @@ def attribute(
             touchpoints, conversions, tables, n_touch_rows, n_conversion_rows, seed, settings
         )
     )
-    ds.attrs.update(dataset.diagnostic_attrs(model, credit, checks))
+    ds.attrs.update(dataset.diagnostic_attrs(model, credit, checks, tables))
     ds.attrs["data_notes"] = notes
     if out is not None:
         from workbench.store import write_results
@@ -199,7 +208,7 @@ def data_notes(tables) -> list[str]:
     return notes
 
 
-def _fit(tables, lookback_days, synergy, method, draws, tune, chains, seed):
+def _fit(tables, lookback_days, synergy, roles, method, draws, tune, chains, seed):
     """The conversion model fitted on the pattern table; returns (model, patterns)."""
     from attribution import ConversionModel, as_patterns, recency_ages_days
 
@@ -208,6 +217,7 @@ def _fit(tables, lookback_days, synergy, method, draws, tune, chains, seed):
         channels=tables.channels,
         recency_ages_days=recency_ages_days(lookback_days),
         synergy=synergy,
+        roles=roles,
         method=method,
         draws=draws,
         tune=tune,
@@ -236,7 +246,8 @@ def _provenance(touchpoints, conversions, tables, n_touch, n_conv, seed, setting
 
 
 def _checks(model, patterns, tables, holdout_check: bool, seed: int) -> dict:
-    """Posterior predictive checks and held-out log-loss per model (nats per journey)."""
+    """Posterior predictive checks (with their pass/fail rule), held-out log-loss per model
+    (nats per journey) and the criticism's flags (``attribution.checks.criticism``)."""
     from attribution import checks, markov
 
     ppc = checks.posterior_predictive_checks(model.posterior_, patterns, seed=seed)
@@ -258,7 +269,12 @@ def _checks(model, patterns, tables, holdout_check: bool, seed: int) -> dict:
                 test["n_transitions"],
             )
         )
-    return {"ppc": ppc, "log_loss": log_loss, "refit_method": refit or "not run"}
+    return {
+        "ppc": ppc,
+        "log_loss": log_loss,
+        "refit_method": refit or "not run",
+        "criticism": checks.criticism(ppc, log_loss),
+    }
 
 
 def _label(source: Any) -> str:

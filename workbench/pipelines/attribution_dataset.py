@@ -52,7 +52,12 @@ def _heuristic_credit(tables) -> xr.DataArray:
 def _journey_credit(tables, credit: xr.Dataset) -> xr.Dataset:
     """Per converted journey: the posterior-mean share of its conversion per channel (from its
     pattern's share) and the baseline share; shares + baseline sum to 1."""
-    key = [*[f"k_{c}" for c in range(len(tables.channels))], "first_channel", "holdout"]
+    key = [
+        *[f"k_{c}" for c in range(len(tables.channels))],
+        "first_channel",
+        "last_channel",
+        "holdout",
+    ]
     index = tables.patterns[key].assign(pattern=np.arange(len(tables.patterns)))
     journeys = tables.converted_journeys.merge(index, on=key, how="left", validate="m:1")
     if journeys["pattern"].isna().any():  # the two steps come from one table; never expected
@@ -113,6 +118,7 @@ def assemble(tables, patterns, model, credit, checks, lookback_days) -> xr.Datas
     ds["pattern_n_journeys"] = ("pattern", patterns.n_journeys)
     ds["pattern_n_conversions"] = ("pattern", patterns.n_conversions)
     ds["pattern_first_channel"] = ("pattern", tables.patterns["first_channel"].to_numpy())
+    ds["pattern_last_channel"] = ("pattern", tables.patterns["last_channel"].to_numpy())
     ds["pattern_holdout"] = ("pattern", patterns.holdout.astype(np.int8))
     ds = ds.merge(_journey_credit(tables, credit))
     ds = ds.merge(_weekly(tables))
@@ -122,10 +128,23 @@ def assemble(tables, patterns, model, credit, checks, lookback_days) -> xr.Datas
     return ds
 
 
-def diagnostic_attrs(model, credit, checks) -> dict:
+def diagnostic_attrs(model, credit, checks, tables=None) -> dict:
     from posterior_tools.diagnostics import diagnostics_attrs
 
+    criticism = checks["criticism"]
+    timing = getattr(tables, "decision_timing", None)
     return {
+        # model criticism (attribution.checks): 1 when every check passes and no baseline beats
+        # the model; the channels whose credit is unreliable, and why, in plain words
+        "model_ok": int(criticism["model_ok"]),
+        "unreliable_channels": list(criticism["unreliable_channels"]),
+        "criticism_reasons": list(criticism["reasons"]),
+        "beaten_by": list(criticism["beaten_by"]),
+        "ppc_ok": int(checks["ppc"].attrs.get("ppc_ok", 1)),
+        "ppc_failed": list(checks["ppc"].attrs.get("ppc_failed", [])),
+        "ppc_threshold_z": checks["ppc"].attrs.get("ppc_threshold_z", float("nan")),
+        **({} if timing is None else timing.attrs()),
+        **{k: v for k, v in model.posterior_.attrs.items() if k.startswith("opening_")},
         "posterior_method": model.method_,
         **diagnostics_attrs(model.diagnostics_),
         "holdout_log_loss": checks["log_loss"],

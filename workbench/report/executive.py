@@ -16,7 +16,7 @@ from workbench.report.markup import (
     signed,
     with_interval,
 )
-from workbench.report.results import RESULT_FILES, UNITS, Results
+from workbench.report.results import CORE_RESULT_FILES, UNITS, Results
 
 #: Share-point gap between last-touch and model credit worth a sentence in the summary.
 NOTABLE_GAP = 0.05
@@ -133,6 +133,23 @@ def _summary_plan(plan: xr.Dataset) -> list[str]:
     return items
 
 
+def _attribution_criticism(attr: xr.Dataset) -> list[str]:
+    """One warning sentence when the attribution model's own checks flag its credit
+    (attrs ``model_ok``, ``unreliable_channels``, ``criticism_reasons``)."""
+    if attr.attrs.get("model_ok", 1) not in (0, False):
+        return []
+    channels = attr.attrs.get("unreliable_channels", [])
+    channels = [channels] if isinstance(channels, str) else [str(c) for c in channels]
+    reasons = attr.attrs.get("criticism_reasons", [])
+    reasons = [reasons] if isinstance(reasons, str) else [str(r) for r in reasons]
+    who = ", ".join(f"<strong>{esc(c)}</strong>" for c in channels) or "the channels"
+    return [
+        f'<span class="warn">The credit of {who} is unreliable: the model failed its own checks'
+        + (f" ({esc('; '.join(reasons))})" if reasons else "")
+        + ". Treat those numbers as rough until the model fits these data.</span>"
+    ]
+
+
 def executive_summary(res: Results) -> Section:
     """Plain-words summary with the key numbers and their intervals."""
     items: list[str] = []
@@ -148,10 +165,12 @@ def executive_summary(res: Results) -> Section:
             '<span class="warn">The model\'s sampling checks did not all pass: read the intervals '
             "with caution (see Model diagnostics).</span>"
         )
+    if res.attribution is not None:
+        items += _attribution_criticism(res.attribution)
     body = "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>" if items else ""
-    absent = [k for k in RESULT_FILES if getattr(res, k) is None]
+    absent = [k for k in CORE_RESULT_FILES if getattr(res, k) is None]
     if absent:
-        names = " and ".join(RESULT_FILES[k] for k in absent)
+        names = " and ".join(CORE_RESULT_FILES[k] for k in absent)
         verb = "are" if len(absent) > 1 else "is"
         body += (
             f'<p class="missing">{esc(names)} {verb} not in the results folder; the sections that '

@@ -1,22 +1,60 @@
 -- journey_codes: one row per journey with touches in the window, its exposure code per channel.
 --
+-- A converted journey is evaluated at its conversion. A non-converting journey is evaluated at
+-- its estimated decision time: its last touch L plus {decision_position} times its observable
+-- window LEAST({data_end} - L, {lookback_days}) (the journey_decisions step; position 0 = right
+-- after the last touch, 1 = at the end of what can be observed). Ages are shifted by that much,
+-- touches {lookback_days} days old or older at a shifted decision are dropped (the decision lies
+-- past the lookback after them; an unshifted journey keeps a touch exactly on the edge, as in the
+-- journeys step) and the recency bins are taken on the shifted ages (rounded to {age_decimals}
+-- decimals).
+--
 -- The code of channel c is sum_b min(n_cb, {count_cap}) * {code_base}**b over recency bins b
 -- (b = 0 the most recent), so a pattern of counts per (channel, bin) is one integer per channel.
 -- One GROUP BY over the touches counts every (channel, bin) cell as its own column; the codes
--- are then plain arithmetic on those counts. first_channel is the channel index of the
--- journey's first touch in the window. The holdout rule hashes the user id once per journey.
+-- are then plain arithmetic on those counts. first_channel and last_channel are the channel
+-- indices of the journey's first and last touch in the window (ties in time: lower channel index
+-- first), found as the largest and smallest key age_microdays * {n_channels} + ({n_channels} - 1 -
+-- channel_index). The holdout rule hashes the user id once per journey.
 --
 -- Input: journey_touches (the journeys step). The cell counts n_c_b and the code columns
 -- k_0..k_{{C-1}} are generated per channel and bin.
-WITH cells AS (
+WITH shifts AS (
+    SELECT
+        user_id, journey, converted, end_time, channel_index, age_days AS touch_age_days,
+        CASE
+            WHEN converted = 0
+            THEN ROUND({decision_position} * LEAST({data_end} - end_time, {lookback_days}),
+                       {age_decimals})
+            ELSE 0.0
+        END AS shift_days
+    FROM journey_touches
+),
+shifted AS (
+    SELECT
+        user_id, journey, converted, end_time, channel_index, shift_days,
+        ROUND(touch_age_days + shift_days, {age_decimals}) AS age_days
+    FROM shifts
+),
+kept AS (
+    SELECT
+        user_id, journey, converted, end_time, channel_index,
+        CASE {recency_bin_cases} END AS recency_bin,
+        CAST(ROUND(age_days * 1000000) AS BIGINT) * {n_channels}
+            + ({n_channels} - 1 - channel_index) AS order_key
+    FROM shifted
+    WHERE age_days < {lookback_days} OR (age_days = {lookback_days} AND shift_days = 0.0)
+),
+cells AS (
     SELECT
         user_id, journey,
         MAX(converted) AS converted,
         MAX(end_time) AS end_time,
         CAST(COUNT(*) AS BIGINT) AS n_touches,
-        MAX(CASE WHEN is_first = 1 THEN channel_index END) AS first_channel,
+        MAX(order_key) AS first_key,
+        MIN(order_key) AS last_key,
         {cell_columns}
-    FROM journey_touches
+    FROM kept
     GROUP BY user_id, journey
 )
 SELECT
@@ -24,6 +62,7 @@ SELECT
     CASE WHEN substr(md5(CAST(user_id AS STRING)), 1, 1) IN ({holdout_digits}) THEN 1 ELSE 0 END
         AS holdout,
     n_touches,
-    CAST(first_channel AS BIGINT) AS first_channel,
+    CAST({n_channels} - 1 - first_key % {n_channels} AS BIGINT) AS first_channel,
+    CAST({n_channels} - 1 - last_key % {n_channels} AS BIGINT) AS last_channel,
     {code_columns}
 FROM cells

@@ -1,0 +1,34 @@
+-- journey_decisions: where, inside its observable window, each converted journey's decision fell.
+--
+-- A journey's observable window after its last touch L runs until the data end (the latest
+-- touch or conversion in the inputs) or until the lookback after L has passed, whichever comes
+-- first: window = LEAST(data_end - L, {lookback_days}). A converted journey's decision (its
+-- conversion) came lag = conversion - L days after L, so position = lag / window is 0 when users
+-- decide right after their last touch and 1 when they decide at the end of what can be observed
+-- (for example on a common date at the campaign's end). The attribution step evaluates
+-- non-converting journeys at the typical position (docs/contracts.md, "Journeys").
+--
+-- Input: journey_touches (the journeys step; a converted journey's youngest touch has
+-- age_days = lag). One row per converted journey with a positive window.
+WITH data_end AS (
+    SELECT GREATEST(
+        (SELECT MAX(timestamp) FROM touchpoints), (SELECT MAX(timestamp) FROM conversions)
+    ) AS data_end
+),
+converted AS (
+    SELECT user_id, journey, MAX(end_time) AS end_time, MIN(age_days) AS lag_days
+    FROM journey_touches
+    WHERE converted = 1
+    GROUP BY user_id, journey
+),
+windows AS (
+    SELECT
+        lag_days,
+        LEAST(d.data_end - (c.end_time - c.lag_days), {lookback_days}) AS window_days
+    FROM converted AS c
+    CROSS JOIN data_end AS d
+)
+SELECT lag_days, window_days,
+       LEAST(lag_days / window_days, 1.0) AS position
+FROM windows
+WHERE window_days > 0
