@@ -7,13 +7,21 @@ from pathlib import Path
 
 import xarray as xr
 
-#: Results files the report reads, by role (names written by the CLI's defaults).
-RESULT_FILES = {"attribution": "attribution.nc", "clv": "clv.nc", "plan": "plan.nc"}
+#: The core results files, by role (names written by the CLI's defaults): the report says which
+#: of them is missing and how to make it.
+CORE_RESULT_FILES = {"attribution": "attribution.nc", "clv": "clv.nc", "plan": "plan.nc"}
+#: Results of the optional jobs: their sections appear only when the file is there.
+OPTIONAL_RESULT_FILES = {"mmm": "mmm.nc", "experiment": "experiment.nc", "cx": "cx.nc"}
+#: Every results file the report reads, by role.
+RESULT_FILES = {**CORE_RESULT_FILES, **OPTIONAL_RESULT_FILES}
 #: How to produce each results file, quoted when it is missing.
 HOW_TO_MAKE = {
     "attribution": "Run `workbench attribute --touchpoints F --conversions F` to add it.",
     "clv": "Run `workbench clv --transactions F` to add it.",
     "plan": "Run `workbench plan --attribution F --clv F --spend F` to add it.",
+    "mmm": "Run `workbench mmm --spend F --outcomes F` to add it.",
+    "experiment": "Run `workbench experiment --assignments F --conversions F` to add it.",
+    "cx": "Run `workbench cx --surveys F` to add it.",
 }
 #: Variables the report needs from each results file (the documented layouts of
 #: docs/contracts.md); a file without one of them is refused with a clear message instead of
@@ -41,6 +49,9 @@ class Results:
     attribution: xr.Dataset | None = None
     clv: xr.Dataset | None = None
     plan: xr.Dataset | None = None
+    mmm: xr.Dataset | None = None
+    experiment: xr.Dataset | None = None
+    cx: xr.Dataset | None = None
     files: dict[str, Path] = field(default_factory=dict)
 
     def available(self) -> list[str]:
@@ -49,7 +60,7 @@ class Results:
 
 
 def load_results(folder: str | Path) -> Results:
-    """Read whichever of attribution.nc, clv.nc and plan.nc exist in ``folder``."""
+    """Read whichever of the ``RESULT_FILES`` exist in ``folder``."""
     from workbench.store import read_results
 
     folder = Path(folder)
