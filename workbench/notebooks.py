@@ -25,7 +25,16 @@ import click
 from posterior_tools.settings import CHAINS, DRAWS, TUNE
 
 #: Notebooks in execution order (file stems in ``NOTEBOOK_DIR``).
-NOTEBOOKS = ("quickstart", "attribution", "clv_cdnow", "clv_simulated", "budget_scenarios")
+NOTEBOOKS = (
+    "quickstart",
+    "attribution",
+    "clv_cdnow",
+    "clv_simulated",
+    "budget_scenarios",
+    "mmm",
+    "experiments",
+    "customer_experience",
+)
 #: Where the notebooks live: the repository's ``notebooks/`` folder.
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 #: Output folder, relative to ``workdir``.
