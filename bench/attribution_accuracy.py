@@ -1,12 +1,15 @@
 """Attribution accuracy: channel shares against the simulator's true Shapley shares.
 
 For each simulator scenario (default; additive hazard with decay; logistic with a synergy pair;
-first-touch-heavy awareness channels) the same simulated journeys go through
+first-touch-heavy awareness channels; roles: opening-touch effects and a follow-up channel; and
+the additive, logistic and roles worlds with every user deciding on the campaign's last day) the
+same simulated journeys go through
 ``workbench attribute`` (default settings: posterior by NUTS or Laplace as ``--method auto``
 chooses) and the baselines stored beside it. The table reports the mean absolute error of the
 channel shares (credit / total channel credit) against the true Shapley shares
 (``truth.json``), and for the Bayesian model the share of channels whose 90% posterior interval
-covers the true share.
+covers the true share, each channel's P(effect > 0), the held-out log-loss of the model and its
+baselines (logistic regression, gradient-boosted trees, Markov) and the model's own criticism.
 
 Run: ``python -m bench.run --only attribution_accuracy`` (``--quick`` for a smoke run).
 """
@@ -19,7 +22,18 @@ import time
 import numpy as np
 import pandas as pd
 
-SCENARIOS = ("default", "additive", "logistic", "awareness")
+SCENARIOS = (
+    "default",
+    "additive",
+    "logistic",
+    "awareness",
+    "roles",
+    "additive_campaign_end",
+    "logistic_campaign_end",
+    "roles_campaign_end",
+)
+#: Held-out log-loss rows of the table (attrs ``holdout_log_loss``).
+LOG_LOSS_MODELS = ("bayes", "logistic", "boosted_trees", "markov")
 # 200,000 simulated users give ~8,000 conversions per scenario: enough for the error to
 # reflect the method rather than sampling noise (at 20,000 users, ~800 conversions, the
 # posterior of a zero-effect channel still spans a few percent of the credit).
@@ -36,18 +50,22 @@ METHODS = (
     "time_decay",
     "position_based",
 )
-#: Targets from issue 3.
-TARGET_MAE, TARGET_RATIO_TO_MARKOV = 0.02, 0.25
+#: Targets from issue 12 (200,000 users; 20,000 users).
+TARGET_MAE, TARGET_MAE_SMALL, TARGET_RATIO_TO_MARKOV = 0.012, 0.025, 0.25
 
 
-def score_scenario(scenario: str, users: int, seed: int = SEED, method: str = "auto") -> dict:
+def score_scenario(
+    scenario: str, users: int, seed: int = SEED, method: str = "auto", holdout_check: bool = True
+) -> dict:
     """Simulate one scenario, attribute it, and score every method's shares against truth."""
     from workbench.api import attribute
     from workbench.simulate import simulate
 
     sim = simulate(users=users, weeks=WEEKS, scenario=scenario, seed=seed)
     started = time.perf_counter()
-    ds = attribute(sim.touchpoints, sim.conversions, seed=seed, method=method, holdout_check=False)
+    ds = attribute(
+        sim.touchpoints, sim.conversions, seed=seed, method=method, holdout_check=holdout_check
+    )
     seconds = time.perf_counter() - started
     channels = [str(c) for c in ds["channel"].values]
     truth = pd.Series(sim.truth["shapley_shares"]).reindex(channels).to_numpy(dtype=float)
@@ -77,6 +95,12 @@ def score_scenario(scenario: str, users: int, seed: int = SEED, method: str = "a
         "organic": int(ds["organic_conversions"]),
         "journeys": int(ds["pattern_n_journeys"].sum()),
         "seconds": seconds,
+        "log_loss": dict(ds.attrs.get("holdout_log_loss", {})),
+        "model_ok": int(ds.attrs.get("model_ok", 1)),
+        "unreliable": list(np.atleast_1d(ds.attrs.get("unreliable_channels", []))),
+        "p_effect": (ds["p_effect_positive"].to_numpy() if "p_effect_positive" in ds else None),
+        "decision_position": ds.attrs.get("decision_position"),
+        "opening_channels": ds.attrs.get("opening_channels", ""),
     }
 
 
@@ -102,17 +126,40 @@ def _markdown(results: list[dict], users: int) -> str:
     lines.append(
         "| bayes 90% coverage | " + " | ".join(f"{r['coverage']:.0%}" for r in results) + " |"
     )
+    for model in LOG_LOSS_MODELS:
+        cells = [
+            f"{r['log_loss'][model]:.4f}" if model in r.get("log_loss", {}) else "-"
+            for r in results
+        ]
+        lines.append(f"| held-out log-loss {model} | " + " | ".join(cells) + " |")
+    lines.append(
+        "| model's own checks pass | "
+        + " | ".join("yes" if r.get("model_ok", 1) else "no" for r in results)
+        + " |"
+    )
+    lines.append(
+        "| decision position | "
+        + " | ".join(f"{r.get('decision_position', float('nan')):.3f}" for r in results)
+        + " |"
+    )
+    lines.append(
+        "| opening terms | "
+        + " | ".join(str(r.get("opening_channels") or "-") for r in results)
+        + " |"
+    )
+    target = TARGET_MAE if users >= USERS else TARGET_MAE_SMALL
     lines += [
         "",
-        f"Targets (issue 3): bayes MAE <= {TARGET_MAE} and <= {TARGET_RATIO_TO_MARKOV:.0%} of "
-        "Markov's; 90% intervals cover most channels' true shares.",
+        f"Targets (issue 12): bayes MAE <= {target} at this size in every world; the model's "
+        "held-out log-loss no worse than the logistic baseline's; 90% intervals cover at least "
+        "85% of channel-world pairs over 20 data sets (see the calibration section).",
         "",
         "| scenario | journeys | conversions (organic) | patterns | posterior | R-hat max "
         "| diagnostics ok | fit + credit (s) | target met |",
         "|---|---:|---:|---:|---|---:|---|---:|---|",
     ]
     for r, q in zip(results, ratio, strict=True):
-        met = r["mae"]["bayes"] <= TARGET_MAE and q <= TARGET_RATIO_TO_MARKOV
+        met = r["mae"]["bayes"] <= target and q <= TARGET_RATIO_TO_MARKOV
         lines.append(
             f"| {r['scenario']} | {r['journeys']:,} | {r['conversions']:,} ({r['organic']:,}) "
             f"| {r['patterns']:,} | {r['posterior_method']} | {r['rhat_max']:.3f} "
@@ -120,20 +167,25 @@ def _markdown(results: list[dict], users: int) -> str:
         )
     lines += [
         "",
-        "Per-channel shares (truth / bayes mean [90% interval] / markov / last touch):",
+        "Per-channel shares (truth / bayes mean [90% interval] P(effect > 0) / markov / last "
+        "touch):",
         "",
     ]
     for r in results:
+        p_effect = r.get("p_effect")
+        p_effect = [float("nan")] * len(r["channels"]) if p_effect is None else p_effect
         lines.append(
             f"- **{r['scenario']}**: "
             + "; ".join(
-                f"{c} {t:.3f} / {b:.3f} [{lo:.3f}, {hi:.3f}] / {m:.3f} / {lt:.3f}"
-                for c, t, b, lo, hi, m, lt in zip(
+                f"{c} {t:.3f} / {b:.3f} [{max(lo, 0.0):.3f}, {hi:.3f}] {pe:.2f} / {m:.3f} / "
+                f"{lt:.3f}"
+                for c, t, b, lo, hi, pe, m, lt in zip(
                     r["channels"],
                     r["truth"],
                     r["estimates"]["bayes"],
                     r["interval"][0],
                     r["interval"][1],
+                    p_effect,
                     r["estimates"]["markov"],
                     r["estimates"]["last_touch"],
                     strict=True,
@@ -154,13 +206,20 @@ def run(
     scenarios: tuple[str, ...] = SCENARIOS,
     users: int | None = None,
     method: str = "auto",
+    save: str | None = None,
 ) -> list[dict]:
-    """Score every scenario in this process; returns one result dict per scenario."""
+    """Score every scenario in this process; returns one result dict per scenario (pickled to
+    ``save`` after each scenario when given)."""
+    import pickle
+    from pathlib import Path
+
     users = users or (QUICK_USERS if quick else USERS)
     results = []
     for scenario in scenarios:
         print(f"[attribution_accuracy] scenario {scenario} ...", file=sys.stderr, flush=True)
         results.append(score_scenario(scenario, users, method=method))
+        if save:
+            Path(save).write_bytes(pickle.dumps(results))
         r = results[-1]
         print(
             f"[attribution_accuracy] {scenario}: "
@@ -207,9 +266,7 @@ if __name__ == "__main__":
                     r["estimates"][m] = donors[r["scenario"]]["estimates"][m]
                     r["mae"][m] = float(np.mean(np.abs(r["estimates"][m] - r["truth"])))
     else:
-        results = run(args.quick, tuple(args.scenarios), args.users, args.method)
-        if args.save:
-            Path(args.save).write_bytes(pickle.dumps(results))
+        results = run(args.quick, tuple(args.scenarios), args.users, args.method, args.save)
     text = _markdown(results, args.users or (QUICK_USERS if args.quick else USERS))
     print(text)
     if args.out:
