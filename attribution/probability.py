@@ -217,10 +217,11 @@ def hazard_parts(
 
     Returns:
         ``(parts, n_samples)``; ``parts(scale)`` takes ``scale`` (sample, channel) and returns
-        ``H`` (sample, pattern) and ``contribution`` (channel, sample, pattern) with
-        ``contribution_c = H - H_without_c = s_c (beta_c + sum_d synergy_cd s_d) + opening_c
-        f_c``. A scale of 0 removes the channel's touches and its opening term (the roles game
-        of ``attribution.model``); other scales multiply the exposure only.
+        ``H`` (sample, pattern) and ``part`` (channel, sample, pattern), each channel's part of
+        ``H - baseline``: ``beta_c s_c + opening_c f_c`` plus half of each synergy term it is
+        in (the parts sum to ``H - baseline``). A scale of 0 removes the channel's touches and
+        its opening term (the roles game of ``attribution.model``); other scales multiply the
+        exposure only.
     """
     from attribution.features import encode_counts
 
@@ -255,17 +256,12 @@ def hazard_parts(
         # Channel-major (channel, sample, pattern): one contiguous gather per channel is much
         # faster than a 3-D fancy index or an einsum over (sample, pattern, channel).
         s = np.stack([np.take(s_code[:, c], codes[:, c], axis=1) for c in range(n_channels)])
-        slope = np.broadcast_to(beta.T[:, :, None], s.shape).copy()
-        for q, (c, d) in enumerate(pairs):
-            slope[c] += synergy[:, q, None] * s[d]
-            slope[d] += synergy[:, q, None] * s[c]
         # a removed channel (scale 0) loses its opening term too
-        contribution = s * slope + opening * (scale.T[:, :, None] > 0)
-        # H = baseline + sum_c (beta_c s_c + opening_c f_c) + sum_pairs synergy s_c s_d: each
-        # pair term is in two channels' contributions, so it is subtracted once.
-        h = baseline + contribution.sum(axis=0)
+        part = s * beta.T[:, :, None] + opening * (scale.T[:, :, None] > 0)
         for q, (c, d) in enumerate(pairs):
-            h -= synergy[:, q, None] * s[c] * s[d]
-        return h, contribution
+            half = 0.5 * synergy[:, q, None] * s[c] * s[d]
+            part[c] += half
+            part[d] += half
+        return baseline + part.sum(axis=0), part
 
     return parts, int(keep.size)

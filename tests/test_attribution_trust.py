@@ -195,7 +195,9 @@ def test_hazard_parts_agree_with_the_conversion_probability_and_remove_the_openi
     np.testing.assert_allclose(-np.expm1(-h), p, rtol=1e-12)
     # social opened journey 0: its part includes the opening term
     assert contribution[3, 0, 0] > TRUTH["opening"][3]
-    # removing social (scale 0) removes its touches and its opening term
+    # the parts add up to H - baseline; removing social (scale 0) removes its touches and its
+    # opening term, i.e. exactly its part (no synergy here)
+    np.testing.assert_allclose(contribution.sum(axis=0), h - TRUTH["baseline"], rtol=1e-12)
     scale = np.ones((n, len(CHANNELS)))
     scale[:, 3] = 0.0
     h_without, _ = parts(scale)

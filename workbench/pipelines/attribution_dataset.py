@@ -117,7 +117,11 @@ def assemble(tables, patterns, model, credit, checks, lookback_days) -> xr.Datas
     ds["recency_bin"].attrs.update(counts.attrs)
     ds["pattern_n_journeys"] = ("pattern", patterns.n_journeys)
     ds["pattern_n_conversions"] = ("pattern", patterns.n_conversions)
-    ds["pattern_first_channel"] = ("pattern", tables.patterns["first_channel"].to_numpy())
+    # a coordinate, so that pattern_counts carries each journey's opening channel (the hazard
+    # of a posterior with opening terms needs it: attribution.probability.hazard_parts)
+    ds = ds.assign_coords(
+        pattern_first_channel=("pattern", tables.patterns["first_channel"].to_numpy())
+    )
     ds["pattern_last_channel"] = ("pattern", tables.patterns["last_channel"].to_numpy())
     ds["pattern_holdout"] = ("pattern", patterns.holdout.astype(np.int8))
     ds = ds.merge(_journey_credit(tables, credit))

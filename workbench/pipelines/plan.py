@@ -410,5 +410,5 @@ def _parameters(attr_ds: xr.Dataset) -> xr.Dataset:
             f"attribution results lack the model parameters {', '.join(missing)}; "
             "re-run `workbench attribute`"
         )
-    names = [n for n in MODEL_PARAMETERS if n in attr_ds]
+    names = [n for n in (*MODEL_PARAMETERS, "opening") if n in attr_ds]  # opening: roles
     return attr_ds[names].assign_attrs(attr_ds.attrs)

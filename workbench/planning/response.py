@@ -101,21 +101,12 @@ def model_hazard(
     code_exposure = weights @ table.T  # (sample, channel, code)
     theta = draws.saturation[keep][..., None]
     baseline, beta = draws.baseline[keep], draws.beta[keep]
-    synergy, pairs = draws.synergy[keep], draws.pairs
-    n_channels = codes.shape[1]
 
-    def parts(scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        scale = np.broadcast_to(np.asarray(scale, float), beta.shape)
-        s_code = np.expm1(-theta * code_exposure * scale[..., None]) / np.expm1(-theta)
-        # Channel-major (channel, sample, pattern): one contiguous gather per channel is much
-        # faster than a 3-D fancy index or an einsum over (sample, pattern, channel).
-        s = np.stack([np.take(s_code[:, c], codes[:, c], axis=1) for c in range(n_channels)])
-        part = s * beta.T[:, :, None]
-        for q, (c, d) in enumerate(pairs):
-            half = 0.5 * synergy[:, q, None] * s[c] * s[d]
-            part[c] += half
-            part[d] += half
-        return baseline[:, None] + part.sum(axis=0), part
+    # H and each channel's part of it (opening-touch terms included) from the model package
+    from attribution.probability import hazard_parts
+
+    first = counts.coords.get("pattern_first_channel")
+    parts, _ = hazard_parts(posterior, counts, first, keep)
 
     unit = np.expm1(-theta * code_exposure) / np.expm1(-theta)
     return ModelHazard(parts, baseline, unit * beta[..., None], codes)
