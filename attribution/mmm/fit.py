@@ -34,7 +34,7 @@ def fit_media_mix(
     :func:`attribution.mmm.results.to_dataset`). Inputs as in :meth:`MediaMixModel.fit`.
 
     ``holdout_check``: refit on all but the last ``HOLDOUT_SHARE`` of periods with
-    ``HOLDOUT_DRAWS`` tuning steps and draws per chain for the out-of-sample MAPE."""
+    at most ``HOLDOUT_DRAWS`` tuning steps and draws per chain for the out-of-sample MAPE."""
     say = progress or (lambda _msg: None)
     calibrated = lift_tests is not None and len(lift_tests) > 0
     say("fitting the media-mix model" + (" with lift tests" if calibrated else ""))
@@ -47,7 +47,9 @@ def fit_media_mix(
     if holdout_check:
         n_fit = holdout_periods(spend.sizes["period"])
         say(f"held-out check: refit on the first {n_fit} periods")
-        holdout = _with(model, draws=HOLDOUT_DRAWS, tune=HOLDOUT_DRAWS).fit(
+        # A check, not the estimate: at most HOLDOUT_DRAWS, never more than the main fit's.
+        n_draws = min(HOLDOUT_DRAWS, model.draws)
+        holdout = _with(model, draws=n_draws, tune=min(HOLDOUT_DRAWS, model.tune)).fit(
             spend, kpi, controls, None, n_fit=n_fit
         )
     return to_dataset(main, holdout=holdout, uncalibrated=uncalibrated)

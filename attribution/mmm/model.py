@@ -256,6 +256,13 @@ class MediaMixModel:
     def _sample(self, model):
         import pymc as pm
 
+        if self.sampler == "nutpie":
+            try:
+                import nutpie  # noqa: F401
+            except ImportError as err:
+                raise ValueError(
+                    "sampler 'nutpie' needs the nutpie package: pip install nutpie"
+                ) from err
         with model:
             if self.sampler == "nutpie":
                 idata = pm.sample(
