@@ -31,9 +31,12 @@ MAX_MONTHS = 24
 
 
 def load_cx(res: Results) -> xr.Dataset | None:
-    """cx.nc of the results folder, or None when there is none."""
+    """cx.nc of the results folder (as loaded with the other results, else read here), or None
+    when there is none."""
     from workbench.store import read_results
 
+    if getattr(res, "cx", None) is not None:
+        return res.cx
     path = res.folder / CX_FILE
     return read_results(path) if path.is_file() else None
 
