@@ -130,8 +130,9 @@ def score(result: dict, truth: dict) -> dict:
     }
 
 
-def run(worlds: tuple[str, ...], seed: int, peer: bool, geo: bool) -> dict:
+def run(worlds: tuple[str, ...], seed: int, peer: bool, geo: bool, tag: str = "") -> dict:
     results: dict = {"seed": seed, "worlds": {}}
+    store = OUT / f"results{tag}.json"
     for world in worlds:
         folder = _write_world(world, seed)
         truth = json.loads((folder / "truth.json").read_text())
@@ -154,7 +155,7 @@ def run(worlds: tuple[str, ...], seed: int, peer: bool, geo: bool) -> dict:
                 entry["pymc_marketing_lift"] = _peer(folder, "pymc_marketing_lift", True, seed)
                 entry["pymc_marketing_lift"]["score"] = score(entry["pymc_marketing_lift"], truth)
         results["worlds"][world] = entry
-        (OUT / "results.json").write_text(json.dumps(results, indent=1))
+        store.write_text(json.dumps(results, indent=1))
     if geo:
         geos, world = GEO_SHAPE
         print(f"[mmm bench] {world} x {geos} geos: workbench", file=sys.stderr, flush=True)
@@ -163,7 +164,7 @@ def run(worlds: tuple[str, ...], seed: int, peer: bool, geo: bool) -> dict:
         entry = _ours(folder, "workbench", False, ("--no-holdout-check",))
         entry["score"] = score(entry, truth)
         results["geo"] = {"geos": geos, "world": world, "workbench": entry}
-        (OUT / "results.json").write_text(json.dumps(results, indent=1))
+        store.write_text(json.dumps(results, indent=1))
     return results
 
 
@@ -258,9 +259,9 @@ if __name__ == "__main__":
     )
     args = parser.parse_args()
     if args.markdown_only:
-        print(markdown(json.loads((OUT / "results.json").read_text())))
+        print(markdown(json.loads((OUT / f"results{args.tag}.json").read_text())))
     else:
         started = time.perf_counter()
-        res = run(tuple(args.worlds), args.seed, not args.no_peer, not args.no_geo)
+        res = run(tuple(args.worlds), args.seed, not args.no_peer, not args.no_geo, args.tag)
         print(markdown(res))
         print(f"[mmm bench] done in {time.perf_counter() - started:.0f} s", file=sys.stderr)
