@@ -155,3 +155,19 @@ def check_purchases(rfm: RFM, model: str) -> None:
             f"each bought on one day only), so {model} cannot tell purchase rates from dropout; "
             "use a longer calibration period or data with repeat purchases"
         )
+
+
+def check_spend(rfm: RFM) -> np.ndarray:
+    """The customers the spend model can use (mask, shape (n,)): repeat buyers with a positive
+    mean spend (its likelihood needs log m). Raises ``DataError`` with fewer than
+    ``MIN_SPEND_CUSTOMERS`` of them."""
+    from clv.settings import MIN_SPEND_CUSTOMERS
+
+    usable = (rfm.frequency > 0) & (rfm.monetary_value > 0)
+    found = float(rfm.weights[usable].sum())
+    if found < MIN_SPEND_CUSTOMERS:
+        raise DataError(
+            f"only {found:.0f} customers bought again with a positive amount in the "
+            f"calibration period; the spend model needs at least {MIN_SPEND_CUSTOMERS}"
+        )
+    return usable

@@ -22,7 +22,15 @@ import xarray as xr
 
 from clv import formulas
 from clv.bgnbd import BGNBDLikelihood
-from clv.data import ALL_COLUMNS, RFM, SPEND_COLUMNS, DataError, as_rfm, check_purchases
+from clv.data import (
+    ALL_COLUMNS,
+    RFM,
+    SPEND_COLUMNS,
+    DataError,
+    as_rfm,
+    check_purchases,
+    check_spend,
+)
 from clv.gamma_gamma import GammaGammaLikelihood
 from clv.inference import FitError, maximum_likelihood, posterior_draws
 from clv.settings import (
@@ -31,7 +39,6 @@ from clv.settings import (
     HORIZON,
     METHOD,
     METHODS,
-    MIN_SPEND_CUSTOMERS,
     POSTERIOR,
     SEED,
     SPEND_SPREAD_TOL,
@@ -189,7 +196,7 @@ class GammaGamma(_Estimator):
             raise ValueError(f"method must be one of {METHODS}; got {self.method!r}")
         data = as_rfm(rfm, weights=weights, columns=SPEND_COLUMNS, labels=False)
         x, m, w = data.frequency, data.monetary_value, data.weights
-        usable = (x > 0) & (m > 0)
+        usable = check_spend(data)
         self.excluded_ = int(w[(x > 0) & ~usable].sum())
         if self.excluded_:
             warnings.warn(
@@ -198,11 +205,6 @@ class GammaGamma(_Estimator):
                 "spend)",
                 UserWarning,
                 stacklevel=2,
-            )
-        if w[usable].sum() < MIN_SPEND_CUSTOMERS:
-            raise DataError(
-                f"only {w[usable].sum():.0f} customers bought again with a positive amount in the "
-                f"calibration period; the spend model needs at least {MIN_SPEND_CUSTOMERS}"
             )
         spends = m[usable]
         self.order_value_ = None

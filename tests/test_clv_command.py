@@ -445,3 +445,6 @@ def test_too_few_repeat_buyers_with_spend_is_a_clear_error(tmp_path):
     assert "customers bought again with a positive amount" in result.output
     assert "the spend model needs at least 3" in result.output
     assert not out.exists()
+    for method in ("mle", "bayes"):
+        with pytest.raises(InputError, match="the spend model needs at least 3"):
+            clv(tx, calibration_end=SIM_CAL, method=method, posterior="laplace", draws=20)

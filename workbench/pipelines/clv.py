@@ -201,8 +201,12 @@ def _fit(table: pd.DataFrame, options: _Options):
     identify a model (``clv.DataError``) and fits that do not converge (``clv.FitError``) become
     one-line InputErrors naming the transactions file."""
     import clv
+    from clv.data import SPEND_COLUMNS, as_rfm, check_purchases, check_spend
 
     try:
+        # Both models' data checks before either fit (a posterior can take a while).
+        check_purchases(as_rfm(table, labels=False), "BG/NBD")
+        check_spend(as_rfm(table, columns=SPEND_COLUMNS, labels=False))
         purchases = clv.BetaGeo(**options.estimator).fit(table)
         spend = clv.GammaGamma(**options.estimator).fit(table)
     except (clv.DataError, clv.FitError) as err:
