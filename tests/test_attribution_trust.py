@@ -240,3 +240,17 @@ def test_the_executive_summary_names_the_unreliable_channels_of_a_misspecified_f
     assert "social open" in html
     good = attr.assign_attrs(model_ok=1, unreliable_channels=[], criticism_reasons=[])
     assert "unreliable" not in executive_summary(Results(folder=tmp_path, attribution=good)).body
+
+
+def test_the_report_gives_each_channel_its_chance_of_any_effect(tmp_path: Path):
+    from workbench.report.executive import executive_summary
+    from workbench.report.results import Results
+
+    attr = xr.Dataset(
+        {"p_effect_positive": ("channel", [0.02, 1.0, 1.0, 0.97])},
+        coords={"channel": list(CHANNELS)},
+        attrs={"model_ok": 1},
+    )
+    html = executive_summary(Results(folder=tmp_path, attribution=attr)).body
+    assert "<strong>display</strong> (2%) may have no effect" in html
+    assert "social" not in html  # 97%: likely an effect, not named

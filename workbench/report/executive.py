@@ -135,15 +135,26 @@ def _summary_plan(plan: xr.Dataset) -> list[str]:
 
 def _attribution_criticism(attr: xr.Dataset) -> list[str]:
     """One warning sentence when the attribution model's own checks flag its credit
-    (attrs ``model_ok``, ``unreliable_channels``, ``criticism_reasons``)."""
+    (attrs ``model_ok``, ``unreliable_channels``, ``criticism_reasons``), and one naming the
+    channels that may have no effect at all (``p_effect_positive`` below one half)."""
+    items = []
+    if "p_effect_positive" in attr:
+        weak = attr["p_effect_positive"].to_series()
+        weak = weak[weak < 0.5]
+        if len(weak):
+            items.append(
+                "The data suggest "
+                + ", ".join(f"<strong>{esc(c)}</strong> ({esc(pct(p))})" for c, p in weak.items())
+                + " may have no effect on conversions at all (chance of any effect in brackets)."
+            )
     if attr.attrs.get("model_ok", 1) not in (0, False):
-        return []
+        return items
     channels = attr.attrs.get("unreliable_channels", [])
     channels = [channels] if isinstance(channels, str) else [str(c) for c in channels]
     reasons = attr.attrs.get("criticism_reasons", [])
     reasons = [reasons] if isinstance(reasons, str) else [str(r) for r in reasons]
     who = ", ".join(f"<strong>{esc(c)}</strong>" for c in channels) or "the channels"
-    return [
+    return items + [
         f'<span class="warn">The credit of {who} is unreliable: the model failed its own checks'
         + (f" ({esc('; '.join(reasons))})" if reasons else "")
         + ". Treat those numbers as rough until the model fits these data.</span>"

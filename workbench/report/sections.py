@@ -73,6 +73,10 @@ def channel_contribution(res: Results) -> Section:
         headers.append("Lost if removed")
     methods = [m for m in summaries.COMPARED_METHODS if m in credit]
     headers += [f"{m.replace('_', ' ').capitalize()} credit" for m in methods]
+    # P(effect > 0) per channel: the spike-and-slab's inclusion probability (attribution.nc)
+    p_effect = attr["p_effect_positive"].to_series() if "p_effect_positive" in attr else None
+    if p_effect is not None:
+        headers.insert(3, "Chance it has any effect")
     rows = []
     for channel, r in credit.iterrows():
         row = [
@@ -84,6 +88,9 @@ def channel_contribution(res: Results) -> Section:
             row.append(
                 with_interval(r["incremental"], r["incremental_lower"], r["incremental_upper"])
             )
+        if p_effect is not None:
+            # untested channels carry P = 1 (far from 0): shown as ">99%", never as certain
+            row.insert(3, esc(chance(min(float(p_effect.get(channel, float("nan"))), 0.999))))
         row += [f"{esc(num(r[m]))} ({esc(pct(r[f'{m}_share']))})" for m in methods]
         rows.append(row)
     body = (
@@ -91,7 +98,14 @@ def channel_contribution(res: Results) -> Section:
         "channels each journey saw, summed over journeys: it splits every conversion the channels "
         "caused, beyond the baseline, fairly among them. <em>Lost if removed</em> is the drop in "
         "conversions if the channel were switched off. Last-touch and Markov are the common "
-        "rules of thumb, shown for comparison.</p>"
+        "rules of thumb, shown for comparison."
+        + (
+            " <em>Chance it has any effect</em> is the posterior probability that the channel "
+            "changes conversions at all; below 95%, its interval starts at zero."
+            if p_effect is not None
+            else ""
+        )
+        + "</p>"
         + figure(figures.channel_credit(attr), "Bar chart of channel credit shares by method")
         + table(headers, rows)
     )
