@@ -252,6 +252,7 @@ if __name__ == "__main__":
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-peer", action="store_true")
     parser.add_argument("--no-geo", action="store_true")
+    parser.add_argument("--tag", default="", help="results file suffix: results<TAG>.json")
     parser.add_argument(
         "--markdown-only",
         action="store_true",

@@ -276,9 +276,7 @@ def simulate_media(world: str = "retail", seed: int = 1, geos: int = 0) -> Media
         [
             true_effect(
                 ch,
-                spend[:, c, :] / effect_scale[:, c, None] * size[:, None]
-                if geos
-                else spend[:, c, :],
+                spend[:, c, :] / effect_scale[:, c, None],
                 ch.max_effect * effect_scale[:, c],
             )
             for c, ch in enumerate(spec.channels)
@@ -349,14 +347,11 @@ def simulate_media(world: str = "retail", seed: int = 1, geos: int = 0) -> Media
         cf = spend[:, c, :].copy()
         cf[:, first : last + 1] = 0.0
         ch = spec.channels[c]
-        scale = spend[:, c, :] / effect_scale[:, c, None] * size[:, None] if geos else None
-        if geos:
-            cf_in = cf / effect_scale[:, c, None] * size[:, None]
-            actual = true_effect(ch, scale, ch.max_effect * effect_scale[:, c])
-            counter = true_effect(ch, cf_in, ch.max_effect * effect_scale[:, c])
-        else:
-            actual = true_effect(ch, spend[:, c, :], ch.max_effect * effect_scale[:, c])
-            counter = true_effect(ch, cf, ch.max_effect * effect_scale[:, c])
+        # Each geo's curve is in its own spend units (spend / effect scale), as in the data.
+        actual = true_effect(
+            ch, spend[:, c, :] / effect_scale[:, c, None], ch.max_effect * effect_scale[:, c]
+        )
+        counter = true_effect(ch, cf / effect_scale[:, c, None], ch.max_effect * effect_scale[:, c])
         true_lift = float((actual - counter)[:, first : last + 1].sum())
         se = LIFT_TEST_RELATIVE_SE * true_lift
         measured = true_lift + rng.normal(0, se)
