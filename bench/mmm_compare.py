@@ -227,6 +227,9 @@ def markdown(results: dict) -> str:
             )
             + f" ({' / '.join(keys)})"
         )
+    conf = results["worlds"].get("confounded", {})
+    if "workbench_uncalibrated" in conf:
+        lines += ["", _calibration_lines(conf)]
     if "geo" in results:
         g = results["geo"]["workbench"]
         lines += [
@@ -239,6 +242,27 @@ def markdown(results: dict) -> str:
             f"divergences {g['diagnostics']['divergences']}.",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _calibration_lines(entry: dict) -> str:
+    """How far the lift test moved each channel of the confounded world, against the width of
+    the calibrated 90% ROI interval (issue 14: the others may not get worse by more)."""
+    cal = entry["workbench"]
+    truth = entry["truth_roi"]
+    spend = json.loads((OUT / "confounded" / "truth.json").read_text())["spend"]
+    parts, worse = [], []
+    for i, c in enumerate(cal["channels"]):
+        width = (cal["contribution_q95"][i] - cal["contribution_q05"][i]) / spend[c]
+        before = abs(entry["workbench_uncalibrated"]["roi_mean"][i] - truth[c])
+        after = abs(cal["roi_mean"][i] - truth[c])
+        parts.append(f"{c} {before * 1000:.1f} -> {after * 1000:.1f} (width {width * 1000:.1f})")
+        if after - before > width:
+            worse.append(c)
+    return (
+        "Confounded world, |ROI error| per 1,000 of spend without -> with the lift test "
+        "(calibrated 90% interval width): " + "; ".join(parts) + ". Channels worse by more "
+        "than their interval width: " + (", ".join(worse) if worse else "none") + "."
+    )
 
 
 def main(quick: bool = False) -> str:
