@@ -141,3 +141,16 @@ def test_weekly_spend_is_the_same_on_duckdb_and_spark(duckdb_engine, spark_engin
     pd.testing.assert_frame_equal(
         _weekly(duckdb_engine, media_files), _weekly(spark_engine, media_files)
     )
+
+
+def test_user_level_conversions_are_counted_per_week_of_spend(tmp_path):
+    from workbench.pipelines.mmm import _weekly_tables
+
+    weeks = pd.date_range("2024-01-01", periods=3, freq="7D")  # Mondays
+    spend = pd.DataFrame({"channel": "tv", "period_start": weeks, "spend": [1.0, 2.0, 3.0]})
+    stamps = ["2024-01-01T09:00", "2024-01-07T23:59", "2024-01-08T00:00", "2024-01-20T12:00"]
+    conversions = pd.DataFrame({"user_id": ["a", "b", "c", "d"], "timestamp": stamps})
+    weekly, rows = _weekly_tables(spend, None, conversions, None, "duckdb")
+    counts = weekly["kpi"].sort_values("week")["conversions"].tolist()
+    assert counts == [2.0, 1.0, 1.0]
+    assert rows == {"spend": 3, "conversions": 4}
