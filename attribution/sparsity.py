@@ -124,11 +124,40 @@ def spike_and_slab(
     log_z = log_evidence(full)
     n_codes = code_table(len(ages)).shape[0]
     for c in channels:
-        kept_pairs = pairs[(pairs != c).all(axis=1)] if len(pairs) else pairs
-        stats = sufficient_stats(data, kept_pairs, n_codes, openers[openers != c])
+        keep_pair = (pairs != c).all(axis=1) if len(pairs) else np.zeros(0, dtype=bool)
+        stats = sufficient_stats(data, pairs[keep_pair], n_codes, openers[openers != c])
         reduced = build_model(stats, data.channels, ages, model.priors, zero_channels=[int(c)])
-        log_z_c = log_evidence(find_mode(reduced))
+        start = _warm_start(model.model_, full, reduced, int(c), openers != c, keep_pair)
+        log_z_c = log_evidence(find_mode(reduced, start))
         if np.isfinite(log_z) and np.isfinite(log_z_c):
             log_bf[c] = log_z - log_z_c
             p_in[c] = inclusion_probability(log_z, log_z_c, prior)
     return p_in, log_bf
+
+
+def _warm_start(full_model, full, reduced, channel: int, keep_opener, keep_pair):
+    """The full model's mode mapped onto the reduced model's unconstrained variables (channel
+    ``channel``'s effect, opening term and pairs dropped): a start near the reduced mode."""
+    values, offset = {}, 0
+    for v in full_model.value_vars:
+        size = int(np.size(full.point[v.name]))
+        values[v.name] = full.x[offset : offset + size]
+        offset += size
+    parts = []
+    point = reduced.initial_point()
+    for v in reduced.value_vars:
+        name = v.name
+        if name.startswith("beta_recent_free"):
+            arr = np.delete(
+                values.get(name.replace("beta_recent_free", "beta_recent"), []), channel
+            )
+        elif name.startswith("opening_selected"):
+            arr = np.asarray(values.get(name, []))[keep_opener[: len(values.get(name, []))]]
+        elif name.startswith("synergy"):
+            arr = np.asarray(values.get(name, []))[keep_pair]
+        else:
+            arr = np.asarray(values.get(name, []))
+        if np.size(arr) != np.size(point[name]):
+            return None
+        parts.append(np.ravel(arr))
+    return np.concatenate(parts) if parts else None
