@@ -40,7 +40,9 @@ TARGET_COVERAGE, TARGET_RELATIVE_ERROR = 0.80, 0.25
 ATTRIBUTION_DRAWS = 400
 
 
-def run_world(world: str, seed: int, users: int, folder: Path) -> pd.DataFrame:
+def run_world(
+    world: str, seed: int, users: int, folder: Path, oracle: bool = False
+) -> pd.DataFrame:
     """One world x seed: simulate, attribute, clv, plan; one row per allocation and metric."""
     from workbench.api import attribute, clv, plan
     from workbench.sim.budget import (
@@ -81,6 +83,15 @@ def run_world(world: str, seed: int, users: int, folder: Path) -> pd.DataFrame:
         seed=seed,
     )
     seconds = time.perf_counter() - started
+    plans = {"plan": result}
+    if oracle:
+        plans["oracle"] = plan(
+            oracle_attribution(folder / "attribution.nc", spec),
+            folder / "clv.nc",
+            folder / "spend.parquet",
+            scenarios=SCENARIOS,
+            seed=seed,
+        )
     names = [s["name"] for s in SCENARIOS] + [OPTIMISED]
     mult = np.vstack(
         [np.ones(result.sizes["channel"])]
@@ -93,24 +104,55 @@ def run_world(world: str, seed: int, users: int, folder: Path) -> pd.DataFrame:
         f"truth {dict(zip(worth, true_customer_value(spec)[:-1].round(0).tolist(), strict=True))}"
     )
     rows = []
-    for i, name in enumerate(names, start=1):
-        row = result.sel(scenario=name)
-        for metric in ("conversions", "value"):
-            true = float(truth[metric][i] - truth[metric][0])
-            rows.append(
-                {
-                    "world": world,
-                    "seed": seed,
-                    "allocation": name,
-                    "metric": metric,
-                    "true": true,
-                    "mean": float(row[f"delta_{metric}_mean"]),
-                    "lower": float(row[f"delta_{metric}_q05"]),
-                    "upper": float(row[f"delta_{metric}_q95"]),
-                    "seconds": seconds,
-                }
-            )
+    for method, planned in plans.items():
+        # The oracle is judged on the plan's allocations (its own optimum may differ).
+        truth_m = truth if method == "plan" else _truth_for(spec, users, seed, planned, names)
+        for i, name in enumerate(names, start=1):
+            row = planned.sel(scenario=name)
+            for metric in ("conversions", "value"):
+                rows.append(
+                    {
+                        "method": method,
+                        "world": world,
+                        "seed": seed,
+                        "allocation": name,
+                        "metric": metric,
+                        "true": float(truth_m[metric][i] - truth_m[metric][0]),
+                        "mean": float(row[f"delta_{metric}_mean"]),
+                        "lower": float(row[f"delta_{metric}_q05"]),
+                        "upper": float(row[f"delta_{metric}_q95"]),
+                        "seconds": seconds,
+                    }
+                )
     return pd.DataFrame(rows)
+
+
+def _truth_for(spec, users: int, seed: int, planned, names: list[str]) -> dict:
+    from workbench.sim.budget import true_allocation_outcomes
+
+    mult = np.vstack(
+        [np.ones(planned.sizes["channel"])]
+        + [planned["spend_multiplier"].sel(scenario=n).values for n in names]
+    )
+    return true_allocation_outcomes(spec, users, WEEKS, seed, mult)
+
+
+def oracle_attribution(path: Path, spec):
+    """attribution.nc with its posterior replaced by the world's TRUE conversion parameters
+    (every draw the same): what the plan says when the attribution model is exactly right,
+    so that the response model's own error shows apart from the attribution model's."""
+    from workbench.store import read_results
+
+    ds = read_results(path)
+    channels = [str(c) for c in ds["channel"].values]
+    true = {c: spec.scenario.channels[c] for c in channels}
+    shape = (ds.sizes["chain"], ds.sizes["draw"])
+    ds = ds.drop_vars([v for v in ("synergy",) if v in ds])
+    ds["baseline"] = (("chain", "draw"), np.full(shape, spec.scenario.intercept))
+    for name, attr in (("beta", "beta"), ("decay", "decay"), ("saturation", "saturation")):
+        values = np.array([getattr(true[c], attr) for c in channels])
+        ds[name] = (("chain", "draw", "channel"), np.broadcast_to(values, (*shape, len(values))))
+    return ds
 
 
 def summarise(table: pd.DataFrame) -> pd.DataFrame:
@@ -120,16 +162,17 @@ def summarise(table: pd.DataFrame) -> pd.DataFrame:
         relative_error=(table["mean"] - table["true"]).abs() / table["true"].abs(),
     )
     parts = []
-    for keys, group in [
-        *table.groupby(["metric", "world"]),
-        *((("conversions", "all"), g) for _, g in [(0, table[table.metric == "conversions"])]),
-        *((("value", "all"), g) for _, g in [(0, table[table.metric == "value"])]),
-    ]:
+    groups = [
+        *table.groupby(["method", "metric", "world"]),
+        *(((m, k, "all"), g) for (m, k), g in table.groupby(["method", "metric"])),
+    ]
+    for keys, group in groups:
         opt = group[group["allocation"] == OPTIMISED]
         parts.append(
             {
-                "metric": keys[0],
-                "world": keys[1],
+                "method": keys[0],
+                "metric": keys[1],
+                "world": keys[2],
                 "cases": len(group),
                 "coverage_90": group["inside"].mean(),
                 "median_relative_error": group["relative_error"].median(),
@@ -156,6 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", nargs="*", type=int, default=list(SEEDS))
     parser.add_argument("--users", type=int, default=None)
     parser.add_argument("--out", default=None, help="CSV of every case (optional)")
+    parser.add_argument(
+        "--oracle",
+        action="store_true",
+        help="also plan with the world's true conversion parameters (response model alone)",
+    )
     args = parser.parse_args(argv)
     worlds = args.worlds[:1] if args.quick else args.worlds
     seeds = args.seeds[:1] if args.quick else args.seeds
@@ -165,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     for world in worlds:
         for seed in seeds:
             with tempfile.TemporaryDirectory() as tmp:
-                frame = run_world(world, seed, users, Path(tmp))
+                frame = run_world(world, seed, users, Path(tmp), args.oracle)
             frames.append(frame)
             print(frame.drop(columns=["seconds"]).round(1).to_string(index=False), flush=True)
     table = pd.concat(frames, ignore_index=True)
@@ -174,7 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarise(table)
     print(f"\n{users:,} users x {WEEKS} weeks; {time.perf_counter() - started:,.0f} s in all")
     print(markdown(summary))
-    conv = summary[(summary.metric == "conversions") & (summary.world == "all")].iloc[0]
+    conv = summary[
+        (summary.method == "plan") & (summary.metric == "conversions") & (summary.world == "all")
+    ].iloc[0]
     ok = (
         conv["coverage_90"] >= TARGET_COVERAGE
         and conv["median_relative_error"] <= TARGET_RELATIVE_ERROR

@@ -515,3 +515,34 @@ def test_customer_value_is_first_order_plus_clv_with_the_sampling_error_of_a_mea
     expected_sd = np.std(per_customer, ddof=1) / np.sqrt(30)
     np.testing.assert_allclose(draws.std(axis=0), expected_sd, rtol=0.03)
     np.testing.assert_allclose(draws.mean(axis=0), worth, rtol=0.01)
+
+
+def test_single_channel_journeys_check_who_newly_reached_people_are_like():
+    from workbench.planning.response import single_channel_check
+
+    ds = standin_attribution()
+    hazard = model_hazard(ds[["baseline", "beta", "decay", "saturation"]], ds["pattern_counts"])
+    n = 20.0 * ds["pattern_n_journeys"].values  # enough journeys for a sharp check
+    # Conversions drawn from the stand-in's own mean model: the check must find them fitting.
+    h, _ = hazard.parts(np.ones((hazard.n_samples, len(CHANNELS))))
+    p = -np.expm1(-h).mean(axis=0)
+    rng = np.random.default_rng(1)
+    converted = rng.binomial(n.astype(int), p).astype(float)
+    check = single_channel_check(hazard, n, converted, CHANNELS, seed=0)
+    observed, lo, hi = (
+        check[v].values
+        for v in (
+            "single_channel_observed",
+            "single_channel_expected_lower",
+            "single_channel_expected_upper",
+        )
+    )
+    assert np.all(check["single_channel_journeys"].values > 2000)
+    assert np.all((lo <= observed) & (observed <= hi))
+    # Single-search journeys converting three times as often as the model says: flagged.
+    only_search = (hazard.codes[:, 2] > 0) & (hazard.codes[:, :2].sum(axis=1) == 0)
+    inflated = np.where(only_search, np.minimum(3 * converted, n), converted)
+    check = single_channel_check(hazard, n, inflated, CHANNELS, seed=0)
+    assert check["single_channel_observed"].values[2] > check[
+        "single_channel_expected_upper"
+    ].values[2]

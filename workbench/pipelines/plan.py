@@ -18,7 +18,8 @@ plan.nc:
 - ``new_reach(scenario, channel)``: people not reached now whom the scenario reaches;
 - touch curves ``reach_k(draw, channel)``, ``reach_a``, ``reach_*_map(channel)``; the audience
   (reach and frequency) ``audience_m``, ``audience_k``, ``audience_size(draw, channel)``,
-  ``audience_reached(channel)`` and its weekly check ``audience_check_*(channel)``;
+  ``audience_reached(channel)`` and its weekly check ``audience_check_*(channel)``; the check
+  of who the newly reached are like, ``single_channel_observed`` / ``_expected`` (+ bounds);
   ``customer_value(draw, channel)``;
 - attrs: provenance (settings incl. budget, objective, bounds), ``optimiser_converged``,
   ``optimiser_message``, ``optimiser_objective``, ``value_source``, ``spend_window_days``.
@@ -264,7 +265,7 @@ def _evaluate(inputs: _Inputs, model, plan_list) -> xr.Dataset:
 
 def _curves_and_kpis(inputs: _Inputs, model, reach: xr.Dataset, clv_c: np.ndarray) -> xr.Dataset:
     from workbench.planning import kpis
-    from workbench.planning.response import response_curves
+    from workbench.planning.response import response_curves, single_channel_check
 
     # Media-mix hook (issue 13): where mmm.nc also covers a channel, its response on the same
     # ``multiplier`` grid goes beside these as ``mmm_response_conversions(channel, multiplier,
@@ -275,6 +276,16 @@ def _curves_and_kpis(inputs: _Inputs, model, reach: xr.Dataset, clv_c: np.ndarra
     if periods is not None:
         ds = ds.merge(periods)
     ds = ds.merge(reach)  # reach draws pair one-to-one with the posterior samples kept
+    if "pattern_n_conversions" in inputs.attr_ds:
+        ds = ds.merge(
+            single_channel_check(
+                model.hazard,
+                inputs.attr_ds["pattern_n_journeys"].values.astype(float),
+                inputs.attr_ds["pattern_n_conversions"].values.astype(float),
+                inputs.channels,
+                seed=0,
+            )
+        )
     ds["customer_value"] = (
         ("draw", "channel"),
         clv_c,

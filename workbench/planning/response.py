@@ -55,8 +55,8 @@ class ModelHazard:
     pattern))``: the hazard of every pattern when channel ``c``'s exposure is multiplied by
     ``scale_c``, and each channel's part of ``H - baseline`` (``beta_c s_c`` plus half of each
     synergy term it is in; the parts sum to ``H - baseline``). ``baseline`` (sample,);
-    ``code_part`` (sample, channel, code): ``beta_c s_c`` of a journey with only this channel's
-    touches, per code; ``codes`` (pattern, channel) the patterns' per-channel codes.
+    ``code_part`` (sample, channel, code): ``beta_c s_c`` (+ the channel's opening term) of a
+    journey with only this channel's touches, per code; ``codes`` (pattern, channel) the patterns' per-channel codes.
     """
 
     parts: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -108,8 +108,11 @@ def model_hazard(
     first = counts.coords.get("pattern_first_channel")
     parts, _ = hazard_parts(posterior, counts, first, keep)
 
+    # A journey with only channel c's touches: beta_c s_c(code) plus c's opening term (it
+    # opened the journey; zero without roles).
     unit = np.expm1(-theta * code_exposure) / np.expm1(-theta)
-    return ModelHazard(parts, baseline, unit * beta[..., None], codes)
+    opening = draws.opening[keep][..., None]
+    return ModelHazard(parts, baseline, unit * beta[..., None] + opening, codes)
 
 
 def new_reach_mix(counts: xr.DataArray, n_journeys: np.ndarray, cap: int) -> np.ndarray:
@@ -136,6 +139,49 @@ def new_reach_mix(counts: xr.DataArray, n_journeys: np.ndarray, cap: int) -> np.
                     mix[c, j] = mix[c, j - 1]
         mix[c] /= mix[c].sum(axis=1, keepdims=True)
     return mix
+
+
+def single_channel_check(
+    hazard: ModelHazard,
+    n_journeys: np.ndarray,
+    n_conversions: np.ndarray,
+    channels: Sequence[str],
+    seed: int,
+) -> xr.Dataset:
+    """The data's say on assumption (b) of the response model (newly reached people are like
+    the untouched baseline plus one channel): the journeys that saw only channel ``c`` are such
+    people; their observed conversions against the model's expectation.
+
+    Returns ``single_channel_journeys(channel)``, ``single_channel_observed(channel)`` and
+    ``single_channel_expected(channel)`` (posterior mean) with a 90% posterior predictive
+    interval ``single_channel_expected_lower`` / ``_upper`` (Poisson noise per draw).
+    """
+    from posterior_tools.settings import INTERVAL_QUANTILES
+
+    rng = np.random.default_rng(seed)
+    present = hazard.codes > 0  # (pattern, channel)
+    only = present & (present.sum(axis=1, keepdims=True) == 1)
+    n_c = len(channels)
+    journeys, observed = np.zeros(n_c), np.zeros(n_c)
+    expected = np.zeros((hazard.n_samples, n_c))
+    h0 = hazard.baseline[:, None]
+    for c in range(n_c):
+        rows = np.flatnonzero(only[:, c])
+        journeys[c] = n_journeys[rows].sum()
+        observed[c] = n_conversions[rows].sum()
+        p = -np.expm1(-(h0 + hazard.code_part[:, c, hazard.codes[rows, c]]))
+        expected[:, c] = p @ n_journeys[rows]
+    lo, hi = np.quantile(rng.poisson(expected), INTERVAL_QUANTILES, axis=0)
+    return xr.Dataset(
+        {
+            "single_channel_journeys": ("channel", journeys),
+            "single_channel_observed": ("channel", observed),
+            "single_channel_expected": ("channel", expected.mean(axis=0)),
+            "single_channel_expected_lower": ("channel", lo),
+            "single_channel_expected_upper": ("channel", hi),
+        },
+        coords={"channel": list(channels)},
+    )
 
 
 @dataclass
