@@ -56,7 +56,8 @@ class ModelHazard:
     ``scale_c``, and each channel's part of ``H - baseline`` (``beta_c s_c`` plus half of each
     synergy term it is in; the parts sum to ``H - baseline``). ``baseline`` (sample,);
     ``code_part`` (sample, channel, code): ``beta_c s_c`` (+ the channel's opening term) of a
-    journey with only this channel's touches, per code; ``codes`` (pattern, channel) the patterns' per-channel codes.
+    journey with only this channel's touches, per code; ``codes`` (pattern, channel) the
+    patterns' per-channel codes.
     """
 
     parts: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
