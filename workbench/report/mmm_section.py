@@ -85,8 +85,8 @@ def mmm_section(ds: xr.Dataset) -> Section:
     body += figure(
         response_curves_figure(ds),
         "Response curves with intervals",
-        f"Conversions per week at a steady weekly spend; shaded {LABEL}s; the dot marks the "
-        "average weekly spend in the data.",
+        f"Conversions per week at a steady weekly spend; shaded {LABEL}s; the line marks each "
+        "channel's average weekly spend in the data.",
     )
     body += _lift_tests_html(ds)
     return Section("mmm", "Media mix: offline and online channels from weekly spend", body)
@@ -226,28 +226,28 @@ def contribution_over_time_figure(ds: xr.Dataset) -> Figure:
 
 
 def response_curves_figure(ds: xr.Dataset) -> Figure:
-    """Each channel's conversions per week against steady weekly spend, with intervals."""
+    """Each channel's conversions per week against steady weekly spend as a multiple of its
+    average weekly spend in the data (channels spend on very different scales), with intervals."""
     fig = new_figure()
     ax = fig.add_subplot()
     curves = ds["response_curve"]
     lo, hi = (curves.quantile(q, ("chain", "draw")) for q in INTERVAL_QUANTILES)
     mean = curves.mean(("chain", "draw"))
+    x = ds["spend_level"].values
     for i, c in enumerate(ds["channel"].values):
         colour = COLOURS[i % len(COLOURS)]
-        x = ds["response_spend"].sel(channel=c).values
-        ax.plot(x, mean.sel(channel=c).values, color=colour, label=text(c))
+        style = "-" if i < len(COLOURS) else "--"
+        ax.plot(x, mean.sel(channel=c).values, style, color=colour, label=text(c))
         ax.fill_between(
             x,
             lo.sel(channel=c).values,
             hi.sel(channel=c).values,
             color=colour,
-            alpha=0.15,
+            alpha=0.12,
             linewidth=0,
         )
-        at = ds["response_spend"].sel(channel=c, spend_level=1.0).values
-        ax.plot([at], [float(mean.sel(channel=c, spend_level=1.0))], "o", color=colour)
-    ax.set_xscale("symlog", linthresh=1.0)
-    ax.set_xlabel("weekly spend")
+    ax.axvline(1.0, color="#999999", linewidth=0.8)
+    ax.set_xlabel("steady weekly spend / the channel's average weekly spend")
     ax.set_ylabel("conversions per week")
     ax.legend(ncol=3, fontsize="small")
     return fig
