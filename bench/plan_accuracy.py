@@ -50,7 +50,9 @@ def run_world(
         simulate_budget,
         true_allocation_outcomes,
         true_customer_value,
+        with_true_parameters,
     )
+    from workbench.store import read_results
 
     spec = get_world(world)
     tables = simulate_budget(spec, users, WEEKS, seed)
@@ -86,7 +88,7 @@ def run_world(
     plans = {"plan": result}
     if oracle:
         plans["oracle"] = plan(
-            oracle_attribution(folder / "attribution.nc", spec),
+            with_true_parameters(read_results(folder / "attribution.nc"), spec),
             folder / "clv.nc",
             folder / "spend.parquet",
             scenarios=SCENARIOS,
@@ -135,24 +137,6 @@ def _truth_for(spec, users: int, seed: int, planned, names: list[str]) -> dict:
         + [planned["spend_multiplier"].sel(scenario=n).values for n in names]
     )
     return true_allocation_outcomes(spec, users, WEEKS, seed, mult)
-
-
-def oracle_attribution(path: Path, spec):
-    """attribution.nc with its posterior replaced by the world's TRUE conversion parameters
-    (every draw the same): what the plan says when the attribution model is exactly right,
-    so that the response model's own error shows apart from the attribution model's."""
-    from workbench.store import read_results
-
-    ds = read_results(path)
-    channels = [str(c) for c in ds["channel"].values]
-    true = {c: spec.scenario.channels[c] for c in channels}
-    shape = (ds.sizes["chain"], ds.sizes["draw"])
-    ds = ds.drop_vars([v for v in ("synergy",) if v in ds])
-    ds["baseline"] = (("chain", "draw"), np.full(shape, spec.scenario.intercept))
-    for name, attr in (("beta", "beta"), ("decay", "decay"), ("saturation", "saturation")):
-        values = np.array([getattr(true[c], attr) for c in channels])
-        ds[name] = (("chain", "draw", "channel"), np.broadcast_to(values, (*shape, len(values))))
-    return ds
 
 
 def summarise(table: pd.DataFrame) -> pd.DataFrame:

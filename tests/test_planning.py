@@ -543,6 +543,7 @@ def test_single_channel_journeys_check_who_newly_reached_people_are_like():
     only_search = (hazard.codes[:, 2] > 0) & (hazard.codes[:, :2].sum(axis=1) == 0)
     inflated = np.where(only_search, np.minimum(3 * converted, n), converted)
     check = single_channel_check(hazard, n, inflated, CHANNELS, seed=0)
-    assert check["single_channel_observed"].values[2] > check[
-        "single_channel_expected_upper"
-    ].values[2]
+    assert (
+        check["single_channel_observed"].values[2]
+        > check["single_channel_expected_upper"].values[2]
+    )

@@ -36,6 +36,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from workbench.sim.journeys import (
     STREAM_CONVERT,
@@ -289,6 +290,22 @@ def true_allocation_outcomes(
             value[a] += (cr.p_full @ clv[acquisition(cr.shapley)]) / n_reps
             reached[a] += (exp_ > 0).sum(axis=0) / n_reps
     return {"conversions": conv, "value": value, "reached": reached}
+
+
+def with_true_parameters(attribution: xr.Dataset, spec: BudgetWorld) -> xr.Dataset:
+    """attribution.nc results with the posterior replaced by the world's TRUE conversion
+    parameters (every draw the same, no synergy, no opening terms): what a plan says when the
+    attribution model is exactly right, so the response model's own error shows apart from the
+    attribution model's."""
+    ds = attribution.drop_vars([v for v in ("synergy", "opening") if v in attribution])
+    channels = [str(c) for c in ds["channel"].values]
+    true = [spec.scenario.channels[c] for c in channels]
+    shape = (ds.sizes["chain"], ds.sizes["draw"])
+    ds["baseline"] = (("chain", "draw"), np.full(shape, spec.scenario.intercept))
+    for name in ("beta", "decay", "saturation"):
+        values = np.array([getattr(ch, name) for ch in true])
+        ds[name] = (("chain", "draw", "channel"), np.broadcast_to(values, (*shape, len(values))))
+    return ds
 
 
 def _timestamps(days: np.ndarray) -> np.ndarray:
