@@ -11,22 +11,22 @@ import attribution
 import clv
 from workbench import api
 
+OUR_PACKAGES = {"attribution", "clv", "posterior_tools", "workbench"}
+
 
 def _public_callables(module) -> list[tuple[str, object]]:
     names = getattr(module, "__all__", None) or [n for n in vars(module) if not n.startswith("_")]
     found = []
     for name in names:
         obj = getattr(module, name)
+        if getattr(obj, "__module__", "").split(".")[0] not in OUR_PACKAGES:
+            continue  # imported from elsewhere (pathlib.Path, typing), not our API
         if inspect.isclass(obj):
             found.append((f"{module.__name__}.{name}", obj))
             for meth, fn in vars(obj).items():
-                if not meth.startswith("_") and callable(fn):
+                if not meth.startswith("_") and inspect.isfunction(fn):
                     found.append((f"{module.__name__}.{name}.{meth}", fn))
-        elif inspect.isfunction(obj) and getattr(obj, "__module__", "").split(".")[0] in {
-            "attribution",
-            "clv",
-            "workbench",
-        }:
+        elif inspect.isfunction(obj):
             found.append((f"{module.__name__}.{name}", obj))
     return found
 
