@@ -21,6 +21,8 @@ def _public_callables(module) -> list[tuple[str, object]]:
         obj = getattr(module, name)
         if getattr(obj, "__module__", "").split(".")[0] not in OUR_PACKAGES:
             continue  # imported from elsewhere (pathlib.Path, typing), not our API
+        if inspect.isclass(obj) and issubclass(obj, BaseException):
+            continue  # error types: their signature is Exception's
         if inspect.isclass(obj):
             found.append((f"{module.__name__}.{name}", obj))
             for meth, fn in vars(obj).items():
