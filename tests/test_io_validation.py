@@ -4,7 +4,6 @@ with timestamps as days since 1970-01-01 UTC."""
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 import types
@@ -446,11 +445,6 @@ def _assert_one_line_exit_2(result: subprocess.CompletedProcess, *parts: str) ->
         assert part in lines[0]
 
 
-def _needs_command(name: str) -> None:
-    if importlib.util.find_spec(f"workbench.commands.{name}") is None:
-        pytest.skip(f"workbench/commands/{name}.py does not exist yet")
-
-
 def test_the_demo_refuses_a_bad_size_and_leaves_the_workdir_untouched(tmp_path):
     existing = tmp_path / "results" / "clv.nc"
     existing.parent.mkdir()
@@ -463,7 +457,6 @@ def test_the_demo_refuses_a_bad_size_and_leaves_the_workdir_untouched(tmp_path):
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_clv_with_a_negative_amount_exits_2_and_keeps_the_previous_output(tmp_path, fmt):
-    _needs_command("clv")
     frame = _transactions(6).assign(amount=[1.0, 2.0, 3.0, -4.0, 5.0, 6.0])
     path = tmp_path / f"orders.{fmt}"
     frame.to_csv(path, index=False) if fmt == "csv" else frame.to_parquet(path, index=False)
@@ -475,13 +468,11 @@ def test_clv_with_a_negative_amount_exits_2_and_keeps_the_previous_output(tmp_pa
 
 
 def test_clv_with_a_missing_file_exits_2(tmp_path):
-    _needs_command("clv")
     result = _workbench("clv", "--transactions", str(tmp_path / "nope.csv"))
     _assert_one_line_exit_2(result, "nope.csv", "not found")
 
 
 def test_clv_with_holdout_before_calibration_exits_2(tmp_path):
-    _needs_command("clv")
     path = tmp_path / "t.csv"
     _transactions(4).to_csv(path, index=False)
     result = _workbench(
@@ -500,7 +491,6 @@ def test_clv_with_holdout_before_calibration_exits_2(tmp_path):
 
 
 def test_attribute_with_a_misspelt_column_exits_2_and_keeps_the_previous_output(tmp_path):
-    _needs_command("attribute")
     tp = tmp_path / "tp.csv"
     tp.write_text("user_id,timestmp,channel\nu1,2024-01-01,search\n")
     cv = tmp_path / "cv.csv"
