@@ -130,7 +130,9 @@ def score(result: dict, truth: dict) -> dict:
     }
 
 
-def run(worlds: tuple[str, ...], seed: int, peer: bool, geo: bool, tag: str = "") -> dict:
+def run(
+    worlds: tuple[str, ...], seed: int, peer: bool, geo: bool, tag: str = "", ours: bool = True
+) -> dict:
     results: dict = {"seed": seed, "worlds": {}}
     store = OUT / f"results{tag}.json"
     for world in worlds:
@@ -138,10 +140,11 @@ def run(worlds: tuple[str, ...], seed: int, peer: bool, geo: bool, tag: str = ""
         truth = json.loads((folder / "truth.json").read_text())
         lift = world == "confounded"
         entry: dict = {"truth_roi": truth["roi"]}
-        print(f"[mmm bench] {world}: workbench", file=sys.stderr, flush=True)
-        entry["workbench"] = _ours(folder, "workbench", lift)
-        entry["workbench"]["score"] = score(entry["workbench"], truth)
-        if lift:
+        if ours:
+            print(f"[mmm bench] {world}: workbench", file=sys.stderr, flush=True)
+            entry["workbench"] = _ours(folder, "workbench", lift)
+            entry["workbench"]["score"] = score(entry["workbench"], truth)
+        if ours and lift:
             un = {**entry["workbench"], **entry["workbench"]["uncalibrated"]}
             entry["workbench_uncalibrated"] = {
                 "score": score(un, truth),
@@ -265,6 +268,20 @@ def _calibration_lines(entry: dict) -> str:
     )
 
 
+def merge(tags: list[str]) -> dict:
+    """One results dict from several runs' files (``results<TAG>.json``), world by world and
+    model by model (a run that split the models over processes)."""
+    merged: dict = {"worlds": {}}
+    for tag in tags:
+        part = json.loads((OUT / f"results{tag}.json").read_text())
+        merged.setdefault("seed", part["seed"])
+        for world, entry in part["worlds"].items():
+            merged["worlds"].setdefault(world, {}).update(entry)
+        if "geo" in part:
+            merged["geo"] = part["geo"]
+    return merged
+
+
 def main(quick: bool = False) -> str:
     worlds = ("retail",) if quick else WORLDS
     return markdown(run(worlds, seed=1, peer=True, geo=not quick))
@@ -276,6 +293,10 @@ if __name__ == "__main__":
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-peer", action="store_true")
     parser.add_argument("--no-geo", action="store_true")
+    parser.add_argument("--no-ours", action="store_true", help="run the peer only")
+    parser.add_argument(
+        "--merge", nargs="*", default=None, help="with --markdown-only: results tags to merge"
+    )
     parser.add_argument("--tag", default="", help="results file suffix: results<TAG>.json")
     parser.add_argument(
         "--markdown-only",
@@ -284,9 +305,16 @@ if __name__ == "__main__":
     )
     args = parser.parse_args()
     if args.markdown_only:
-        print(markdown(json.loads((OUT / f"results{args.tag}.json").read_text())))
+        print(markdown(merge([args.tag, *(args.merge or [])])))
     else:
         started = time.perf_counter()
-        res = run(tuple(args.worlds), args.seed, not args.no_peer, not args.no_geo, args.tag)
+        res = run(
+            tuple(args.worlds),
+            args.seed,
+            not args.no_peer,
+            not args.no_geo,
+            args.tag,
+            not args.no_ours,
+        )
         print(markdown(res))
         print(f"[mmm bench] done in {time.perf_counter() - started:.0f} s", file=sys.stderr)
