@@ -9,6 +9,10 @@ world's parameters (``true_allocation_outcomes``). The table reports, per world 
 the share of 90% intervals that hold the true change, and the median absolute error of the
 plan's mean change relative to the true change.
 
+``--oracle`` also plans with the world's true conversion parameters in place of the posterior
+(the response model's error without the attribution model's); ``--reach`` checks only the
+audience (reach and frequency) model against each world's re-drawn touches.
+
 Run: ``nice -n 10 python -m bench.plan_accuracy`` (``--quick`` for a smoke run: one world,
 one seed, fewer users; ``--worlds``/``--seeds``/``--users`` to choose).
 """
@@ -139,6 +143,67 @@ def _truth_for(spec, users: int, seed: int, planned, names: list[str]) -> dict:
     return true_allocation_outcomes(spec, users, WEEKS, seed, mult)
 
 
+REACH_MULTIPLIERS = (0.5, 1.5, 2.0, 3.0)
+REACH_CHANNELS = ("display", "email", "paid_search")
+
+
+def reach_check(world: str, seed: int, users: int) -> pd.DataFrame:
+    """The audience model alone against the world: fit (m, k) to every user's touches of a
+    channel in the lookback before their decision (the simulator's own journeys, no SQL, no
+    attribution), scale the channel's spend, and compare the people newly reached (or lost)
+    and the touches per kept person with the world's re-drawn touches."""
+    from attribution.settings import COUNT_CAP, DEFAULT_LOOKBACK_DAYS
+    from workbench.planning.audience import fit_channel_audience, reach_frequency
+    from workbench.sim.budget import get_world, make_budget_world
+    from workbench.sim.journeys import draw_touches
+    from workbench.sim.scenarios import CHANNELS
+    from workbench.sim.spend import touch_counts
+
+    w = make_budget_world(get_world(world), users, WEEKS, seed, with_credit=False)
+
+    def counts(touches) -> np.ndarray:
+        age = w.decision[touches.user] - touches.time
+        keep = (age > 0) & (age <= DEFAULT_LOOKBACK_DAYS)
+        flat = touches.user[keep].astype(np.int64) * len(CHANNELS) + touches.channel[keep]
+        return np.bincount(flat, minlength=users * len(CHANNELS)).reshape(users, -1)
+
+    now = counts(w.touches)
+    rows = []
+    for name in REACH_CHANNELS:
+        c = CHANNELS.index(name)
+        weight = np.zeros((3 * COUNT_CAP + 1, 2))
+        weight[:, 0] = np.bincount(np.minimum(now[:, c], 3 * COUNT_CAP), minlength=len(weight))
+        theta, _ = fit_channel_audience(weight, COUNT_CAP)
+        m, k = np.exp(theta)
+        reached = now[:, c] > 0
+        size = reached.sum() / -np.expm1(-k * np.log1p(m / k))
+        for mult in REACH_MULTIPLIERS:
+            factor = np.ones(len(CHANNELS))
+            factor[c] = mult
+            n = touch_counts(w.reach, w.spend * factor[:, None], w.count_uniforms)
+            then = counts(draw_touches(w.population, n, w.stages, w.seed, w.rep, w.follows))
+            ratio = then[:, c].sum() / now[:, c].sum()
+            lost, scale, new = reach_frequency(
+                np.array([ratio]), np.array([m]), np.array([k]), np.array([size]), 60
+            )
+            kept = reached & (then[:, c] > 0)
+            rows.append(
+                {
+                    "world": world,
+                    "channel": name,
+                    "spend": mult,
+                    "touch_ratio": ratio,
+                    "new_reach_model": float(new.sum()),
+                    "new_reach_true": int(((now[:, c] == 0) & (then[:, c] > 0)).sum()),
+                    "lost_model": float(lost[0] * reached.sum()),
+                    "lost_true": int((reached & (then[:, c] == 0)).sum()),
+                    "touches_per_kept_model": float(scale[0]),
+                    "touches_per_kept_true": then[kept, c].sum() / now[kept, c].sum(),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
 def summarise(table: pd.DataFrame) -> pd.DataFrame:
     """Coverage and median relative error per world and metric, and over all worlds."""
     table = table.assign(
@@ -188,10 +253,19 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also plan with the world's true conversion parameters (response model alone)",
     )
+    parser.add_argument(
+        "--reach",
+        action="store_true",
+        help="only check the audience (reach and frequency) model against the worlds",
+    )
     args = parser.parse_args(argv)
     worlds = args.worlds[:1] if args.quick else args.worlds
     seeds = args.seeds[:1] if args.quick else args.seeds
     users = args.users or (QUICK_USERS if args.quick else USERS)
+    if args.reach:
+        table = pd.concat([reach_check(w, seeds[0], users) for w in worlds], ignore_index=True)
+        print(markdown(table))
+        return 0
     frames = []
     started = time.perf_counter()
     for world in worlds:
