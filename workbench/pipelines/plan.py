@@ -46,6 +46,9 @@ OPTIMISER_DRAWS = 60
 MODEL_PARAMETERS = ("baseline", "beta", "decay", "saturation", "synergy")
 #: Optimiser objectives: the mean or a lower quantile (``q10``) of the value gained.
 DEFAULT_OBJECTIVE = "mean"
+#: A scenario beats current in a draw only by more than this share of the current outcome: a
+#: change left at rounding noise (channels with no effect in that draw) is a tie, not a win.
+TIE_RTOL = 1e-9
 
 
 @dataclass
@@ -97,6 +100,7 @@ def plan(
     plan_list.append(best.scenario)
     ds = _evaluate(inputs, model, plan_list)
     ds = ds.merge(_curves_and_kpis(inputs, model, reach, clv_c))
+    ds = ds.merge(_planner_payload(inputs, model, samples))
     ds.attrs = _provenance(
         locals_=dict(attribution=attribution, clv=clv, spend=spend, scenarios=scenarios),
         inputs=inputs,
@@ -263,6 +267,14 @@ def _evaluate(inputs: _Inputs, model, plan_list) -> xr.Dataset:
     return ds
 
 
+def _planner_payload(inputs: _Inputs, model, samples: np.ndarray) -> xr.Dataset:
+    """The response model as compact data for the planner page (``planner_*`` variables)."""
+    from workbench.planning.payload import response_payload
+
+    attr = inputs.attr_ds
+    return response_payload(model, _parameters(attr), attr["pattern_counts"], samples)
+
+
 def _curves_and_kpis(inputs: _Inputs, model, reach: xr.Dataset, clv_c: np.ndarray) -> xr.Dataset:
     from workbench.planning import kpis
     from workbench.planning.response import response_curves, single_channel_check
@@ -371,10 +383,10 @@ def _scenario_dataset(plan_list, channels, spend_mat, mult, conv, value) -> xr.D
         "value": (("scenario", "draw"), value, {"units": "currency (CLV)"}),
         "p_beats_current": (
             "scenario",
-            (d_val > 0).mean(axis=1),
+            (d_val > TIE_RTOL * np.abs(value[0])).mean(axis=1),
             {"description": "posterior probability that the scenario's value exceeds current"},
         ),
-        "p_more_conversions": ("scenario", (d_conv > 0).mean(axis=1)),
+        "p_more_conversions": ("scenario", (d_conv > TIE_RTOL * np.abs(conv[0])).mean(axis=1)),
         "description": ("scenario", [s.description for s in plan_list]),
     }
     for name, delta in (("delta_conversions", d_conv), ("delta_value", d_val)):

@@ -9,8 +9,9 @@ from workbench.errors import InputError
 
 def report(results_dir: str | Path = "results", out_dir: str | Path = "reports") -> Path:
     """Render ``out_dir/report.html`` from the attribution.nc, clv.nc and plan.nc found in
-    ``results_dir``. A missing file leaves its sections saying so; no results at all, or a
-    results folder that does not exist, raises :class:`InputError`. Returns the report's path.
+    ``results_dir`` (and ``out_dir/planner.html`` when plan.nc carries the planner's data). A
+    missing file leaves its sections saying so; no results at all, or a results folder that
+    does not exist, raises :class:`InputError`. Returns the report's path.
     """
     from workbench.report.render import write_report
     from workbench.report.results import RESULT_FILES, load_results
@@ -24,4 +25,9 @@ def report(results_dir: str | Path = "results", out_dir: str | Path = "reports")
     res = load_results(folder)
     if not res.available():
         raise InputError(f"no results found; expected at least one of {expected}", file=str(folder))
-    return write_report(res, out_dir)
+    path = write_report(res, out_dir)
+    from workbench.report.planner import has_payload, write_planner
+
+    if has_payload(res.plan):  # the planner page beside the report (its link points here)
+        write_planner(res.plan, out_dir, source=res.files["plan"].name)
+    return path

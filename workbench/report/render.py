@@ -39,10 +39,22 @@ def render_html(res: Results, *, generated: dt.datetime | None = None) -> str:
         f"<title>{esc(TITLE)}</title><style>{CSS_FILE.read_text(encoding='utf-8')}</style>"
         "</head><body><main>"
         f"<header><h1>{esc(TITLE)}</h1><p>Generated {esc(when)} from {sources} "
-        f"in {esc(res.folder.name or str(res.folder))}.</p></header>"
+        f"in {esc(res.folder.name or str(res.folder))}.</p>{_planner_link(res)}</header>"
         f"<nav>{nav}</nav>"
         + "".join(s.html() for s in sections)
         + f"<footer>workbench {esc(__version__)}</footer></main></body></html>\n"
+    )
+
+
+def _planner_link(res: Results) -> str:
+    """A plain relative link to the planner page written beside the report (no fetch)."""
+    from workbench.report.planner import PLANNER_NAME, has_payload
+
+    if not has_payload(res.plan):
+        return ""
+    return (
+        f'<p>Try budget splits in the <a href="{esc(PLANNER_NAME)}">budget planner</a> '
+        "(a page beside this report).</p>"
     )
 
 
