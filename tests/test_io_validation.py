@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import types
 
 import numpy as np
 import pandas as pd
@@ -397,25 +396,13 @@ def test_ordered_or_open_periods_pass():
 # --- the command line ------------------------------------------------------------------------
 
 
-def test_the_cli_runner_prints_input_errors_as_one_line_and_exits_2(
-    monkeypatch, capsys, tmp_inputs
-):
-    """``workbench.cli._run`` for any command: a real validation failure, one line, exit 2."""
+def test_the_cli_runner_prints_input_errors_as_one_line_and_exits_2(capsys, tmp_inputs):
+    """``workbench.cli._call`` for any command: a real validation failure, one line, exit 2."""
     from workbench import cli
 
     bad = tmp_inputs("t.csv", "customer_id,timestamp,amount\nc1,2024-01-01,-4\n")
-    command = types.ModuleType("workbench.commands._validation_probe")
-
-    def run(transactions):
-        from workbench.io import validate
-
-        validate("transactions", transactions)
-
-    command.run = run
-    monkeypatch.setitem(sys.modules, "workbench.commands._validation_probe", command)
-
     with pytest.raises(SystemExit) as exit_info:
-        cli._run("_validation_probe", transactions=str(bad))
+        cli._call("clv", transactions=str(bad))
 
     assert exit_info.value.code == cli.EXIT_BAD_INPUT == 2
     out, err = capsys.readouterr()

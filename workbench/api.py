@@ -355,19 +355,35 @@ def experiment_size(
     )
 
 
-def simulate(users: int = 20_000, weeks: int = 12, scenario: str = "default", seed: int = 1):
-    """Simulated journeys, conversions, repeat purchases and spend with known truth.
+def simulate(
+    users: int = 20_000,
+    weeks: int = 12,
+    scenario: str = "default",
+    seed: int = 1,
+    out_dir: str | os.PathLike | None = None,
+    fmt: str = "parquet",
+):
+    """Simulated journeys, conversions, repeat purchases, spend, surveys and journey stages with
+    known truth.
 
     Args:
         users: users who receive touches (unreached users who buy organically come on top).
         weeks: weeks of touches and spend (repeat purchases run 52 weeks beyond).
-        scenario: shape of the true conversion model: default, additive, logistic, awareness.
+        scenario: shape of the true conversion model (``workbench simulate --help`` lists them).
         seed: random seed; the same arguments give the same data.
+        out_dir: when given, write every table (``fmt``: parquet or csv) and truth.json there.
+        fmt: file format of the written tables.
 
     Returns:
         ``workbench.simulate.SimulatedData`` with DataFrames ``touchpoints``, ``conversions``,
-        ``transactions``, ``spend`` and the ``truth`` dict; ``workbench simulate`` writes them.
+        ``transactions``, ``spend`` and the ``truth`` dict.
     """
+    if out_dir is not None:
+        from workbench.pipelines.simulate import simulate_to_folder
+
+        return simulate_to_folder(
+            out_dir, users=users, weeks=weeks, scenario=scenario, seed=seed, fmt=fmt
+        )
     from workbench.simulate import simulate as run
 
     return run(users=users, weeks=weeks, scenario=scenario, seed=seed)
@@ -551,3 +567,27 @@ def simulate_media(
     if out is not None:
         write_media(result, out)
     return result
+
+
+def demo(
+    workdir: str | os.PathLike = ".",
+    users: int = 20_000,
+    seed: int = 1,
+    notebooks: bool = True,
+) -> dict[str, str]:
+    """Simulate, attribute, clv, plan, media mix, experiment, customer experience, report and
+    the notebooks, end to end, under ``workdir`` (data/sim, results, reports).
+
+    Args:
+        workdir: folder for data/, results/ and reports/.
+        users: simulated users who receive touches.
+        seed: random seed of the simulation and the samplers.
+        notebooks: also execute the notebooks headless into reports/notebooks.
+
+    Returns:
+        Each stage's outcome: ``done`` or ``skipped: <why>`` (a failed stage raises
+        ``workbench.pipelines.demo.DemoFailed`` at the end, after the other stages ran).
+    """
+    from workbench.pipelines.demo import demo as run
+
+    return run(workdir=workdir, users=users, seed=seed, notebooks=notebooks)

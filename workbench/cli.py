@@ -1,5 +1,5 @@
-"""The ``workbench`` command line. Options and help live here; each command's work lives in
-``workbench/commands/<name>.py`` (imported only when that command runs, so ``--help`` is fast).
+"""The ``workbench`` command line. Options and help live here; each command calls the typed
+Python API (``workbench.api``, imported only when a command runs, so ``--help`` is fast).
 
 Bad input raises :class:`workbench.errors.InputError`; it is printed as one line on stderr and the
 process exits with code 2. Nothing is written when that happens.
@@ -7,7 +7,6 @@ process exits with code 2. Nothing is written when that happens.
 
 from __future__ import annotations
 
-import importlib
 import sys
 from typing import Any
 
@@ -26,15 +25,6 @@ EXIT_BAD_INPUT = 2
 
 PATH = click.Path(dir_okay=False)
 ENGINE = click.Choice(["duckdb", "spark"])
-
-
-def _run(command: str, **options: object) -> None:
-    try:
-        module = importlib.import_module(f"workbench.commands.{command}")
-        module.run(**options)
-    except InputError as err:
-        click.echo(f"error: {err}", err=True)
-        sys.exit(EXIT_BAD_INPUT)
 
 
 def _call(function_name: str, **options: object) -> Any:
@@ -93,7 +83,7 @@ def simulate(**options):
     incremental conversions and Shapley shares, the BG/NBD and Gamma-Gamma parameters per
     acquisition channel, the spend response) beside them.
     """
-    _run("simulate", **options)
+    _call("simulate", **options)
 
 
 @main.command()
@@ -514,7 +504,7 @@ def report(**options):
 @click.option("--notebooks/--no-notebooks", default=True, show_default=True)
 def demo(**options):
     """Simulate, attribute, clv, plan, report and execute the notebooks, end to end."""
-    _run("demo", **options)
+    _call("demo", **options)
 
 
 if __name__ == "__main__":  # pragma: no cover

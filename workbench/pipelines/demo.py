@@ -1,17 +1,16 @@
-"""``workbench demo``: simulate -> attribute -> clv -> plan -> report -> notebooks, end to end.
+"""Demo pipeline (``workbench demo``): simulate -> attribute -> clv -> plan -> media mix ->
+experiment -> customer experience -> report -> notebooks, end to end.
 
 Everything lands under ``workdir``: the simulated inputs in ``data/sim``, the result files in
-``results``, the report and executed notebooks in ``reports``. Each stage prints one line when it
-starts and one with its duration. A stage whose module is not in this installation yet prints
-"<stage>: not available yet" and the demo goes on; a stage that needs another's output which is
-missing says it is skipped. Bad input (:class:`InputError`) stops the demo with exit code 2.
+``results``, the report and executed notebooks in ``reports``. Each stage is one call of the
+typed API (:mod:`workbench.api`) and prints one line when it starts and one with its duration.
+A stage that needs another's output which is missing says it is skipped; a stage that fails for
+another reason is shown and the demo goes on, then fails at the end. Bad input
+(:class:`InputError`) stops the demo with exit code 2.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import inspect
 import time
 import traceback
 from collections.abc import Callable
@@ -21,16 +20,19 @@ from typing import Any
 
 import click
 
+from posterior_tools.settings import CHAINS, DRAWS, TUNE
+from workbench import api
 from workbench.calibration import calibration_split
 from workbench.errors import InputError
 
-#: Demo settings: sized so that ``make demo`` finishes in under ten minutes on two cores.
+#: Demo settings: sized so that ``make demo`` finishes in about ten minutes on two cores; the
+#: sampler settings are the defaults of ``posterior_tools.settings``.
+DEMO_USERS = 20_000
 DEMO_WEEKS = 12
-DEMO_DRAWS = 1000
-DEMO_TUNE = 1000
-DEMO_CHAINS = 2
 #: Budget scenarios the demo evaluates (their channel names are the simulator's).
 EXAMPLE_SCENARIOS = Path(__file__).resolve().parents[2] / "data" / "scenarios_example.yaml"
+#: The simulated media world the demo's media-mix stage fits (workbench.sim.media.WORLDS).
+DEMO_MEDIA_WORLD = "retail"
 
 
 @dataclass
@@ -53,23 +55,23 @@ class _Paths:
         return self.results / f"{name}.nc"
 
 
-def run(
-    workdir: str = ".",
-    users: int = 20_000,
+def demo(
+    workdir: str | Path = ".",
+    users: int = DEMO_USERS,
     seed: int = 1,
     notebooks: bool = True,
     *,
-    draws: int = DEMO_DRAWS,
-    tune: int = DEMO_TUNE,
-    chains: int = DEMO_CHAINS,
+    draws: int = DRAWS,
+    tune: int = TUNE,
+    chains: int = CHAINS,
     weeks: int = DEMO_WEEKS,
     attribution_method: str = "auto",
 ) -> dict[str, str]:
-    """Run every available stage on simulated data of ``users`` users (``weeks`` weeks of
-    touches), with ``chains`` x ``draws`` NUTS draws after ``tune`` tuning steps
-    (``attribution_method``: auto, nuts or laplace, as ``workbench attribute --method``).
+    """Run every stage on simulated data of ``users`` users (``weeks`` weeks of touches), with
+    ``chains`` x ``draws`` NUTS draws after ``tune`` tuning steps (``attribution_method``: auto,
+    nuts or laplace, as ``workbench attribute --method``).
 
-    Returns each stage's outcome: ``done``, ``not available yet`` or ``skipped: <why>``.
+    Returns each stage's outcome: ``done``, ``skipped: <why>`` or ``failed: <why>``.
     """
     if int(users) < 1:
         raise InputError(f"--users must be at least 1; got {users}")
@@ -92,35 +94,17 @@ def run(
         ),
         ("clv", lambda: _clv(paths, seed, done("simulate"), done("attribute"))),
         ("plan", lambda: _plan(paths, seed, done("attribute"), done("clv"))),
-        ("report", lambda: _report(paths, any(map(done, ("attribute", "clv", "plan"))))),
+        ("mmm", lambda: _mmm(paths, seed, draws, tune, chains)),
+        ("experiment", lambda: _experiment(paths, seed)),
+        ("cx", lambda: _cx(paths, seed, done("simulate"), done("attribute"), done("clv"))),
+        ("report", lambda: _report(paths, any(map(done, REPORTED_STAGES)))),
     ]
-    if _exists(EXPERIMENT_MODULE):
-        # An A/B test of its own simulated users (workbench.sim.abtest), before the report.
-        stages.insert(len(stages) - 1, ("experiment", lambda: _experiment(paths, seed)))
-    if _exists(MMM_MODULE):
-        # A weekly media world (workbench.sim.media) through the media-mix model, before the report.
-        stages.insert(len(stages) - 1, ("mmm", lambda: _mmm(paths, seed, draws, tune, chains)))
-    if _exists(CX_MODULE):
-        # NPS and the stage funnel from the simulator's surveys, before the report.
-        stages.insert(
-            len(stages) - 1,
-            ("cx", lambda: _cx(paths, seed, done("simulate"), done("attribute"), done("clv"))),
-        )
     if notebooks:
         stages.append(("notebooks", lambda: _notebooks(paths, seed)))
 
     started = time.perf_counter()
     for i, (name, step) in enumerate(stages, start=1):
         tag = f"[{i}/{len(stages)}] {name}"
-        module = {
-            "notebooks": "workbench.notebooks",
-            "experiment": EXPERIMENT_MODULE,
-            "mmm": MMM_MODULE,
-        }.get(name, f"workbench.commands.{name}")
-        if name not in API_STAGES and not _exists(module):
-            click.echo(f"{tag}: not available yet")
-            outcome[name] = "not available yet"
-            continue
         click.echo(f"{tag} ...")
         t0 = time.perf_counter()
         try:
@@ -165,42 +149,8 @@ class _Skip(Exception):
     """A stage cannot run because an earlier stage's output is missing."""
 
 
-def _exists(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
-
-
-def _command(name: str):
-    return importlib.import_module(f"workbench.commands.{name}")
-
-
-#: Stages whose work is a typed ``workbench.api`` function (the others still run a command).
-API_STAGES = ("attribute", "clv", "plan", "report", "cx")
-
-
-def _cli_defaults(name: str) -> dict[str, Any]:
-    """The option defaults of ``workbench <name>``, so the demo follows the CLI's defaults."""
-    from workbench.cli import main
-
-    return {p.name: p.default for p in main.commands[name].params if p.name is not None}
-
-
-def _call(name: str, **overrides: Any) -> Any:
-    """The stage's function with the CLI defaults and ``overrides``, passing only the options
-    it accepts."""
-    if name in API_STAGES:
-        from workbench import api
-
-        fn = getattr(api, name)
-    else:
-        fn = _command(name).run
-    options = {**_cli_defaults(name), **overrides}
-    accepted = inspect.signature(fn).parameters
-    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
-        options = {k: v for k, v in options.items() if k in accepted}
-    return fn(**options)
+#: Stages whose results the report shows; it runs when any of them is done.
+REPORTED_STAGES = ("attribute", "clv", "plan", "mmm", "experiment", "cx")
 
 
 def _needs(ready: bool, what: str) -> None:
@@ -216,7 +166,7 @@ def _input(paths: _Paths, table: str) -> str:
 
 
 def _simulate(paths: _Paths, users: int, weeks: int, seed: int) -> None:
-    _call("simulate", out_dir=str(paths.data), users=int(users), weeks=weeks, seed=seed)
+    api.simulate(users=int(users), weeks=weeks, seed=seed, out_dir=paths.data)
 
 
 def _attribute(
@@ -229,10 +179,9 @@ def _attribute(
     simulated: bool,
 ) -> None:
     _needs(simulated, "the simulated data")
-    _call(
-        "attribute",
-        touchpoints=_input(paths, "touchpoints"),
-        conversions=_input(paths, "conversions"),
+    api.attribute(
+        _input(paths, "touchpoints"),
+        _input(paths, "conversions"),
         out=str(paths.result("attribution")),
         seed=seed,
         draws=draws,
@@ -247,9 +196,8 @@ def _clv(paths: _Paths, seed: int, simulated: bool, attributed: bool) -> None:
     transactions = _input(paths, "transactions")
     calibration_end, holdout_end = calibration_split(transactions)
     click.echo(f"  calibration to {calibration_end}, holdout to {holdout_end}")
-    _call(
-        "clv",
-        transactions=transactions,
+    api.clv(
+        transactions,
         out=str(paths.result("clv")),
         calibration_end=calibration_end,
         holdout_end=holdout_end,
@@ -261,25 +209,19 @@ def _clv(paths: _Paths, seed: int, simulated: bool, attributed: bool) -> None:
 def _plan(paths: _Paths, seed: int, attributed: bool, valued: bool) -> None:
     _needs(attributed, "attribution.nc from attribute")
     _needs(valued, "clv.nc from clv")
-    _call(
-        "plan",
-        attribution=str(paths.result("attribution")),
-        clv=str(paths.result("clv")),
-        spend=_input(paths, "spend"),
+    api.plan(
+        str(paths.result("attribution")),
+        str(paths.result("clv")),
+        _input(paths, "spend"),
         scenarios=str(EXAMPLE_SCENARIOS) if EXAMPLE_SCENARIOS.is_file() else None,
         out=str(paths.result("plan")),
         seed=seed,
     )
 
 
-#: The customer-experience stage's pipeline; the stage runs only when it is installed.
-CX_MODULE = "workbench.pipelines.cx"
-
-
 def _cx(paths: _Paths, seed: int, simulated: bool, attributed: bool, valued: bool) -> None:
     """NPS, value by NPS group and the stage funnel from the simulator's surveys and
     stage-tagged touches, joined to attribution.nc and clv.nc when those were made."""
-    from workbench import api
     from workbench.pipelines.cx import summary_line
 
     _needs(simulated, "the simulated data")
@@ -298,18 +240,13 @@ def _cx(paths: _Paths, seed: int, simulated: bool, attributed: bool, valued: boo
 
 
 def _report(paths: _Paths, any_results: bool) -> None:
-    _needs(any_results, "results from attribute, clv or plan")
-    _call("report", results_dir=str(paths.results), out_dir=str(paths.reports))
-
-
-#: The A/B stage's pipeline; the stage runs only when it is installed.
-EXPERIMENT_MODULE = "workbench.pipelines.experiment"
+    _needs(any_results, "results from " + ", ".join(REPORTED_STAGES))
+    api.report(paths.results, paths.reports)
 
 
 def _experiment(paths: _Paths, seed: int) -> None:
     """Simulate an A/B test with known truth (control 5%, treatment 6%) into data/sim/abtest
     and analyse it into results/experiment.nc."""
-    from workbench import api
     from workbench.pipelines.experiment import describe
     from workbench.sim.abtest import ab_world
 
@@ -324,16 +261,9 @@ def _experiment(paths: _Paths, seed: int) -> None:
     click.echo("  " + describe(ds).replace("\n", "\n  "))
 
 
-#: The media-mix stage's pipeline; the stage runs only when it is installed.
-MMM_MODULE = "workbench.pipelines.mmm"
-#: The simulated media world the demo's media-mix stage fits (workbench.sim.media.WORLDS).
-DEMO_MEDIA_WORLD = "retail"
-
-
 def _mmm(paths: _Paths, seed: int, draws: int, tune: int, chains: int) -> None:
     """Simulate a weekly media world with known truth into data/media and fit the media-mix
     model into results/mmm.nc."""
-    from workbench import api
     from workbench.pipelines.mmm import summary_lines
 
     folder = paths.data / "media"

@@ -1,30 +1,31 @@
-"""``workbench simulate``: write simulated data with known truth into one folder."""
+"""Simulation pipeline (``workbench simulate``): simulated data with known truth, written into one
+folder."""
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 
-import click
 
-
-def run(
-    out_dir: str = "data/sim",
-    users: int = 20_000,
-    weeks: int = 12,
-    scenario: str = "default",
-    seed: int = 1,
+def simulate_to_folder(
+    out_dir: str | os.PathLike,
+    *,
+    users: int,
+    weeks: int,
+    scenario: str,
+    seed: int,
     fmt: str = "parquet",
-) -> dict:
-    """Simulate and write touchpoints, conversions, transactions, spend and truth.json.
-
-    Prints progress lines and what was written; returns the paths by table name.
-    """
+):
+    """Simulate and write touchpoints, conversions, transactions, spend, the survey and stage
+    files and truth.json into ``out_dir``. Progress lines go to stderr; returns the simulated
+    data (``workbench.simulate.SimulatedData``)."""
     from workbench.simulate import simulate, write, write_experience
 
     started = time.perf_counter()
 
     def say(msg: str) -> None:
-        click.echo(f"[{time.perf_counter() - started:6.1f}s] {msg}")
+        print(f"[{time.perf_counter() - started:6.1f}s] {msg}", file=sys.stderr, flush=True)
 
     sim = simulate(users=users, weeks=weeks, scenario=scenario, seed=seed, progress=say)
     say(f"writing {fmt} files to {out_dir}")
@@ -41,4 +42,4 @@ def run(
         "true Shapley shares: "
         + ", ".join(f"{c} {v:.3f}" for c, v in sorted(shares.items(), key=lambda kv: -kv[1]))
     )
-    return {**paths, **extra}
+    return sim
