@@ -215,8 +215,9 @@ def plan(
 
     Returns:
         The plan Dataset: ``conversions(scenario, draw)``, ``value(scenario, draw)``, deltas
-        against the current plan with 90% intervals, ``p_beats_current(scenario)``, response
-        curves and KPIs (docs/contracts.md, "plan.nc").
+        against the current plan with 90% intervals, ``p_beats_current(scenario)``, the people
+        each scenario newly reaches, response curves, the touch-curve and audience (reach and
+        frequency) draws and KPIs (docs/contracts.md, "plan.nc").
     """
     from workbench.pipelines.plan import plan as run
 
