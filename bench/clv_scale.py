@@ -15,6 +15,7 @@ BG/NBD process and cached under bench/out/ (git-ignored).
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -82,9 +83,10 @@ def _data(n: int) -> tuple[Path, int]:
 
 
 def _timed(fn):
-    start = time.perf_counter()
+    """``(result, wall seconds, CPU seconds of this process, all threads)``."""
+    start, cpu = time.perf_counter(), time.process_time()
     result = fn()
-    return result, time.perf_counter() - start
+    return result, time.perf_counter() - start, time.process_time() - cpu
 
 
 def run_lifetimes(path: Path, observation_end: pd.Timestamp) -> tuple[dict, float, dict]:
@@ -132,15 +134,15 @@ def main(quick: bool = False) -> str:
     path, rows = _data(n)
     last_day = pd.read_parquet(path, columns=["timestamp"])["timestamp"].max().normalize()
 
-    ours, ours_s = _timed(
+    ours, ours_s, ours_cpu = _timed(
         lambda: clv(
             path, time_unit="W", horizon=HORIZON_WEEKS, annual_discount_rate=ANNUAL_DISCOUNT
         )
     )
     print(f"[clv_scale] workbench mle {ours_s:.1f} s", file=sys.stderr, flush=True)
-    theirs, theirs_s, extra = run_lifetimes(path, last_day)
+    (theirs, theirs_s, extra), _, theirs_cpu = _timed(lambda: run_lifetimes(path, last_day))
     print(f"[clv_scale] lifetimes {theirs_s:.1f} s", file=sys.stderr, flush=True)
-    bayes, bayes_s = _timed(
+    bayes, bayes_s, bayes_cpu = _timed(
         lambda: clv(
             path,
             time_unit="W",
@@ -161,17 +163,21 @@ def main(quick: bool = False) -> str:
         "",
         f"{n:,} customers, {rows:,} transactions (Parquet, BG/NBD simulation, seed {SEED}); "
         f"weeks, {HORIZON_WEEKS:g}-week horizon, {ANNUAL_DISCOUNT:.0%} annual discount. "
-        "Wall-clock seconds on a shared machine, both measured in this run.",
+        "Wall-clock seconds on a shared machine, both measured in this run (CPU seconds of "
+        f"the process in brackets); load average {os.getloadavg()[0]:.1f} at the end.",
         "",
-        "| pipeline | seconds | what is included |",
+        "| pipeline | seconds (CPU) | what is included |",
         "|---|---:|---|",
-        f"| workbench clv, mle | {ours_s:.1f} | validate + stage (DuckDB), RFM SQL (one scan), "
+        f"| workbench clv, mle | {ours_s:.1f} ({ours_cpu:.1f}) | validate + stage (DuckDB), "
+        "RFM SQL (one scan), "
         "both fits (analytic gradient and Hessian), per-customer P(alive)/purchases/CLV, "
         "tracking, retention |",
-        f"| lifetimes | {theirs_s:.1f} | read Parquet {steps['summary']:.1f} s incl. "
+        f"| lifetimes | {theirs_s:.1f} ({theirs_cpu:.1f}) | "
+        f"read Parquet {steps['summary']:.1f} s incl. "
         f"summary_data_from_transaction_data; BetaGeoFitter {steps['bgnbd_fit']:.1f} s; "
         f"GammaGammaFitter {steps['gg_fit']:.1f} s; customer_lifetime_value {steps['clv']:.1f} s |",
-        f"| workbench clv, bayes | {bayes_s:.1f} | the same + PyMC posterior for BG/NBD and "
+        f"| workbench clv, bayes | {bayes_s:.1f} ({bayes_cpu:.1f}) | "
+        "the same + PyMC posterior for BG/NBD and "
         f"Gamma-Gamma ({bayes.attrs.get('posterior_method', '?')}), 90% intervals per customer |",
         "",
         f"workbench / lifetimes time: **{ours_s / theirs_s:.2f}** (target at most 0.25); "

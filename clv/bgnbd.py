@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import digamma, gammaln, polygamma
 
-from clv.data import compress
+from clv.data import compress, weighted_sum
 from clv.settings import BGNBD_PARAMS
 
 #: Time rescaling: times are multiplied by TIME_SCALE_TARGET / max(T) (lifetimes' _scale_time).
@@ -100,11 +100,11 @@ class BGNBDLikelihood:
         g_b_x = g_a_x + digamma(b + xs) - digamma(b)
         inv_t = (1.0 / (alpha + self.ts))[self.t_idx]
         inv_tx = (1.0 / (alpha + self.rs))[self.r_idx]
-        value = self.n_x @ (a1 + a2) + w @ lse + (self.offset if constant else 0.0)
-        g_r = self.n_x @ g_r_x - w @ (pi3 * log_t + pi4 * log_tx)
-        g_alpha = r * self.total / alpha - w @ (rx * (pi3 * inv_t + pi4 * inv_tx))
-        g_a = self.n_x @ g_a_x + (w @ pi4) / a
-        g_b = self.n_x @ g_b_x - w @ (pi4 / (b + self.x_floor - 1.0))
+        value = self.n_x @ (a1 + a2) + weighted_sum(w, lse) + (self.offset if constant else 0.0)
+        g_r = self.n_x @ g_r_x - weighted_sum(w, pi3 * log_t + pi4 * log_tx)
+        g_alpha = r * self.total / alpha - weighted_sum(w, rx * (pi3 * inv_t + pi4 * inv_tx))
+        g_a = self.n_x @ g_a_x + weighted_sum(w, pi4) / a
+        g_b = self.n_x @ g_b_x - weighted_sum(w, pi4 / (b + self.x_floor - 1.0))
         return float(value), np.array([r * g_r, alpha * g_alpha, a * g_a, b * g_b])
 
     def hessian(self, log_params) -> np.ndarray:
@@ -129,15 +129,15 @@ class BGNBDLikelihood:
         h[2, 3] = self.n_x @ tri_ab
         h[3, 3] = self.n_x @ (tri_ab + polygamma(1, b + xs) - polygamma(1, b))
         # Second derivatives of A3 and A4, weighted by their shares.
-        h[0, 1] -= w @ (pi3 * inv_t + pi4 * inv_tx)
-        h[1, 1] += w @ (rx * (pi3 * inv_t**2 + pi4 * inv_tx**2))
-        h[2, 2] -= (w @ pi4) / a**2
-        h[3, 3] += w @ (pi4 * inv_b**2)
+        h[0, 1] -= weighted_sum(w, pi3 * inv_t + pi4 * inv_tx)
+        h[1, 1] += weighted_sum(w, rx * (pi3 * inv_t**2 + pi4 * inv_tx**2))
+        h[2, 2] -= weighted_sum(w, pi4) / a**2
+        h[3, 3] += weighted_sum(w, pi4 * inv_b**2)
         # Outer product of the difference of the gradients of A3 and A4.
         diff = np.stack(
             [-log_t + log_tx, -rx * inv_t + rx * inv_tx, -np.full_like(self.x, 1.0 / a), inv_b]
         )
-        h += (diff * (w * pi3 * pi4)) @ diff.T
+        h += np.einsum("in,jn->ij", diff * (w * pi3 * pi4), diff)
         # Only the upper triangle holds every term (the outer product is symmetric): mirror it.
         h = np.triu(h) + np.triu(h, 1).T
         # Chain rule to log-parameters: theta_i theta_j H_ij + delta_ij theta_i dL/dtheta_i.

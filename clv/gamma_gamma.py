@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import digamma, gammaln, polygamma
 
+from clv.data import weighted_sum
 from clv.settings import GG_PARAMS
 
 #: Grid of starting (p, q); q > 1 so the population mean spend exists.
@@ -76,13 +77,15 @@ class GammaGammaLikelihood:
             gammaln(pxs + q) - gammaln(pxs) - gammaln(q) + q * np.log(v) + pxs * log_xs
         )
         value = (
-            per_x.sum() + (pxs - 1.0) @ self.log_m_x - (p * self.wx + q * self.w) @ log_xmv
+            per_x.sum()
+            + (pxs - 1.0) @ self.log_m_x
+            - weighted_sum(p * self.wx + q * self.w, log_xmv)
         ) + (self.offset if constant else 0.0)
         psi_pxq = digamma(pxs + q)
         d_p = (self.n_x * xs) @ (psi_pxq - digamma(pxs) + log_xs) + xs @ self.log_m_x
-        d_p -= self.wx @ log_xmv
-        d_q = self.n_x @ (psi_pxq - digamma(q) + np.log(v)) - self.w @ log_xmv
-        d_v = self.total * q / v - (p * self.wx + q * self.w) @ (1.0 / (self.xm + v))
+        d_p -= weighted_sum(self.wx, log_xmv)
+        d_q = self.n_x @ (psi_pxq - digamma(q) + np.log(v)) - weighted_sum(self.w, log_xmv)
+        d_v = self.total * q / v - weighted_sum(p * self.wx + q * self.w, 1.0 / (self.xm + v))
         return float(value), np.array([p * d_p, q * d_q, v * d_v])
 
     def hessian(self, log_params) -> np.ndarray:
@@ -97,10 +100,10 @@ class GammaGammaLikelihood:
         h = np.empty((3, 3))
         h[0, 0] = (self.n_x * xs**2) @ (tri_pxq - polygamma(1, pxs))
         h[0, 1] = (self.n_x * xs) @ tri_pxq
-        h[0, 2] = -(self.wx @ inv_xmv)
+        h[0, 2] = -weighted_sum(self.wx, inv_xmv)
         h[1, 1] = self.n_x @ (tri_pxq - polygamma(1, q))
-        h[1, 2] = self.total / v - self.w @ inv_xmv
-        h[2, 2] = -self.total * q / v**2 + (p * self.wx + q * self.w) @ inv_xmv**2
+        h[1, 2] = self.total / v - weighted_sum(self.w, inv_xmv)
+        h[2, 2] = -self.total * q / v**2 + weighted_sum(p * self.wx + q * self.w, inv_xmv**2)
         h = np.triu(h) + np.triu(h, 1).T
         # Chain rule to log-parameters: theta_i theta_j H_ij + delta_ij theta_i dL/dtheta_i.
         grad_log = self.loglik_and_grad(log_params)[1]
