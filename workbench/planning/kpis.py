@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from posterior_tools.settings import INTERVAL_QUANTILES
 from workbench.planning.value import (
     acquisition_share,
     credit_weighted_mean,
@@ -32,7 +33,7 @@ from workbench.planning.value import (
 )
 
 #: Interval quantiles for every KPI with a posterior.
-INTERVAL = (0.05, 0.95)
+INTERVAL = INTERVAL_QUANTILES
 KPIS = (
     "spend",
     "conversions",

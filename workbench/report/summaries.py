@@ -12,10 +12,13 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-#: Lower and upper quantiles of every interval in the report (a 90% interval).
-INTERVAL = (0.05, 0.95)
+from posterior_tools.settings import INTERVAL as INTERVAL_WIDTH
+from posterior_tools.settings import INTERVAL_QUANTILES
+
+#: Lower and upper quantiles of every interval in the report (``posterior_tools.settings``).
+INTERVAL = INTERVAL_QUANTILES
 #: Label of the interval in prose and table headers.
-INTERVAL_LABEL = "90% interval"
+INTERVAL_LABEL = f"{round(INTERVAL_WIDTH * 100)}% interval"
 #: Sample dimensions of posterior draws.
 SAMPLE_DIMS = ("chain", "draw")
 #: Heuristic baselines shown beside the Bayesian credit (names in ``heuristic_credit.method``).
