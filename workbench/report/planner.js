@@ -96,24 +96,43 @@
   const E = entC.length;
   const eC = Int32Array.from(entC), eCode = Int32Array.from(entCode), eFirst = Int8Array.from(entFirst);
   const pQ = Int32Array.from(pairQ), pA = Int32Array.from(pairA), pB = Int32Array.from(pairB);
+  const eIdx = new Int32Array(E); // each entry's cell of the per-draw table effTab
+  for (let e = 0; e < E; e++) eIdx[e] = (eC[e] * X + eCode[e]) * 2 + eFirst[e];
+
+  // Patterns each channel appears in: when one channel's spend moves, only these change.
+  const withChannel = [];
+  for (let c = 0; c < C; c++) withChannel.push([]);
+  for (let p = 0; p < P; p++) for (let e = start[p]; e < start[p + 1]; e++) withChannel[eC[e]].push(p);
+  const patternsWith = withChannel.map((list) => Int32Array.from(list));
 
   // --- one allocation, every draw -----------------------------------------------------------
-  const lost = new Float64Array(C), scale = new Float64Array(C), fresh = new Float64Array(C * J);
-  const sCode = new Float64Array(C * X), effTab = new Float64Array(C * X * 2);
-  const part = new Float64Array(E), credited = new Float64Array(C);
+  // The state of the allocation last evaluated, per draw: each channel's reach and frequency
+  // (lost, scale, fresh), its code responses sCode and their contributions to H, effTab
+  // (-log E[exp(-part)] for every code, without / with the opening term); and the totals over
+  // patterns (conversions, credit per channel) and over the newly reached.
+  const baseline = f.baseline, beta = f.beta, opening = f.opening, synergy = f.synergy;
+  const custValue = f.customer_value;
+  const lost = new Float64Array(S * C), scale = new Float64Array(S * C), fresh = new Float64Array(S * C * J);
+  const sCode = new Float64Array(S * C * X), effTab = new Float64Array(S * C * X * 2);
+  const convPat = new Float64Array(S), credPat = new Float64Array(S * C);
+  const gainedNew = new Float64Array(S * C), credNew = new Float64Array(S * C);
+  const part = new Float64Array(C + 1);
+  const state = { mult: null, increments: 0 };
+  // Incremental updates between two full evaluations (the totals carry rounding only).
+  const FULL_EVERY = 500;
 
-  function reachFrequency(r, m, k, size, c) {
+  function reachFrequency(r, m, k, size, sc) {
     // audience.reach_frequency for one (draw, channel); writes lost, scale, fresh.
-    for (let j = 0; j < J; j++) fresh[c * J + j] = 0;
-    if (!(isFinite(m) && isFinite(k))) { lost[c] = 0; scale[c] = r; return; }
+    for (let j = 0; j < J; j++) fresh[sc * J + j] = 0;
+    if (!(isFinite(m) && isFinite(k))) { lost[sc] = 0; scale[sc] = r; return; }
     const logP0 = -k * Math.log1p(m / k), q = -Math.expm1(logP0);
     const qr = -Math.expm1(-k * Math.log1p(Math.max(r, 0) * m / k));
     if (r >= 1) {
-      lost[c] = 0;
-      scale[c] = 1 + (r - 1) * -Math.expm1(-(k + 1) * Math.log1p(m / k));
+      lost[sc] = 0;
+      scale[sc] = 1 + (r - 1) * -Math.expm1(-(k + 1) * Math.log1p(m / k));
     } else {
-      lost[c] = 1 - qr / q;
-      scale[c] = qr > 0 ? r * q / qr : 1;
+      lost[sc] = 1 - qr / q;
+      scale[sc] = qr > 0 ? r * q / qr : 1;
     }
     const mu = Math.max(r - 1, 0) * k * m / (k + m);
     if (!(mu > 0)) return;
@@ -127,88 +146,115 @@
       if (!isFinite(pmf)) pmf = 0;
       if (j === J) pmf = Math.max(pAny - below, 0);
       below += pmf;
-      fresh[c * J + j - 1] = reachable * pmf;
+      fresh[sc * J + j - 1] = reachable * pmf;
     }
   }
 
-  const baseline = f.baseline, beta = f.beta, opening = f.opening, synergy = f.synergy;
-  const custValue = f.customer_value;
+  function channelState(s, c, m) {
+    // touches (reach.touch_ratio) -> reach and frequency -> code responses of channel c
+    const sc = s * C + c, k = f.reach_k[sc];
+    let ratio = m;
+    if (isFinite(k)) {
+      let num = 0;
+      for (let w = 0; w < W; w++) {
+        const x = f.weekly_spend[w * C + c] / k;
+        num += x === 0 ? 0 : -Math.expm1(-m * x);
+      }
+      if (touchesNow[sc] > 0) ratio = num / touchesNow[sc];
+    }
+    reachFrequency(ratio, f.audience_m[sc], f.audience_k[sc], f.audience_size[sc], sc);
+    const theta = f.saturation[sc], b = beta[sc], open = scale[sc] > 0 ? opening[sc] : 0;
+    const ls = lost[sc], keep = 1 - ls, sx = scale[sc], den = em1Theta[sc];
+    for (let x = 0; x < X; x++) {
+      const sv = Math.expm1(-theta * codeExp[sc * X + x] * sx) / den;
+      sCode[sc * X + x] = sv;
+      const pt0 = sv * b, pt1 = pt0 + open, i = (sc * X + x) * 2;
+      effTab[i] = ls > 0 ? -Math.log(ls + keep * Math.exp(-pt0)) : pt0;
+      effTab[i + 1] = open === 0 ? effTab[i] : ls > 0 ? -Math.log(ls + keep * Math.exp(-pt1)) : pt1;
+    }
+    // the newly reached: conversions gained over the baseline and the channel's credit
+    let gained = 0, credit = 0;
+    for (let j = 0; j < J; j++) {
+      const n = fresh[sc * J + j];
+      if (n === 0) continue;
+      gained += n * (pNew[sc * J + j] - p0[s]);
+      credit += n * creditNew[sc * J + j];
+    }
+    gainedNew[sc] = gained;
+    credNew[sc] = credit;
+  }
+
+  function accumulate(s, p, sign) {
+    // pattern p's conversions and hazard-share credit in draw s, added (sign 1) or removed (-1)
+    const e0 = start[p], e1 = start[p + 1], off = s * C * X * 2, sOff = s * C;
+    let h = baseline[s];
+    if (pairStart[p] === pairStart[p + 1]) {
+      for (let e = e0; e < e1; e++) { const v = effTab[off + eIdx[e]]; part[e - e0] = v; h += v; }
+    } else {
+      // Synergy: each term is split evenly between its pair before the channel's loss.
+      for (let e = e0; e < e1; e++) {
+        const sc = sOff + eC[e];
+        part[e - e0] = sCode[sc * X + eCode[e]] * beta[sc] + (eFirst[e] && scale[sc] > 0 ? opening[sc] : 0);
+      }
+      for (let i = pairStart[p]; i < pairStart[p + 1]; i++) {
+        const a = pA[i], b = pB[i];
+        const half = 0.5 * synergy[s * Q + pQ[i]] * sCode[(sOff + eC[a]) * X + eCode[a]] * sCode[(sOff + eC[b]) * X + eCode[b]];
+        part[a - e0] += half; part[b - e0] += half;
+      }
+      for (let e = e0; e < e1; e++) {
+        const ls = lost[sOff + eC[e]];
+        if (ls > 0) part[e - e0] = -Math.log(ls + (1 - ls) * Math.exp(-part[e - e0]));
+        h += part[e - e0];
+      }
+    }
+    const cp = -Math.expm1(-h) * nJourneys[p];
+    convPat[s] += sign * cp;
+    if (h > HAZARD_EPS) {
+      const share = sign * cp / h;
+      for (let e = e0; e < e1; e++) credPat[sOff + eC[e]] += part[e - e0] * share;
+    }
+  }
+
+  function evaluate(mult) {
+    // Bring the state to ``mult``: when one channel moved, only the patterns it is in are
+    // re-evaluated (removed with the old state, added with the new); otherwise all of them.
+    let moved = -1, changes = 0;
+    if (state.mult) for (let c = 0; c < C; c++) if (mult[c] !== state.mult[c]) { moved = c; changes++; }
+    if (state.mult && changes === 0) return;
+    // (removing and re-adding costs two passes over the channel's patterns: worth it only when
+    // the channel is in fewer than half of them)
+    if (state.mult && changes === 1 && state.increments < FULL_EVERY && 2 * patternsWith[moved].length < P) {
+      const list = patternsWith[moved];
+      for (let s = 0; s < S; s++) {
+        for (let i = 0; i < list.length; i++) accumulate(s, list[i], -1);
+        channelState(s, moved, mult[moved]);
+        for (let i = 0; i < list.length; i++) accumulate(s, list[i], 1);
+      }
+      state.increments++;
+    } else {
+      convPat.fill(0); credPat.fill(0);
+      for (let s = 0; s < S; s++) {
+        for (let c = 0; c < C; c++) channelState(s, c, mult[c]);
+        for (let p = 0; p < P; p++) accumulate(s, p, 1);
+      }
+      state.increments = 0;
+    }
+    state.mult = Float64Array.from(mult);
+  }
 
   function outcomes(spend) {
     const mult = new Float64Array(C);
     for (let c = 0; c < C; c++) mult[c] = current[c] > 0 ? spend[c] / current[c] : 1;
+    evaluate(mult);
     const conversions = new Float64Array(S), value = new Float64Array(S);
     for (let s = 0; s < S; s++) {
-      const h0 = baseline[s];
+      let total = convPat[s] + M.organic_conversions, val = 0, credit = 0;
       for (let c = 0; c < C; c++) {
-        const sc = s * C + c, k = f.reach_k[sc], m = mult[c];
-        let ratio = m;
-        if (isFinite(k)) {
-          let num = 0;
-          for (let w = 0; w < W; w++) {
-            const x = f.weekly_spend[w * C + c] / k;
-            num += x === 0 ? 0 : -Math.expm1(-m * x);
-          }
-          if (touchesNow[sc] > 0) ratio = num / touchesNow[sc];
-        }
-        reachFrequency(ratio, f.audience_m[sc], f.audience_k[sc], f.audience_size[sc], c);
-        const theta = f.saturation[sc], b = beta[sc], open = scale[c] > 0 ? opening[sc] : 0;
-        const ls = lost[c], keep = 1 - ls, sx = scale[c], den = em1Theta[sc];
-        for (let x = 0; x < X; x++) {
-          const sv = Math.expm1(-theta * codeExp[sc * X + x] * sx) / den;
-          sCode[c * X + x] = sv;
-          const pt0 = sv * b, pt1 = pt0 + open, i = (c * X + x) * 2;
-          effTab[i] = ls > 0 ? -Math.log(ls + keep * Math.exp(-pt0)) : pt0;
-          effTab[i + 1] = open === 0 ? effTab[i] : ls > 0 ? -Math.log(ls + keep * Math.exp(-pt1)) : pt1;
-        }
-        credited[c] = 0;
+        const sc = s * C + c, cr = credPat[sc] + credNew[sc];
+        total += gainedNew[sc];
+        val += cr * custValue[sc];
+        credit += cr;
       }
-      let conv = 0;
-      for (let p = 0; p < P; p++) {
-        const e0 = start[p], e1 = start[p + 1];
-        let h = h0;
-        if (pairStart[p] === pairStart[p + 1]) {
-          for (let e = e0; e < e1; e++) {
-            const v = effTab[(eC[e] * X + eCode[e]) * 2 + eFirst[e]];
-            part[e] = v; h += v;
-          }
-        } else {
-          // Synergy: each term is split evenly between its pair before the channel's loss.
-          for (let e = e0; e < e1; e++) {
-            const c = eC[e], sc = s * C + c;
-            part[e] = sCode[c * X + eCode[e]] * beta[sc] + (eFirst[e] && scale[c] > 0 ? opening[sc] : 0);
-          }
-          for (let i = pairStart[p]; i < pairStart[p + 1]; i++) {
-            const a = pA[i], b = pB[i];
-            const half = 0.5 * synergy[s * Q + pQ[i]] * sCode[eC[a] * X + eCode[a]] * sCode[eC[b] * X + eCode[b]];
-            part[a] += half; part[b] += half;
-          }
-          for (let e = e0; e < e1; e++) {
-            const ls = lost[eC[e]];
-            if (ls > 0) part[e] = -Math.log(ls + (1 - ls) * Math.exp(-part[e]));
-            h += part[e];
-          }
-        }
-        const cp = -Math.expm1(-h) * nJourneys[p];
-        conv += cp;
-        if (h > HAZARD_EPS) {
-          const share = cp / h;
-          for (let e = e0; e < e1; e++) credited[eC[e]] += part[e] * share;
-        }
-      }
-      let gained = 0;
-      for (let c = 0; c < C; c++) {
-        const sc = s * C + c;
-        for (let j = 0; j < J; j++) {
-          const n = fresh[c * J + j];
-          if (n === 0) continue;
-          gained += n * (pNew[sc * J + j] - p0[s]);
-          credited[c] += n * creditNew[sc * J + j];
-        }
-      }
-      const total = conv + gained + M.organic_conversions;
-      let val = 0, credit = 0;
-      for (let c = 0; c < C; c++) { val += credited[c] * custValue[s * C + c]; credit += credited[c]; }
       conversions[s] = total;
       value[s] = val + (total - credit) * M.clv_baseline;
     }
