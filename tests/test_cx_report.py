@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from workbench import api
-from workbench.report.cx_section import CX_FILE
+from workbench.report.results import RESULT_FILES
 from workbench.simulate import simulate
 
 HOSTILE = "<script>alert(1)</script>"
@@ -50,7 +50,7 @@ def _html(tmp_path, sim, with_cx: bool = True) -> str:
             touchpoints=_touches(),
             clv=results / "clv.nc",
             customers=pd.DataFrame({"customer_id": ids, "channel": channels}),
-            out=results / CX_FILE,
+            out=results / RESULT_FILES["cx"],
         )
     return api.report(results, tmp_path / "reports").read_text(encoding="utf-8")
 

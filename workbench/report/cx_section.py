@@ -12,13 +12,12 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from posterior_tools.settings import INTERVAL, INTERVAL_QUANTILES
+from posterior_tools.settings import INTERVAL
 from workbench.report.figures import COLOURS, new_figure, text
 from workbench.report.markup import Section, esc, figure, num, pct, signed, table, with_interval
 from workbench.report.results import Results
+from workbench.report.summaries import mean_interval
 
-#: The results file this section reads, in the results folder.
-CX_FILE = "cx.nc"
 #: NPS groups in prose.
 GROUP_LABELS = {
     "promoter": "Promoters (9-10)",
@@ -30,30 +29,10 @@ LABEL = f"{INTERVAL:.0%} interval"
 MAX_MONTHS = 24
 
 
-def load_cx(res: Results) -> xr.Dataset | None:
-    """cx.nc of the results folder (as loaded with the other results, else read here), or None
-    when there is none."""
-    from workbench.store import read_results
-
-    if getattr(res, "cx", None) is not None:
-        return res.cx
-    path = res.folder / CX_FILE
-    return read_results(path) if path.is_file() else None
-
-
 def cx_sections(res: Results) -> list[Section]:
     """The customer-experience section, or none when the folder has no cx.nc."""
-    ds = load_cx(res)
+    ds = res.cx
     return [] if ds is None else [cx_section(ds)]
-
-
-def _summary(da: xr.DataArray) -> tuple[float, float, float]:
-    """Posterior mean and central interval of draws (NaN when there are none)."""
-    values = da.values[np.isfinite(da.values)]
-    if values.size == 0:
-        return np.nan, np.nan, np.nan
-    lo, hi = np.quantile(values, INTERVAL_QUANTILES)
-    return float(values.mean()), float(lo), float(hi)
 
 
 def _points(x: object) -> str:
@@ -63,16 +42,14 @@ def _points(x: object) -> str:
 def summary_items(res: Results) -> list[str]:
     """One executive-summary sentence: NPS with its interval and, with clv.nc, what a promoter
     is worth over a detractor."""
-    ds = load_cx(res)
+    ds = res.cx
     if ds is None or "nps" not in ds:
         return []
     n = int(ds["respondents"].sum())
-    text_ = (
-        f"Net Promoter Score is <strong>{with_interval(*_summary(ds['nps']), _points)}</strong> "
-        f"from {esc(num(n))} survey answers"
-    )
+    nps = with_interval(*mean_interval(ds["nps"]), _points)
+    text_ = f"Net Promoter Score is <strong>{nps}</strong> from {esc(num(n))} survey answers"
     if "clv_promoter_minus_detractor" in ds:
-        mean, lo, hi = _summary(ds["clv_promoter_minus_detractor"])
+        mean, lo, hi = mean_interval(ds["clv_promoter_minus_detractor"])
         text_ += (
             f"; a promoter is worth {with_interval(mean, lo, hi, signed)} more than a detractor"
         )
@@ -107,7 +84,7 @@ def _nps_rows(ds: xr.Dataset, dim: str) -> list[list[str]]:
         rows.append(
             [
                 esc(label),
-                with_interval(*_summary(ds[f"nps_by_{dim}"].sel({dim: label})), _points),
+                with_interval(*mean_interval(ds[f"nps_by_{dim}"].sel({dim: label})), _points),
                 esc(num(n)),
                 esc(pct(int(c.sel(group="promoter")) / n)) if n else "–",
                 esc(pct(int(c.sel(group="detractor")) / n)) if n else "–",
@@ -122,7 +99,7 @@ def _nps_tables(ds: xr.Dataset) -> str:
     headers = ["", f"NPS ({LABEL})", "Answers", "Promoters", "Detractors"]
     overall = [
         "All answers",
-        with_interval(*_summary(ds["nps"]), _points),
+        with_interval(*mean_interval(ds["nps"]), _points),
         esc(num(n)),
         esc(pct(float(shares.sel(group="promoter")))),
         esc(pct(float(shares.sel(group="detractor")))),
@@ -153,7 +130,7 @@ def nps_by_channel_figure(ds: xr.Dataset) -> Figure | None:
     if "nps_by_channel" not in ds:
         return None
     channels = [str(c) for c in ds["channel"].values]
-    stats = np.array([_summary(ds["nps_by_channel"].sel(channel=c)) for c in channels])
+    stats = np.array([mean_interval(ds["nps_by_channel"].sel(channel=c)) for c in channels])
     fig = new_figure(0.5 + 0.4 * len(channels))
     ax = fig.add_subplot()
     y = np.arange(len(channels))
@@ -184,14 +161,14 @@ def _value_html(ds: xr.Dataset) -> str:
     rows = []
     for g, label in GROUP_LABELS.items():
         row = [esc(label), esc(num(int(ds["customers_by_group_clv"].sel(group=g))))]
-        row.append(with_interval(*_summary(ds["clv_by_group"].sel(group=g))))
+        row.append(with_interval(*mean_interval(ds["clv_by_group"].sel(group=g))))
         if "p_alive_by_group" in ds:
-            row.append(with_interval(*_summary(ds["p_alive_by_group"].sel(group=g)), pct))
+            row.append(with_interval(*mean_interval(ds["p_alive_by_group"].sel(group=g)), pct))
         rows.append(row)
     headers = ["Group (latest answer)", "Customers", f"Mean CLV ({LABEL})"]
     if "p_alive_by_group" in ds:
         headers.append(f"Mean P(alive) ({LABEL})")
-    mean, lo, hi = _summary(ds["clv_promoter_minus_detractor"])
+    mean, lo, hi = mean_interval(ds["clv_promoter_minus_detractor"])
     p_more = float((ds["clv_promoter_minus_detractor"] > 0).mean())
     return (
         "<h3>Customer value by NPS group</h3>"
@@ -209,7 +186,7 @@ def value_by_group_figure(ds: xr.Dataset) -> Figure | None:
     if "clv_by_group" not in ds:
         return None
     groups = list(GROUP_LABELS)
-    stats = np.array([_summary(ds["clv_by_group"].sel(group=g)) for g in groups])
+    stats = np.array([mean_interval(ds["clv_by_group"].sel(group=g)) for g in groups])
     fig = new_figure(2.6)
     ax = fig.add_subplot()
     x = np.arange(len(groups))

@@ -13,13 +13,12 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from posterior_tools.settings import INTERVAL, INTERVAL_QUANTILES
+from posterior_tools.settings import INTERVAL
 from workbench.report.figures import COLOURS, STYLE, new_figure, text
 from workbench.report.markup import Section, esc, figure, num, pct, table, with_interval
 from workbench.report.results import Results
+from workbench.report.summaries import mean_interval
 
-#: The results file this section reads, in the results folder.
-EXPERIMENT_FILE = "experiment.nc"
 #: Metric names in prose, with the formatter of their values.
 METRIC_LABELS = {
     "conversion_rate": ("Conversion rate", lambda v: pct(v, 2)),
@@ -36,26 +35,10 @@ LEFT_OUT = {
 }
 
 
-def load_experiment(res: Results) -> xr.Dataset | None:
-    """experiment.nc of the results folder, or None when there is none."""
-    from workbench.store import read_results
-
-    path = res.folder / EXPERIMENT_FILE
-    return read_results(path) if path.is_file() else None
-
-
 def experiment_sections(res: Results) -> list[Section]:
     """The A/B test section, or no section when the folder has no experiment.nc."""
-    ds = load_experiment(res)
+    ds = res.experiment
     return [] if ds is None else [experiment_section(ds)]
-
-
-def _interval(da: xr.DataArray) -> tuple[float, float, float]:
-    lo, hi = INTERVAL_QUANTILES
-    values = da.values[np.isfinite(da.values)]
-    if values.size == 0:
-        return np.nan, np.nan, np.nan
-    return float(values.mean()), float(np.quantile(values, lo)), float(np.quantile(values, hi))
 
 
 def experiment_section(ds: xr.Dataset) -> Section:
@@ -120,8 +103,8 @@ def _metric_table(ds: xr.Dataset, metric: str, control: str) -> str:
     headers.append("Expected loss")
     rows = []
     for arm in ds["arm"].values:
-        value = _interval(ds[metric].sel(arm=arm))
-        lift = _interval(ds["lift_by_metric"].sel(metric=metric, arm=arm))
+        value = mean_interval(ds[metric].sel(arm=arm))
+        lift = mean_interval(ds["lift_by_metric"].sel(metric=metric, arm=arm))
         is_control = arm == control
         p_beats = float(ds["p_beats_control_by_metric"].sel(metric=metric, arm=arm))
         loss = float(ds["expected_loss_by_metric"].sel(metric=metric, arm=arm))
@@ -154,7 +137,7 @@ def lift_figure(ds: xr.Dataset) -> Figure | None:
         fig = new_figure(max(1.6, 0.35 * len(entries) + 1.0))
         ax = fig.add_subplot()
         for i, (metric, arm) in enumerate(entries):
-            mean, lo, hi = _interval(ds["lift_by_metric"].sel(metric=metric, arm=arm))
+            mean, lo, hi = mean_interval(ds["lift_by_metric"].sel(metric=metric, arm=arm))
             y = len(entries) - 1 - i
             colour = COLOURS[metrics.index(metric) % len(COLOURS)]
             ax.errorbar(

@@ -54,6 +54,17 @@ def summarise(da: xr.DataArray) -> xr.Dataset:
     )
 
 
+def mean_interval(da: xr.DataArray) -> tuple[float, float, float]:
+    """Mean and ``INTERVAL`` quantiles of every finite value of ``da`` (all its draws), as
+    plain floats; NaN for all three when there is none."""
+    values = np.asarray(da.values, dtype=float).ravel()
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return np.nan, np.nan, np.nan
+    lo, hi = np.quantile(values, INTERVAL)
+    return float(values.mean()), float(lo), float(hi)
+
+
 def _scalar(ds: xr.Dataset, name: str) -> float | None:
     if name not in ds:
         return None
