@@ -307,3 +307,16 @@ def test_compress_gives_numpy_unique_rows_counts_and_inverse():
     np.testing.assert_array_equal(np.column_stack(list(rows.columns.values())), unique)
     np.testing.assert_array_equal(rows.weights, counts)
     np.testing.assert_array_equal(rows.inverse, inverse.ravel())
+
+
+def test_estimators_on_unique_rows_with_weights_equal_the_fit_on_every_customer():
+    x, t_x, big_t, m = simulate_customers(3000, seed=3)
+    t_x, big_t, m = np.floor(t_x), np.floor(big_t), np.round(m)
+    t_x = np.minimum(t_x, big_t)
+    every = rfm_frame(x, t_x, big_t, m)
+    rows = compress(frequency=x, recency=t_x, T=big_t, monetary_value=m)
+    unique = pd.DataFrame(rows.columns)
+    assert len(unique) < len(every) / 1.5
+    for model in (clv.BetaGeo, clv.GammaGamma):
+        weighted = model().fit(unique, weights=rows.weights).params_
+        np.testing.assert_allclose(weighted, model().fit(every).params_, rtol=1e-7)
