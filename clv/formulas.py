@@ -41,14 +41,18 @@ def expected_purchases_numerator(t, r, alpha, a, b, x, T):
     hyp_a, hyp_b, hyp_c = r + x, b + x, a + b + x - 1.0
     z = t / (alpha + T + t)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ln_hyp = np.log(hyp2f1(hyp_a, hyp_b, hyp_c, z))
+        hyp = hyp2f1(hyp_a, hyp_b, hyp_c, z)
         # Euler's transformation when the series overflows (large x), as lifetimes does.
-        ln_hyp_alt = np.log(hyp2f1(hyp_c - hyp_a, hyp_c - hyp_b, hyp_c, z)) + (
-            hyp_c - hyp_a - hyp_b
-        ) * np.log1p(-z)
-    ln_hyp = np.where(np.isinf(ln_hyp), ln_hyp_alt, ln_hyp)
+        hyp_alt = hyp2f1(hyp_c - hyp_a, hyp_c - hyp_b, hyp_c, z)
+        ln_hyp = np.log(np.abs(hyp))
+        ln_hyp_alt = np.log(np.abs(hyp_alt)) + (hyp_c - hyp_a - hyp_b) * np.log1p(-z)
+    overflow = np.isinf(ln_hyp)
+    ln_hyp = np.where(overflow, ln_hyp_alt, ln_hyp)
+    # The function is negative for some a + b + x < 1 (a posterior draw with a + b < 1 at x = 0);
+    # lifetimes takes its log and returns NaN there, so the log is of |2F1| and the sign kept.
+    sign = np.where(overflow, np.sign(hyp_alt), np.sign(hyp))
     first = (a + b + x - 1.0) / (a - 1.0)
-    second = 1.0 - np.exp(ln_hyp + (r + x) * np.log((alpha + T) / (alpha + T + t)))
+    second = 1.0 - sign * np.exp(ln_hyp + (r + x) * np.log((alpha + T) / (alpha + T + t)))
     return first * second
 
 

@@ -320,3 +320,26 @@ def test_estimators_on_unique_rows_with_weights_equal_the_fit_on_every_customer(
     for model in (clv.BetaGeo, clv.GammaGamma):
         weighted = model().fit(unique, weights=rows.weights).params_
         np.testing.assert_allclose(weighted, model().fit(every).params_, rtol=1e-7)
+
+
+def test_expected_purchases_stay_finite_when_the_hypergeometric_term_is_negative():
+    # A posterior draw with a + b < 1 makes 2F1(r, b; a + b - 1; z) negative at x = 0; lifetimes
+    # takes its log (NaN). Known answer: a new customer's expected purchases (x = 0, T = 0) are
+    # the unconditional E[X(t)] (FHL eq. 9, no log), which a simulation of the process confirms.
+    from scipy.special import hyp2f1
+
+    r, alpha, a, b, t = 0.39, 1.44, 0.17, 0.30, 4.0
+    assert hyp2f1(r, b, a + b - 1.0, t / (alpha + t)) < 0
+    ours = formulas.expected_purchases_numerator(t, r, alpha, a, b, np.zeros(1), np.zeros(1))[0]
+    assert ours == pytest.approx(formulas.unconditional_expected_purchases(t, r, alpha, a, b))
+    rng = np.random.default_rng(1)
+    n = 100_000
+    rate, dropout = rng.gamma(r, 1.0 / alpha, n), rng.beta(a, b, n)
+    last = rng.geometric(dropout)  # the repeat purchase after which the customer drops out
+    clock, made, active = np.zeros(n), np.zeros(n), np.ones(n, dtype=bool)
+    while active.any():
+        clock[active] += rng.exponential(1.0 / rate[active])
+        active &= clock <= t
+        made[active] += 1
+        active &= made < last
+    assert ours == pytest.approx(made.mean(), abs=4 * made.std() / np.sqrt(n))
