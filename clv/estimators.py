@@ -266,6 +266,9 @@ class GammaGamma(_Estimator):
         ``p_alive``, ``expected_purchases`` (over the horizon) and ``expected_order_value`` per
         ``customer_id`` (+ ``_lower``/``_upper`` when either model has a posterior)."""
         self._check_fitted()
+        if not isinstance(purchases, BetaGeo):
+            kind = type(purchases).__name__
+            raise TypeError(f"purchases must be a fitted clv.BetaGeo; got {kind}")
         purchases._check_fitted()
         if time_unit not in UNIT_DAYS:
             raise ValueError(f"time_unit must be one of {', '.join(UNIT_DAYS)}; got {time_unit!r}")
