@@ -110,10 +110,10 @@ def _markdown(results: list[dict], users: int) -> str:
         "## Attribution accuracy: channel shares vs the true Shapley shares",
         "",
         f"Simulator (`workbench.simulate`), {users:,} users x {WEEKS} weeks per scenario, seed "
-        f"{SEED}; `workbench attribute` with its defaults (lookback 30 days, 2 chains x 500 "
-        "draws; posterior method per scenario in the second table; held-out refit skipped), "
-        "the baselines from the same run. Cells: mean absolute error of the channel shares "
-        "(lower is better).",
+        f"{SEED}; `workbench attribute` with its defaults (lookback 30 days; posterior method "
+        "per scenario in the second table; held-out check on the journey split included), the "
+        "baselines from the same run. Cells: mean absolute error of the channel shares (lower "
+        "is better); held-out log-loss in nats per journey.",
         "",
         "| method | " + " | ".join(names) + " |",
         "|---|" + "---:|" * len(names),
