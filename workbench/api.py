@@ -393,7 +393,8 @@ def simulate(
 def report(
     results_dir: str | os.PathLike = "results", out_dir: str | os.PathLike = "reports"
 ) -> Path:
-    """Render one self-contained HTML report (``report.html``) from a results folder.
+    """Render one self-contained HTML report (``report.html``) from a results folder, and the
+    budget planner page (``planner.html``, as self-contained) beside it when plan.nc is there.
 
     Args:
         results_dir: folder holding attribution.nc, clv.nc, plan.nc (and the other jobs'

@@ -486,7 +486,8 @@ def simulate_media(**options):
     "--out", "out_dir", default="reports", show_default=True, type=click.Path(file_okay=False)
 )
 def report(**options):
-    """Render one self-contained HTML report from a results folder."""
+    """Render one self-contained HTML report (and the budget planner page, planner.html,
+    when plan.nc is there) from a results folder."""
     path = _call("report", **options)
     click.echo(f"report: {path}")
 

@@ -20,7 +20,8 @@ plan.nc:
   (reach and frequency) ``audience_m``, ``audience_k``, ``audience_size(draw, channel)``,
   ``audience_reached(channel)`` and its weekly check ``audience_check_*(channel)``; the check
   of who the newly reached are like, ``single_channel_observed`` / ``_expected`` (+ bounds);
-  ``customer_value(draw, channel)``;
+  ``customer_value(draw, channel)``; the planner page's payload ``planner_*``
+  (``workbench.planning.payload``, docs/contracts.md);
 - attrs: provenance (settings incl. budget, objective, bounds), ``optimiser_converged``,
   ``optimiser_message``, ``optimiser_objective``, ``value_source``, ``spend_window_days``.
 """

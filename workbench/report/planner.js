@@ -114,6 +114,9 @@
   const custValue = f.customer_value;
   const lost = new Float64Array(S * C), scale = new Float64Array(S * C), fresh = new Float64Array(S * C * J);
   const sCode = new Float64Array(S * C * X), effTab = new Float64Array(S * C * X * 2);
+  // exp(-effTab): a pattern's P(no conversion) is exp(-baseline) times these, so the pattern
+  // loop multiplies table entries instead of calling exp once per pattern and draw
+  const expTab = new Float64Array(S * C * X * 2), expBase = baseline.map((h) => Math.exp(-h));
   const convPat = new Float64Array(S), credPat = new Float64Array(S * C);
   const gainedNew = new Float64Array(S * C), credNew = new Float64Array(S * C);
   const part = new Float64Array(C + 1);
@@ -169,8 +172,17 @@
       const sv = Math.expm1(-theta * codeExp[sc * X + x] * sx) / den;
       sCode[sc * X + x] = sv;
       const pt0 = sv * b, pt1 = pt0 + open, i = (sc * X + x) * 2;
-      effTab[i] = ls > 0 ? -Math.log(ls + keep * Math.exp(-pt0)) : pt0;
-      effTab[i + 1] = open === 0 ? effTab[i] : ls > 0 ? -Math.log(ls + keep * Math.exp(-pt1)) : pt1;
+      const g0 = ls > 0 ? ls + keep * Math.exp(-pt0) : Math.exp(-pt0);
+      effTab[i] = ls > 0 ? -Math.log(g0) : pt0;
+      expTab[i] = g0;
+      if (open === 0) {
+        effTab[i + 1] = effTab[i];
+        expTab[i + 1] = g0;
+      } else {
+        const g1 = ls > 0 ? ls + keep * Math.exp(-pt1) : Math.exp(-pt1);
+        effTab[i + 1] = ls > 0 ? -Math.log(g1) : pt1;
+        expTab[i + 1] = g1;
+      }
     }
     // the newly reached: conversions gained over the baseline and the channel's credit
     let gained = 0, credit = 0;
@@ -187,9 +199,14 @@
   function accumulate(s, p, sign) {
     // pattern p's conversions and hazard-share credit in draw s, added (sign 1) or removed (-1)
     const e0 = start[p], e1 = start[p + 1], off = s * C * X * 2, sOff = s * C;
-    let h = baseline[s];
+    let h = baseline[s], cp;
     if (pairStart[p] === pairStart[p + 1]) {
-      for (let e = e0; e < e1; e++) { const v = effTab[off + eIdx[e]]; part[e - e0] = v; h += v; }
+      let g = expBase[s];
+      for (let e = e0; e < e1; e++) {
+        const i = off + eIdx[e], v = effTab[i];
+        part[e - e0] = v; h += v; g *= expTab[i];
+      }
+      cp = (1 - g) * nJourneys[p];
     } else {
       // Synergy: each term is split evenly between its pair before the channel's loss.
       for (let e = e0; e < e1; e++) {
@@ -206,8 +223,8 @@
         if (ls > 0) part[e - e0] = -Math.log(ls + (1 - ls) * Math.exp(-part[e - e0]));
         h += part[e - e0];
       }
+      cp = -Math.expm1(-h) * nJourneys[p];
     }
-    const cp = -Math.expm1(-h) * nJourneys[p];
     convPat[s] += sign * cp;
     if (h > HAZARD_EPS) {
       const share = sign * cp / h;
@@ -439,6 +456,11 @@
         el("td", { class: "num" }, current[c] > 0 ? signed(100 * (spend[c] / current[c] - 1), 1) + "%" : "\u2013"));
       body.appendChild(tr);
     }
+    const now = current.reduce((a, b) => a + b, 0), planned = spend.reduce((a, b) => a + b, 0);
+    const total = el("tr", { class: "total" });
+    total.append(el("th", { scope: "row" }, "Total"), el("td", { class: "num" }, num(now, 0)), el("td", { class: "num" }, num(planned, 0)),
+      el("td", { class: "num" }, now > 0 ? signed(100 * (planned / now - 1), 1) + "%" : "\u2013"));
+    body.appendChild(total);
     document.getElementById("print-name").textContent = scenarioName();
   }
 
