@@ -221,7 +221,9 @@ def markdown(results: dict) -> str:
             )
             if k in entry
         ]
-        chans = list(entry["workbench"]["score"]["error"])
+        if not keys:
+            continue
+        chans = list(entry[keys[0]]["score"]["error"])
         lines.append(
             f"- **{world}**: "
             + "; ".join(
@@ -231,7 +233,7 @@ def markdown(results: dict) -> str:
             + f" ({' / '.join(keys)})"
         )
     conf = results["worlds"].get("confounded", {})
-    if "workbench_uncalibrated" in conf:
+    if "workbench_uncalibrated" in conf and "workbench" in conf:
         lines += ["", _calibration_lines(conf)]
     if "geo" in results:
         g = results["geo"]["workbench"]
@@ -273,7 +275,10 @@ def merge(tags: list[str]) -> dict:
     model by model (a run that split the models over processes)."""
     merged: dict = {"worlds": {}}
     for tag in tags:
-        part = json.loads((OUT / f"results{tag}.json").read_text())
+        path = OUT / f"results{tag}.json"
+        if not path.exists():  # a run that has not finished a world yet
+            continue
+        part = json.loads(path.read_text())
         merged.setdefault("seed", part["seed"])
         for world, entry in part["worlds"].items():
             merged["worlds"].setdefault(world, {}).update(entry)
