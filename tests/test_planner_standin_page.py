@@ -79,9 +79,13 @@ def test_page_gives_per_draw_what_the_reference_gives_for_cuts_raises_and_preset
                 seen.append((np.array(spend), *map(np.array, draws)))
             page.locator("#presets button", has_text="optimised").click()
             optimised = float(page.locator("#value-mean").get_attribute("data-value"))
+            shares = [0.0, 0.004, 0.5, 0.996, 0.9999, 1.0]
+            chances = page.evaluate("ps => ps.map((p) => window.planner.chance(p))", shares)
         finally:
             browser.close()
     assert errors == []
+    # 100% (or 0%) only when every draw agrees, as the report says it
+    assert chances == ["0%", "<1%", "50%", ">99%", ">99%", "100%"]
     for spend, conversions, value in seen:
         want = outcomes_from_payload(payload, spend)
         np.testing.assert_allclose(conversions, want["conversions"], rtol=1e-10)

@@ -504,5 +504,5 @@
   });
   document.getElementById("print").addEventListener("click", () => window.print());
   update();
-  window.planner = { outcomes, update, spend, channels: DATA.channels, scenarioYaml };
+  window.planner = { outcomes, update, spend, channels: DATA.channels, scenarioYaml, chance };
 })();
