@@ -128,7 +128,7 @@ def test_results_carry_provenance_diagnostics_and_holdout_log_loss(result, files
     assert ds.attrs["row_counts"]["touchpoints"] == files["n_touchpoints"]
     for key in ("rhat_max", "ess_bulk_min", "ess_tail_min", "divergences", "diagnostics_ok"):
         assert key in ds.attrs
-    assert set(ds.attrs["holdout_log_loss"]) == {"bayes", "logistic", "markov"}
+    assert set(ds.attrs["holdout_log_loss"]) == {"bayes", "logistic", "boosted_trees", "markov"}
     assert all(0 < v < 1 for v in ds.attrs["holdout_log_loss"].values())
     assert "[attribute" in outcome.stderr  # progress goes to stderr
 
