@@ -291,6 +291,14 @@ def test_every_data_string_is_escaped_and_nothing_is_fetched(results_dir, tmp_pa
     assert "@import" not in page and "url(" not in page
 
 
+def test_an_interval_without_a_useful_upper_bound_reads_lower_or_more():
+    from workbench.report.markup import with_interval
+
+    # CPA of a channel whose credited conversions can be near zero: spend / ~0 explodes.
+    assert "(12 or more)" in with_interval(40.0, 12.0, 4.9e19)
+    assert "(12 to 90)" in with_interval(40.0, 12.0, 90.0)
+
+
 def test_numbers_read_as_people_write_them():
     from workbench.report.markup import interval, num, pct, signed, with_interval
 

@@ -86,9 +86,22 @@ def interval(lower: object, upper: object, fmt=num) -> str:
     return f"{fmt(lower)} to {fmt(upper)}"
 
 
+#: An interval whose upper end is this many times its mean has no upper bound worth printing
+#: (e.g. spend per conversion when the credited conversions can be near zero): it reads
+#: "lower or more".
+UNBOUNDED_FACTOR = 1_000
+
+
 def with_interval(mean: object, lower: object, upper: object, fmt=num) -> str:
-    """``mean (lower to upper)`` as escaped HTML, the interval in a muted span."""
-    iv = interval(lower, upper, fmt)
+    """``mean (lower to upper)`` as escaped HTML, the interval in a muted span; ``(lower or
+    more)`` when the upper end is beyond ``UNBOUNDED_FACTOR`` times the mean."""
+    unbounded = (
+        _finite(mean)
+        and _finite(upper)
+        and float(mean) > 0  # type: ignore[arg-type]
+        and float(upper) > UNBOUNDED_FACTOR * float(mean)  # type: ignore[arg-type]
+    )
+    iv = f"{fmt(lower)} or more" if unbounded and _finite(lower) else interval(lower, upper, fmt)
     main = esc(fmt(mean))
     return f'{main} <span class="iv">({esc(iv)})</span>' if iv else main
 
