@@ -61,26 +61,28 @@ def attribute(
     holdout_check: bool = True,
     roles: bool = True,
 ) -> xr.Dataset:
-    """Bayesian multi-touch attribution from touchpoints and conversions.
+    """Bayesian multi-touch attribution of conversions to channels.
 
     Args:
         touchpoints: path (CSV/Parquet) or DataFrame with user_id, timestamp, channel.
-        conversions: path or DataFrame with user_id, timestamp (users without touches are
-            fine: their conversions are organic).
-        lookback_days: touches older than this (days) before the journey end get no credit.
-        seed, draws, tune, chains: posterior sampling settings (draws and chains also shape
-            the Laplace approximation's draws).
-        method: ``auto`` (NUTS up to ``NUTS_MAX_CONVERTING_PATTERNS`` converting patterns,
-            Laplace above), ``nuts`` or ``laplace``.
+        conversions: path or DataFrame with user_id, timestamp [value]; users without touches
+            are fine (their conversions are organic).
+        lookback_days: touches older than this many days before a conversion get no credit.
+        seed: random seed of the sampler (same inputs and seed, same numbers).
+        draws, tune, chains: NUTS draws and tuning steps per chain, and chains.
+        method: ``auto`` (NUTS up to ``attribution.settings.NUTS_MAX_CONVERTING_PATTERNS``
+            converting patterns, a Laplace approximation above), ``nuts`` or ``laplace``.
         engine: ``duckdb`` or ``spark`` for the SQL steps.
-        out: write the Dataset atomically here (NetCDF) when given.
-        synergy: include pairwise synergy terms (pairs kept by the score screen).
-        holdout_check: refit on the training split (by the Laplace approximation) to report
-            held-out log-loss; attrs ``holdout_refit_method`` names the refit's method.
-        roles: give channels an opening-touch term where the score screen finds one.
+        out: write the Dataset atomically to this NetCDF path when given.
+        synergy: model pairwise synergy for the pairs the score screen keeps.
+        holdout_check: refit on a journey split and report held-out log-loss.
+        roles: give a channel an opening-touch term where the score screen finds one
+            (``attribution.model``); False fits the model without roles.
 
     Returns:
-        The attribution Dataset (docs/contracts.md, "attribution.nc").
+        The attribution Dataset: ``attributed_conversions(chain, draw, channel)`` (Shapley
+        credit), ``incremental_conversions``, ``heuristic_credit(method, channel)``, the
+        posterior and checks (docs/contracts.md, "attribution.nc").
     """
     started = time.perf_counter()
     _check_settings(lookback_days, draws, tune, chains, method)

@@ -22,6 +22,7 @@ import pandas as pd
 import xarray as xr
 
 from clv import settings
+from posterior_tools import settings as inference
 from workbench.errors import InputError
 
 
@@ -76,14 +77,50 @@ def clv(
     seed: int = settings.SEED,
     engine: str = "duckdb",
     out: str | os.PathLike | None = None,
-    draws: int | None = None,
-    tune: int | None = None,
-    chains: int | None = None,
+    draws: int = inference.DRAWS,
+    tune: int = inference.TUNE,
+    chains: int = inference.CHAINS,
     posterior: str = settings.POSTERIOR,
     compare_models: bool = True,
 ) -> xr.Dataset:
-    """The clv Dataset (dim ``customer_id``) from a transactions table; written atomically to
-    ``out`` when given. Parameters as ``workbench.api.clv``."""
+    """Customer lifetime value: BG/NBD purchases and Gamma-Gamma spend per customer.
+
+    Args:
+        transactions: path (CSV/Parquet) or DataFrame with customer_id, timestamp, amount.
+            Purchases on the same calendar day are one purchase (their amounts add up).
+        calibration_end: last day (YYYY-MM-DD) of the calibration period the models are fitted
+            on; default: the last transaction day.
+        holdout_end: last day of the holdout period, on which predictions are checked (needs
+            ``calibration_end``); default: no holdout.
+        time_unit: ``D`` (days), ``W`` (weeks = days / 7) or ``M`` (months = days / 30.4375);
+            recency, T, the horizon and the curves are in this unit.
+        horizon: CLV horizon in time units.
+        annual_discount_rate: yearly discount rate as a fraction (0.1 = 10%); CLV discounts
+            each mean month's expected purchases at the month's end.
+        method: ``mle`` (maximum likelihood, lifetimes' likelihoods) or ``bayes`` (PyMC
+            posteriors over the same likelihoods; per-customer values get intervals).
+        customers: path or DataFrame with customer_id and attribute columns, summarised as
+            ``clv_by_<column>``.
+        attribution_path: attribution.nc (path or Dataset) for CLV by acquisition channel.
+        seed: random seed of the posterior (same inputs and seed, same numbers).
+        engine: ``duckdb`` or ``spark`` for the SQL step.
+        out: write the Dataset atomically to this NetCDF path when given.
+        draws, tune, chains: posterior draws and tuning steps per chain, and chains (bayes).
+        posterior: ``auto`` (NUTS up to ``clv.settings.NUTS_MAX_ROWS`` unique (frequency,
+            recency, T) rows, a Laplace approximation above), ``nuts`` or ``laplace`` (bayes).
+        compare_models: with a holdout, also score the modified BG/NBD and Pareto/NBD on it.
+
+    Returns:
+        The clv Dataset (docs/contracts.md, "clv.nc"): per ``customer_id`` the RFM statistics,
+        ``p_alive``, ``expected_purchases``, ``expected_order_value``, ``clv`` (+ ``_lower`` /
+        ``_upper`` for bayes), ``params(param)`` (or ``params(chain, draw, param)``), tracking,
+        retention and holdout checks.
+
+    Degenerate data raises ``InputError`` with one line (a single customer, no repeat
+    purchase, fewer than ``clv.settings.MIN_SPEND_CUSTOMERS`` repeat buyers with a positive
+    amount); when every repeat buyer spends the same mean amount, that amount is every
+    customer's expected order value (p, q, v are NaN; attr ``constant_order_value``).
+    """
     from workbench.store import write_results
 
     options = _options(
@@ -127,7 +164,6 @@ def _options(
 ) -> _Options:
     """Check every option before any data is read (InputError names the option); sampler
     settings left at None take ``posterior_tools.settings``."""
-    from posterior_tools import settings as inference
     from workbench import io
 
     if time_unit not in settings.UNIT_DAYS:

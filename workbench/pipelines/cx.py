@@ -52,7 +52,36 @@ def cx(
     engine: str = "duckdb",
     out: str | os.PathLike | None = None,
 ) -> xr.Dataset:
-    """Run the customer-experience analysis; see :func:`workbench.api.cx` for the arguments."""
+    """Customer experience: NPS with posteriors, value by NPS group, coverage, stage funnel.
+
+    Args:
+        surveys: path or DataFrame with customer_id, timestamp, score (integers 0-10)
+            [channel]; each answer counts once in NPS, a customer's latest answer sets their
+            group for value comparisons.
+        touchpoints: path or DataFrame with user_id, timestamp, channel [stage] for the
+            journey-stage funnel (optional).
+        stages: YAML with ``stages`` (names in funnel order; default awareness, consideration,
+            conversion, retention, advocacy) and ``channels`` (channel: stage) for touches
+            without a stage.
+        clv: clv.nc (path or Dataset): predicted CLV and P(alive) per customer, value tiers as
+            segments, acquisition shares when it was fitted with attribution.
+        attribution: attribution.nc: acquisition channel = the channel with the largest credit
+            in the customer's first converting journey (organic when none).
+        transactions: the customers surveys are checked against (else clv.nc's customers).
+        customers: customer_id with optional ``channel`` (acquisition) and ``segment`` columns;
+            they take precedence over the results files.
+        draws: posterior draws (exact Monte Carlo of the conjugate posterior).
+        seed: seed of those draws.
+        engine: ``duckdb`` or ``spark`` for the SQL steps.
+        out: write the Dataset atomically to this NetCDF path when given.
+
+    Returns:
+        The cx Dataset: ``nps(draw)`` in points (-100..100), ``nps_by_month(draw, month)``,
+        ``nps_by_channel(draw, channel)``, ``nps_by_segment(draw, segment)``,
+        ``respondents[_by_*](..., group)``, ``clv_by_group(draw, group)``,
+        ``p_alive_by_group``, coverage by channel, segment and value decile, and the stage
+        funnel over ``(funnel_channel, stage)`` (docs/contracts.md, "cx.nc").
+    """
     from workbench.engines import make_engine
 
     _check_options(touchpoints, stages, draws)

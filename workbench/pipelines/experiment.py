@@ -62,7 +62,43 @@ def experiment(
     engine: str = "duckdb",
     out: str | os.PathLike | None = None,
 ) -> xr.Dataset:
-    """Analyse an A/B test; see :func:`workbench.api.experiment` for the parameters."""
+    """Bayesian analysis of an A/B test: each arm's conversion rate, revenue per user and
+    customer value, the lift over the control, P(beats control) and the expected loss.
+
+    Args:
+        assignments: path or DataFrame with user_id, arm, assigned_at (one row per user; a user
+            in several arms is left out and counted).
+        conversions: path or DataFrame with user_id, timestamp [value]; only conversions from
+            the user's assignment on count (earlier ones are counted apart).
+        transactions: path or DataFrame with customer_id (= user_id), timestamp, amount for
+            revenue per user; without it the conversions' value column is used when present.
+        clv: clv.nc path (or its Dataset) from :func:`clv`: per-user predicted customer value
+            (users absent from it are valued by ``clv_absent``).
+        control: the arm the others are compared with (default ``control``, or ``holdout``
+            when ``channel`` is given).
+        split: planned shares for the sample-ratio check, ``"control=50,treatment=50"`` or a
+            dict (default: equal).
+        metric: what ``lift``, ``p_beats_control`` and ``expected_loss`` refer to:
+            conversion_rate, revenue_per_user or customer_value (all metrics are also stored by
+            metric).
+        end: end of the test (exclusive, a date or ISO time); later events are not counted.
+        channel: the arms are a hold-out of this channel; the result then carries a lift-test
+            row (channel, start, end, incremental_conversions, standard_error).
+        lift_test_out: write that row to this CSV/Parquet path.
+        market_users: users in the whole market the channel addresses, for scaling the row
+            (default: the users in the test).
+        clv_absent: value of users absent from clv.nc: ``mean`` (of its customers) or ``zero``.
+        draws: Monte Carlo draws per arm.
+        seed: random seed (same inputs and seed, same numbers).
+        engine: ``duckdb`` or ``spark`` for the SQL steps.
+        out: write the Dataset atomically to this NetCDF path when given.
+
+    Returns:
+        The experiment Dataset: ``conversion_rate(draw, arm)``, ``revenue_per_user(draw, arm)``,
+        ``customer_value(draw, arm)`` (with clv), ``lift(draw, arm)``, ``p_beats_control(arm)``,
+        ``expected_loss(arm)``, counts per arm; checks in attrs (docs/contracts.md,
+        "experiment.nc").
+    """
     control = control or (HOLDOUT_ARM if channel else CONTROL_ARM)
     planned = _check_options(metric, clv_absent, draws, split, channel, lift_test_out, clv)
     end_day = _end_day(end)

@@ -22,8 +22,23 @@ def experiment_size(
     arms: int = 2,
     daily_users: float | None = None,
 ) -> xr.Dataset:
-    """Users needed for ``relative_mde``, or the MDE of ``control_users``; see
-    :func:`workbench.api.experiment_size`."""
+    """Plan a conversion-rate test: users needed for a lift, or the lift a size can detect.
+
+    Args:
+        baseline_rate: the control's expected conversion rate (0.05 = 5%).
+        relative_mde: the smallest relative lift worth detecting (0.1 = +10%); returns the
+            users needed. Give this or ``control_users``.
+        control_users: users in the control arm; returns the minimum detectable effect.
+        alpha: two-sided significance level (split over the treatment arms, Bonferroni).
+        power: probability of detecting an effect of the MDE.
+        ratio: users in each treatment arm per control user.
+        arms: arms including the control.
+        daily_users: users entering the test per day, to give its length in days.
+
+    Returns:
+        A Dataset of scalars: ``control_users``, ``treatment_users`` (per treatment arm),
+        ``total_users``, ``relative_mde``, ``absolute_mde`` [, ``days``].
+    """
     from workbench.experiments.power import detectable_effect, users_needed
 
     if (relative_mde is None) == (control_users is None):

@@ -60,7 +60,39 @@ def mmm(
     out: str | os.PathLike | None,
     progress: Callable[[str], None] | None = None,
 ) -> xr.Dataset:
-    """Fit the media-mix model; see :func:`workbench.api.mmm` for the parameters."""
+    """Bayesian media-mix model: each channel's contribution, ROI, carry-over and saturation
+    from weekly spend and outcomes, with 90% intervals.
+
+    Args:
+        spend: path or DataFrame with channel, period_start, spend [period_end, geo]; currency
+            per period (finer periods are summed into weeks; weeks without a row are 0).
+        outcomes: path or DataFrame with period_start, conversions [revenue, geo]: the KPI per
+            period (weeks start on the weekday of its first period_start).
+        conversions: instead of ``outcomes``, the user-level conversions (user_id, timestamp),
+            counted per week in SQL.
+        controls: path or DataFrame with period_start [geo] and numeric columns (price,
+            promotions, holidays, ...): known drivers of the baseline, averaged per week.
+        experiments: lift tests (channel, start, end, incremental_conversions,
+            standard_error): each adds the model's incremental conversions of that channel in
+            that window (caused by its spend in the window) ~ Normal(measured, standard_error);
+            the estimates without the tests are stored beside (``roi_uncalibrated``).
+        adstock: ``geometric`` or ``delayed`` (delayed-peak) carry-over.
+        saturation: ``logistic`` or ``hill``.
+        l_max: longest carry-over in weeks.
+        roi_prior: optional ``{channel: (mean, sd)}`` ROI priors, conversions per unit spend.
+        draws, tune, chains: NUTS settings per chain.
+        seed: random seed (same inputs and seed, same numbers).
+        holdout_check: refit without the last 10% of weeks for the out-of-sample MAPE.
+        sampler: ``pymc`` or ``nutpie``.
+        engine: ``duckdb`` or ``spark`` for the SQL steps.
+        out: write the Dataset atomically to this NetCDF path when given.
+
+    Returns:
+        The media-mix Dataset (docs/contracts.md, "mmm.nc"): ``contribution(chain, draw,
+        channel)``, ``roi(chain, draw, channel)``, ``contribution_over_time(chain, draw,
+        period, channel)``, ``baseline(chain, draw, period)``, ``response_curve(chain, draw,
+        channel, spend_level)``, parameters, fit checks and diagnostics in attrs.
+    """
     from attribution.mmm import MediaMixModel, fit_media_mix
 
     say = progress or (lambda _m: None)

@@ -77,15 +77,29 @@ def plan(
     max_draws: int = MAX_DRAWS,
     optimiser_draws: int = OPTIMISER_DRAWS,
 ) -> xr.Dataset:
-    """Plan budgets from fitted attribution and CLV results.
+    """Budget scenarios and an optimised allocation, valued in conversions and customer value.
 
-    ``attribution``, ``clv``: paths to attribution.nc / clv.nc or the Datasets; ``spend``: path
-    or DataFrame (channel, period_start, spend [, period_end]); ``scenarios``: YAML/CSV path or
-    a list of dicts (see ``workbench.planning.scenarios``); ``budget``: total spend for the
-    optimiser (currency over the data window; default the current total); ``objective``:
-    ``mean`` or a lower quantile such as ``q10`` of the value gained; ``bounds``: (lo, hi)
-    multiples of current spend for every channel or a dict channel -> (lo, hi). Returns the
-    plan Dataset (and writes it atomically to ``out`` when given).
+    Args:
+        attribution: attribution.nc path (or its Dataset) from :func:`attribute`.
+        clv: clv.nc path (or its Dataset) from :func:`clv`.
+        spend: path or DataFrame with channel, period_start, spend [, period_end] (currency).
+        scenarios: YAML/CSV file or a list of dicts of per-channel spend changes
+            (``data/scenarios_example.yaml`` shows the format).
+        budget: total spend for the optimiser over the data window (default: current total).
+        objective: ``mean`` or a lower quantile such as ``q10`` of the value gained.
+        bounds: (low, high) multiples of current spend for every channel, or a dict
+            channel -> (low, high).
+        seed: seed of the draw selection and of the reach and value draws.
+        out: write the Dataset atomically to this NetCDF path when given.
+        max_draws: posterior draws kept for scenarios and curves (evenly thinned).
+        optimiser_draws: posterior draws the optimiser climbs on, disjoint from the above
+            when the posterior has enough (so the optimum is not judged on its own draws).
+
+    Returns:
+        The plan Dataset: ``conversions(scenario, draw)``, ``value(scenario, draw)``, deltas
+        against the current plan with 90% intervals, ``p_beats_current(scenario)``, the people
+        each scenario newly reaches, response curves, the touch-curve and audience (reach and
+        frequency) draws and KPIs (docs/contracts.md, "plan.nc").
     """
     from workbench.planning.optimise import parse_objective
     from workbench.store import write_results

@@ -8,10 +8,16 @@ from workbench.errors import InputError
 
 
 def report(results_dir: str | Path = "results", out_dir: str | Path = "reports") -> Path:
-    """Render ``out_dir/report.html`` from the attribution.nc, clv.nc and plan.nc found in
-    ``results_dir`` (and ``out_dir/planner.html`` when plan.nc carries the planner's data). A
-    missing file leaves its sections saying so; no results at all, or a results folder that
-    does not exist, raises :class:`InputError`. Returns the report's path.
+    """Render one self-contained HTML report (``report.html``) from a results folder, and the
+    budget planner page (``planner.html``, as self-contained) beside it when plan.nc is there.
+
+    Args:
+        results_dir: folder holding attribution.nc, clv.nc, plan.nc (and the other jobs'
+            results); a missing file leaves its sections saying so.
+        out_dir: folder the report is written to (created when missing).
+
+    Returns:
+        The report's path.
     """
     from workbench.report.render import write_report
     from workbench.report.results import RESULT_FILES, load_results
