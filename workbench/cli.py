@@ -70,7 +70,8 @@ def main() -> None:
     "--scenario",
     default="default",
     show_default=True,
-    help="Shape of the true conversion model: default, additive, logistic, awareness.",
+    help="Shape of the true conversion model: default, additive, logistic, awareness, roles, "
+    "additive_campaign_end, logistic_campaign_end, roles_campaign_end.",
 )
 @click.option("--seed", default=1, show_default=True, help="Random seed; same seed, same files.")
 @click.option(
