@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from workbench.cli import main
 from workbench.errors import InputError
 from workbench.sim.purchases import draw_purchases, expected_repeat_purchases
-from workbench.sim.response import ConversionModel
+from workbench.sim.response import TrueConversionModel
 from workbench.sim.scenarios import BGNBD, CHANNELS, SCENARIOS, GammaGamma
 from workbench.sim.spend import reach_for
 from workbench.simulate import credit, read_truth, shapley_values, simulate, true_outcomes, write
@@ -125,13 +125,13 @@ def test_synergy_pair_raises_the_hazard_beyond_the_sum_of_its_parts():
     s[1, a] = s[2, b] = 1.0
     s[3, [a, b]] = 1.0
     for name, gamma in (("default", 0.020), ("logistic", 0.8), ("additive", 0.0)):
-        h = ConversionModel.from_scenario(SCENARIOS[name], CHANNELS).hazard_saturated(s)
+        h = TrueConversionModel.from_scenario(SCENARIOS[name], CHANNELS).hazard_saturated(s)
         assert h[3] - h[1] - h[2] + h[0] == pytest.approx(gamma)
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 def test_shapley_is_efficient_and_ignores_absent_channels(scenario):
-    model = ConversionModel.from_scenario(SCENARIOS[scenario], CHANNELS)
+    model = TrueConversionModel.from_scenario(SCENARIOS[scenario], CHANNELS)
     rng = np.random.default_rng(0)
     exposures = rng.gamma(0.7, 1.0, size=(500, len(CHANNELS))) * (rng.random((500, 6)) < 0.6)
     cr = credit(model, exposures, chunk=128)
@@ -312,7 +312,7 @@ def test_cli_simulate_rejects_an_unknown_scenario_without_writing(tmp_path):
 def test_truth_per_journey_is_reproduced_from_the_written_touches(sim):
     """P of each converter, recomputed from the touchpoints file with the truth's equations."""
     truth, journeys = sim.truth, sim.journeys.set_index("user_id")
-    model = ConversionModel.from_dict(truth["conversion_model"])
+    model = TrueConversionModel.from_dict(truth["conversion_model"])
     tp = sim.touchpoints.merge(sim.conversions, on="user_id", suffixes=("", "_conv"))
     age = (tp["timestamp_conv"] - tp["timestamp"]).dt.total_seconds().to_numpy() / 86_400
     keep = (age > 0) & (age <= truth["lookback_days"])

@@ -40,7 +40,7 @@ from workbench.sim.journeys import (
     sort_touches,
 )
 from workbench.sim.purchases import draw_purchases
-from workbench.sim.response import ConversionModel
+from workbench.sim.response import TrueConversionModel
 from workbench.sim.scenarios import (
     CHANNELS,
     DAYS_PER_WEEK,
@@ -63,7 +63,7 @@ __all__ = [
     "shapley_values",
     "credit",
     "true_outcomes",
-    "ConversionModel",
+    "TrueConversionModel",
     "CHANNELS",
     "SCENARIOS",
 ]
@@ -347,9 +347,9 @@ def _temp_in(folder: Path, name: str) -> Path:
     return Path(tmp)
 
 
-def model_from_truth(truth: dict[str, Any]) -> ConversionModel:
+def model_from_truth(truth: dict[str, Any]) -> TrueConversionModel:
     """The true conversion model of a truth dict: ``model_from_truth(t).prob(E)`` gives P."""
-    return ConversionModel.from_dict(truth["conversion_model"])
+    return TrueConversionModel.from_dict(truth["conversion_model"])
 
 
 def read_truth(path: str | os.PathLike) -> dict[str, Any]:

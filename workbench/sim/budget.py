@@ -53,7 +53,7 @@ from workbench.sim.journeys import (
     sort_touches,
 )
 from workbench.sim.purchases import draw_purchases, expected_clv
-from workbench.sim.response import ConversionModel
+from workbench.sim.response import TrueConversionModel
 from workbench.sim.scenarios import (
     CHANNELS,
     CLV_HORIZON_WEEKS,
@@ -61,7 +61,7 @@ from workbench.sim.scenarios import (
     SCENARIOS,
     START_DATE,
     Channel,
-    Scenario,
+    WorldSpec,
 )
 from workbench.sim.spend import Reach, reach_for, touch_counts
 from workbench.sim.world import (
@@ -96,7 +96,7 @@ class BudgetWorld:
 
     name: str
     description: str
-    scenario: Scenario
+    scenario: WorldSpec
     audience: tuple[float, ...]
     user_shape: float
     channel_shape: float
@@ -223,7 +223,7 @@ def make_budget_world(
 ) -> World:
     """World ``(seed, rep)`` of a budget world: the same spend plan in every rep (drawn from
     ``seed``), fresh users and touches per rep. Same arguments, same world."""
-    model = ConversionModel.from_scenario(spec.scenario, CHANNELS)
+    model = TrueConversionModel.from_scenario(spec.scenario, CHANNELS)
     reach: Reach = reach_for(spec.scenario, CHANNELS, users)
     spend = _spend(spec, users, weeks, seed)
     uniforms = rng_for(seed, rep, STREAM_COUNTS).random(spend.shape)

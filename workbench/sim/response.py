@@ -20,13 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from workbench.sim.scenarios import LOOKBACK_DAYS, Scenario
+from workbench.sim.scenarios import LOOKBACK_DAYS, WorldSpec
 
 LINKS = ("hazard", "logistic")
 
 
 @dataclass(frozen=True)
-class ConversionModel:
+class TrueConversionModel:
     """Conversion probability as a function of exposures; arrays are indexed by ``channels``."""
 
     channels: tuple[str, ...]
@@ -44,7 +44,7 @@ class ConversionModel:
         return self.opening is not None and bool(np.any(self.opening != 0.0))
 
     @classmethod
-    def from_scenario(cls, scenario: Scenario, channels: tuple[str, ...]) -> ConversionModel:
+    def from_scenario(cls, scenario: WorldSpec, channels: tuple[str, ...]) -> TrueConversionModel:
         chans = [scenario.channels[c] for c in channels]
         synergy = None
         if scenario.synergy is not None:
@@ -143,7 +143,7 @@ class ConversionModel:
         return out
 
     @classmethod
-    def from_dict(cls, params: dict[str, Any]) -> ConversionModel:
+    def from_dict(cls, params: dict[str, Any]) -> TrueConversionModel:
         """Inverse of :meth:`to_dict` (reads the ``conversion_model`` entry of truth.json)."""
         channels = tuple(params["beta"])
         synergy = None

@@ -123,7 +123,7 @@ class GammaGamma:
 
 
 @dataclass(frozen=True)
-class Scenario:
+class WorldSpec:
     """A complete true world: conversion model, channels, synergy, repeat-purchase behaviour."""
 
     name: str
@@ -178,7 +178,7 @@ _DEFAULT_CHANNELS = {
     "social": Channel(0.010, 0.15, 0.7, touches=120, spend=16, spend_over_k=0.6),
 }
 
-_DEFAULT = Scenario(
+_DEFAULT = WorldSpec(
     name="default",
     link="hazard",
     intercept=0.012,
@@ -218,7 +218,7 @@ _ROLES_CHANNELS = {
 }
 _ROLES = replace(_DEFAULT, name="roles", channels=_ROLES_CHANNELS, synergy=None)
 
-SCENARIOS: dict[str, Scenario] = {
+SCENARIOS: dict[str, WorldSpec] = {
     "default": _DEFAULT,
     "additive": replace(_DEFAULT, name="additive", synergy=None),
     "logistic": replace(
@@ -245,7 +245,7 @@ for _name in ("additive", "logistic", "roles"):
     )
 
 
-def get_scenario(name: str) -> Scenario:
+def get_scenario(name: str) -> WorldSpec:
     """The scenario called ``name``; ``KeyError`` listing the known names otherwise."""
     try:
         return SCENARIOS[name]

@@ -20,7 +20,7 @@ from math import factorial
 
 import numpy as np
 
-from workbench.sim.response import ConversionModel
+from workbench.sim.response import TrueConversionModel
 
 #: Journeys per chunk: 2^C subset values per journey are held at once (64 x 8 bytes at C = 6).
 CHUNK_JOURNEYS = 65_536
@@ -71,20 +71,20 @@ def _shapley_weights(n_channels: int) -> list[np.ndarray]:
 
 
 def _subset_values(
-    prob: ProbFn | ConversionModel, exposures: np.ndarray, first: np.ndarray | None = None
+    prob: ProbFn | TrueConversionModel, exposures: np.ndarray, first: np.ndarray | None = None
 ) -> np.ndarray:
     """v(S) for every journey and subset: (journey, 2^C). ``first`` (journey, channel) is the
     opening indicator; a removed channel takes its opening term with it."""
     masks = subset_masks(exposures.shape[1])
-    if isinstance(prob, ConversionModel):
+    if isinstance(prob, TrueConversionModel):
         return prob.prob_subsets(prob.saturate(exposures), masks, first)
     if first is not None:
-        raise ValueError("an opening indicator needs a ConversionModel, not a function")
+        raise ValueError("an opening indicator needs a TrueConversionModel, not a function")
     return np.stack([np.asarray(prob(exposures * m), dtype=float) for m in masks], axis=1)
 
 
 def credit(
-    prob: ProbFn | ConversionModel | dict,
+    prob: ProbFn | TrueConversionModel | dict,
     exposures: np.ndarray,
     *,
     chunk: int = CHUNK_JOURNEYS,
@@ -92,13 +92,13 @@ def credit(
 ) -> Credit:
     """Exact Shapley values and removal effects of ``prob`` for each journey.
 
-    ``prob`` maps exposures (journey, channel) to P (journey,); a :class:`ConversionModel` (or
+    ``prob`` maps exposures (journey, channel) to P (journey,); a :class:`TrueConversionModel` (or
     its parameters: truth.json's ``conversion_model``) is evaluated faster. ``exposures`` is
     (journey, channel), zero for absent channels; ``first`` (journey, channel), optional, marks
     the channel that opened each journey (worlds with roles).
     """
     if isinstance(prob, dict):
-        prob = ConversionModel.from_dict(prob)
+        prob = TrueConversionModel.from_dict(prob)
     exposures = np.asarray(exposures, dtype=float)
     if exposures.ndim != 2:
         raise ValueError(f"exposures must be (journey, channel); got shape {exposures.shape}")
@@ -127,7 +127,7 @@ def credit(
 
 
 def shapley_values(
-    prob: ProbFn | ConversionModel | dict, exposures: np.ndarray, *, chunk: int = CHUNK_JOURNEYS
+    prob: ProbFn | TrueConversionModel | dict, exposures: np.ndarray, *, chunk: int = CHUNK_JOURNEYS
 ) -> np.ndarray:
     """Exact Shapley values (journey, channel) of ``prob`` over the channels; see :func:`credit`."""
     return credit(prob, exposures, chunk=chunk).shapley

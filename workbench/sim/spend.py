@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from workbench.sim.scenarios import SPEND_VARIATION, Scenario
+from workbench.sim.scenarios import SPEND_VARIATION, WorldSpec
 
 USERS_PER_UNIT = 1000.0  # scenario spend and touches are per 1,000 users
 
@@ -33,7 +33,7 @@ class Reach:
         return self.A.reshape(shape) * -np.expm1(-spend / self.K.reshape(shape))
 
 
-def reach_for(scenario: Scenario, channels: tuple[str, ...], users: int) -> Reach:
+def reach_for(scenario: WorldSpec, channels: tuple[str, ...], users: int) -> Reach:
     """Reach parameters scaled to ``users``: base spend buys the scenario's touches per user."""
     scale = users / USERS_PER_UNIT
     chans = [scenario.channels[c] for c in channels]
@@ -45,7 +45,7 @@ def reach_for(scenario: Scenario, channels: tuple[str, ...], users: int) -> Reac
 
 
 def weekly_spend(
-    scenario: Scenario, channels: tuple[str, ...], users: int, weeks: int, rng: np.random.Generator
+    scenario: WorldSpec, channels: tuple[str, ...], users: int, weeks: int, rng: np.random.Generator
 ) -> np.ndarray:
     """Spend (channel, week) in currency: base spend times a uniform +-SPEND_VARIATION factor."""
     base = np.array([scenario.channels[c].spend for c in channels]) * users / USERS_PER_UNIT

@@ -27,7 +27,7 @@ from workbench.sim.scenarios import (
     SCENARIOS,
     START_DATE,
     UNREACHABLE_RATIO,
-    Scenario,
+    WorldSpec,
     get_scenario,
 )
 from workbench.sim.shapley import Credit
@@ -44,7 +44,7 @@ from workbench.sim.world import (
 WORLD_CACHE_SIZE = 4
 
 
-def clv_by_label(scenario: Scenario, labels: list[str]) -> np.ndarray:
+def clv_by_label(scenario: WorldSpec, labels: list[str]) -> np.ndarray:
     """Expected undiscounted CLV over CLV_HORIZON_WEEKS per acquisition label (currency)."""
     return np.array(
         [

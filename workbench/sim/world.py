@@ -26,8 +26,8 @@ from workbench.sim.journeys import (
     opening_channels,
     rng_for,
 )
-from workbench.sim.response import ConversionModel
-from workbench.sim.scenarios import CHANNELS, DAYS_PER_WEEK, Scenario
+from workbench.sim.response import TrueConversionModel
+from workbench.sim.scenarios import CHANNELS, DAYS_PER_WEEK, WorldSpec
 from workbench.sim.shapley import Credit, credit
 from workbench.sim.spend import Reach, reach_for, touch_counts, weekly_spend
 
@@ -40,9 +40,9 @@ DECISIONS = ("fixed", "moving")
 class World:
     """Everything about one world's reachable users; arrays are indexed by user or channel."""
 
-    scenario: Scenario
+    scenario: WorldSpec
     channels: tuple[str, ...]
-    model: ConversionModel
+    model: TrueConversionModel
     reach: Reach
     spend: np.ndarray  # (channel, week), currency
     count_uniforms: np.ndarray  # (channel, week), the Poisson quantiles' uniforms
@@ -69,12 +69,14 @@ class World:
         return follow_ups(self.scenario, self.channels)
 
 
-def follow_ups(scenario: Scenario, channels: tuple[str, ...]) -> list[tuple[int, ...]]:
+def follow_ups(scenario: WorldSpec, channels: tuple[str, ...]) -> list[tuple[int, ...]]:
     """Per channel, the indices of the channels it follows (empty: not a follow-up)."""
     return [tuple(channels.index(d) for d in scenario.channels[c].follows) for c in channels]
 
 
-def _opening(model: ConversionModel, touches: Touches, decision: np.ndarray) -> np.ndarray | None:
+def _opening(
+    model: TrueConversionModel, touches: Touches, decision: np.ndarray
+) -> np.ndarray | None:
     if not model.has_roles:
         return None
     return opening_channels(touches, decision, len(model.beta), model.lookback_days)
@@ -88,13 +90,13 @@ def acquisition(shapley: np.ndarray) -> np.ndarray:
 
 
 def make_world(
-    scenario: Scenario, users: int, weeks: int, seed: int, rep: int = 0, with_credit: bool = True
+    scenario: WorldSpec, users: int, weeks: int, seed: int, rep: int = 0, with_credit: bool = True
 ) -> World:
     """Simulate world ``(seed, rep)`` under the scenario's spend plan (the same plan in every
     rep: the plan is drawn from ``(seed, 0)``). ``with_credit=False`` skips the Shapley step
     (counterfactuals need only the decision times)."""
     channels = CHANNELS
-    model = ConversionModel.from_scenario(scenario, channels)
+    model = TrueConversionModel.from_scenario(scenario, channels)
     reach = reach_for(scenario, channels, users)
     spend = weekly_spend(scenario, channels, users, weeks, rng_for(seed, 0, STREAM_SPEND))
     uniforms = rng_for(seed, rep, STREAM_COUNTS).random(spend.shape)
@@ -125,7 +127,10 @@ def make_world(
 
 
 def _credit_all(
-    model: ConversionModel, exp_: np.ndarray, reached: np.ndarray, first: np.ndarray | None = None
+    model: TrueConversionModel,
+    exp_: np.ndarray,
+    reached: np.ndarray,
+    first: np.ndarray | None = None,
 ) -> Credit:
     """Credit for every user; the enumeration runs only for users with exposure (``first``:
     the opening one-hot (user, channel) in worlds with roles)."""
