@@ -270,34 +270,9 @@ def write(sim: SimulatedData, out_dir: str | os.PathLike, fmt: str = "parquet") 
     Every file is written to a temporary name first and renamed only when all are written, so a
     failure leaves any previous files untouched. Returns the paths by table name (+ ``truth``).
     """
-    if fmt not in FORMATS:
-        raise InputError(f"unknown format '{fmt}'; expected parquet or csv")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    staged: list[tuple[Path, Path]] = []
-    try:
-        for name in TABLES:
-            final = out / f"{name}.{fmt}"
-            tmp = _temp_in(out, final.name)
-            staged.append((tmp, final))
-            frame: pd.DataFrame = getattr(sim, name)
-            if fmt == "parquet":
-                frame.to_parquet(tmp, index=False)
-            else:
-                frame.to_csv(tmp, index=False)
-        final = out / TRUTH_FILE
-        tmp = _temp_in(out, final.name)
-        staged.append((tmp, final))
-        tmp.write_text(json.dumps(sim.truth, indent=2, sort_keys=True) + "\n")
-    except BaseException:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
-        raise
-    paths = {}
-    for tmp, final in staged:
-        os.replace(tmp, final)
-        paths[final.stem if final.name != TRUTH_FILE else "truth"] = final
-    return paths
+    frames = {name: getattr(sim, name) for name in TABLES}
+    text = {TRUTH_FILE: json.dumps(sim.truth, indent=2, sort_keys=True) + "\n"}
+    return _write_atomically(out_dir, frames, text, fmt)
 
 
 def write_experience(
@@ -313,23 +288,36 @@ def write_experience(
         raise InputError(f"unknown format '{fmt}'; expected parquet or csv")
     if sim.experience is None:
         return {}
+    frames = {name: getattr(sim.experience, name) for name in EXPERIENCE_TABLES}
+    text = {STAGES_FILE: yaml.safe_dump(sim.experience.stages, sort_keys=False)}
+    return _write_atomically(out_dir, frames, text, fmt)
+
+
+def _write_atomically(
+    out_dir: str | os.PathLike, frames: dict[str, pd.DataFrame], text: dict[str, str], fmt: str
+) -> dict[str, Path]:
+    """Write each frame as ``<name>.<fmt>`` and each text as its file name, all to temporary
+    names first, renamed only when every file is written (a failure leaves earlier files
+    untouched). Returns the paths by name without extension."""
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format '{fmt}'; expected parquet or csv")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     staged: list[tuple[Path, Path]] = []
     try:
-        for name in EXPERIENCE_TABLES:
+        for name, frame in frames.items():
             final = out / f"{name}.{fmt}"
             tmp = _temp_in(out, final.name)
             staged.append((tmp, final))
-            frame: pd.DataFrame = getattr(sim.experience, name)
             if fmt == "parquet":
                 frame.to_parquet(tmp, index=False)
             else:
                 frame.to_csv(tmp, index=False)
-        final = out / STAGES_FILE
-        tmp = _temp_in(out, final.name)
-        staged.append((tmp, final))
-        tmp.write_text(yaml.safe_dump(sim.experience.stages, sort_keys=False))
+        for file_name, content in text.items():
+            final = out / file_name
+            tmp = _temp_in(out, final.name)
+            staged.append((tmp, final))
+            tmp.write_text(content)
     except BaseException:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
