@@ -8,6 +8,7 @@ synergy_cd s_c s_d`` with ``f_c = 1`` when channel c opened the journey (see
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -199,6 +200,27 @@ def conversion_probability(
     )
 
 
+@dataclass(frozen=True)
+class HazardParts:
+    """The model's hazard as a function of a per-sample, per-channel exposure scale
+    (``__call__``, see :func:`hazard_parts`), with what planning needs beside it.
+
+    Attributes:
+        baseline: (sample,) baseline hazard.
+        single_channel: (sample, channel, code) hazard above the baseline of a journey with only
+            channel c's touches at that code, c opening it.
+        codes: (pattern, channel) per-channel codes of the patterns.
+    """
+
+    evaluate: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+    baseline: np.ndarray
+    single_channel: np.ndarray
+    codes: np.ndarray
+
+    def __call__(self, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.evaluate(scale)
+
+
 def hazard_parts(
     posterior: xr.Dataset,
     counts: xr.DataArray,
@@ -216,7 +238,8 @@ def hazard_parts(
         samples: flattened ``chain x draw`` indices (chain-major) to keep; all when None.
 
     Returns:
-        ``(parts, n_samples)``; ``parts(scale)`` takes ``scale`` (sample, channel) and returns
+        ``(parts, n_samples)``; ``parts`` is a :class:`HazardParts`: ``parts(scale)`` takes
+        ``scale`` (sample, channel) and returns
         ``H`` (sample, pattern) and ``part`` (channel, sample, pattern), each channel's part of
         ``H - baseline``: ``beta_c s_c + opening_c f_c`` plus half of each synergy term it is
         in (the parts sum to ``H - baseline``). A scale of 0 removes the channel's touches and
@@ -264,4 +287,8 @@ def hazard_parts(
             part[d] += half
         return baseline + part.sum(axis=0), part
 
-    return parts, int(keep.size)
+    # A journey with only channel c's touches at a code: beta_c s_c(code) plus c's opening
+    # term (it opened the journey; zero without roles).
+    unit = np.expm1(-theta * code_exposure) / np.expm1(-theta)
+    single = unit * beta[..., None] + draws.opening[keep][..., None]
+    return HazardParts(parts, baseline[:, 0], single, codes), int(keep.size)

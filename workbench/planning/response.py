@@ -86,34 +86,11 @@ def model_hazard(
     ``counts`` is ``pattern_counts(pattern, channel, recency_bin)``; ``samples`` picks flattened
     ``chain x draw`` indices (chain-major) to keep, all when ``None``.
     """
-    from attribution.features import code_table, encode_counts
-    from attribution.probability import posterior_draws
-
-    if "recency_ages_days" not in posterior.attrs:
-        posterior = posterior.assign_attrs(recency_ages_days=list(counts.attrs["ages_days"]))
-    draws = posterior_draws(posterior)
-    keep = np.arange(draws.n_samples) if samples is None else np.asarray(samples)
-    counts = counts.sel(channel=posterior["channel"].values).transpose(
-        "pattern", "channel", "recency_bin"
-    )
-    codes = encode_counts(np.rint(counts.values).astype(np.int64))  # (pattern, channel)
-    table = code_table(len(draws.ages_days)).astype(np.float64)  # (code, bin)
-    weights = np.exp(-draws.decay[keep][..., None] * draws.ages_days)  # (sample, channel, bin)
-    code_exposure = weights @ table.T  # (sample, channel, code)
-    theta = draws.saturation[keep][..., None]
-    baseline, beta = draws.baseline[keep], draws.beta[keep]
-
     # H and each channel's part of it (opening-touch terms included) from the model package
     from attribution.probability import hazard_parts
 
-    first = counts.coords.get("pattern_first_channel")
-    parts, _ = hazard_parts(posterior, counts, first, keep)
-
-    # A journey with only channel c's touches: beta_c s_c(code) plus c's opening term (it
-    # opened the journey; zero without roles).
-    unit = np.expm1(-theta * code_exposure) / np.expm1(-theta)
-    opening = draws.opening[keep][..., None]
-    return ModelHazard(parts, baseline, unit * beta[..., None] + opening, codes)
+    parts, _ = hazard_parts(posterior, counts, counts.coords.get("pattern_first_channel"), samples)
+    return ModelHazard(parts, parts.baseline, parts.single_channel, parts.codes)
 
 
 def new_reach_mix(counts: xr.DataArray, n_journeys: np.ndarray, cap: int) -> np.ndarray:
