@@ -101,20 +101,7 @@ def posterior_predictive_checks(
     # and the opening and closing channels: sums over rows merged on those are the same sums.
     roles = patterns.has_roles
     if roles:
-        key = np.column_stack([patterns.codes, patterns.first_channel, patterns.last_channel])
-        uniq, inverse = np.unique(key, axis=0, return_inverse=True)
-        inverse = inverse.reshape(-1)
-        rows = len(uniq)
-        c = patterns.codes.shape[1]
-        patterns = Patterns(
-            patterns.channels,
-            np.ascontiguousarray(uniq[:, :c]),
-            np.bincount(inverse, weights=patterns.n_journeys, minlength=rows).astype(np.int64),
-            np.bincount(inverse, weights=patterns.n_conversions, minlength=rows).astype(np.int64),
-            np.zeros(rows, dtype=bool),
-            uniq[:, c],
-            uniq[:, c + 1],
-        )
+        patterns = _merged(patterns)
     else:
         patterns = unique_codes(patterns).patterns
     n_bins = len(thinned.attrs["recency_ages_days"])
