@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+import posterior_tools.settings as inference
+from attribution.mmm import settings as mmm_settings
 from workbench.errors import InputError
 from workbench.validation_media import (
     CONTROLS,
@@ -46,18 +48,18 @@ def mmm(
     conversions: Any = None,
     controls: Any = None,
     experiments: Any = None,
-    adstock: str,
-    saturation: str,
-    l_max: int,
-    roi_prior: Mapping[str, tuple[float, float]] | None,
-    draws: int,
-    tune: int,
-    chains: int,
-    seed: int,
-    holdout_check: bool,
-    sampler: str,
-    engine: str,
-    out: str | os.PathLike | None,
+    adstock: str = "geometric",
+    saturation: str = "logistic",
+    l_max: int = mmm_settings.L_MAX,
+    roi_prior: Mapping[str, tuple[float, float]] | None = None,
+    draws: int = inference.DRAWS,
+    tune: int = inference.TUNE,
+    chains: int = inference.CHAINS,
+    seed: int = 1,
+    holdout_check: bool = True,
+    sampler: str = "pymc",
+    engine: str = "duckdb",
+    out: str | os.PathLike | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> xr.Dataset:
     """Bayesian media-mix model: each channel's contribution, ROI, carry-over and saturation
@@ -86,6 +88,7 @@ def mmm(
         sampler: ``pymc`` or ``nutpie``.
         engine: ``duckdb`` or ``spark`` for the SQL steps.
         out: write the Dataset atomically to this NetCDF path when given.
+        progress: called with one line per step (the CLI prints them).
 
     Returns:
         The media-mix Dataset (docs/contracts.md, "mmm.nc"): ``contribution(chain, draw,
