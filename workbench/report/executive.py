@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xarray as xr
 
-from workbench.report import cx_section, summaries
+from workbench.report import cx_section, mmm_section, summaries
 from workbench.report.markup import (
     Section,
     chance,
@@ -170,6 +170,8 @@ def executive_summary(res: Results) -> Section:
         items += _summary_clv(res.clv)
     if res.plan is not None:
         items += _summary_plan(res.plan)
+    if res.mmm is not None:
+        items += mmm_section.summary_items(res.mmm)
     items += cx_section.summary_items(res)
     if res.attribution is not None and res.attribution.attrs.get("diagnostics_ok") in (0, False):
         items.append(

@@ -16,35 +16,17 @@ from posterior_tools.settings import INTERVAL, INTERVAL_QUANTILES
 from workbench.report.figures import COLOURS, new_figure, text
 from workbench.report.markup import Section, esc, figure, num, pct, ratio, table, with_interval
 from workbench.report.results import Results
+from workbench.report.summaries import mean_interval
 
-#: The results file this section reads, in the results folder.
-MMM_FILE = "mmm.nc"
 LABEL = f"{INTERVAL:.0%} interval"
 #: ROI is shown per this much spend (conversions per 1,000 of currency).
 ROI_PER = 1000.0
 
 
-def load_mmm(res: Results) -> xr.Dataset | None:
-    """mmm.nc of the results folder, or None when there is none."""
-    from workbench.store import read_results
-
-    path = res.folder / MMM_FILE
-    return read_results(path) if path.is_file() else None
-
-
 def mmm_sections(res: Results) -> list[Section]:
     """The media-mix section, or none when the folder has no mmm.nc."""
-    ds = load_mmm(res)
+    ds = res.mmm
     return [] if ds is None else [mmm_section(ds)]
-
-
-def _summary(da: xr.DataArray) -> tuple[float, float, float]:
-    values = np.asarray(da.values, dtype=float).ravel()
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return np.nan, np.nan, np.nan
-    lo, hi = np.quantile(values, INTERVAL_QUANTILES)
-    return float(values.mean()), float(lo), float(hi)
 
 
 def _roi(x: object) -> str:
@@ -59,7 +41,7 @@ def summary_items(ds: xr.Dataset) -> list[str]:
     return [
         f"The media-mix model credits paid media with {esc(pct(share))} of conversions; "
         f"<strong>{esc(best)}</strong> returns the most per unit of spend "
-        f"({with_interval(*_summary(ds['roi'].sel(channel=best) * ROI_PER), ratio)} "
+        f"({with_interval(*mean_interval(ds['roi'].sel(channel=best) * ROI_PER), ratio)} "
         "conversions per 1,000)."
     ]
 
@@ -131,12 +113,14 @@ def _roi_table(ds: xr.Dataset) -> str:
         row = [
             esc(c),
             esc(num(float(ds["spend_total"].sel(channel=c)))),
-            with_interval(*_summary(ds["contribution"].sel(channel=c))),
-            with_interval(*_summary(ds["roi"].sel(channel=c) * ROI_PER), ratio),
+            with_interval(*mean_interval(ds["contribution"].sel(channel=c))),
+            with_interval(*mean_interval(ds["roi"].sel(channel=c) * ROI_PER), ratio),
         ]
         if calibrated:
             row.append(
-                with_interval(*_summary(ds["roi_uncalibrated"].sel(channel=c) * ROI_PER), ratio)
+                with_interval(
+                    *mean_interval(ds["roi_uncalibrated"].sel(channel=c) * ROI_PER), ratio
+                )
             )
         rows.append(row)
     return table(headers, rows)
@@ -158,8 +142,10 @@ def _lift_tests_html(ds: xr.Dataset) -> str:
             + esc(num(float(ds["lift_test_standard_error"].sel(sel)))),
         ]
         if "lift_test_predicted_uncalibrated" in ds:
-            row.append(with_interval(*_summary(ds["lift_test_predicted_uncalibrated"].sel(sel))))
-        row.append(with_interval(*_summary(ds["lift_test_predicted"].sel(sel))))
+            row.append(
+                with_interval(*mean_interval(ds["lift_test_predicted_uncalibrated"].sel(sel)))
+            )
+        row.append(with_interval(*mean_interval(ds["lift_test_predicted"].sel(sel))))
         rows.append(row)
     headers = ["Channel", "Window", "Measured lift (± s.e.)"]
     if "lift_test_predicted_uncalibrated" in ds:
@@ -187,7 +173,7 @@ def roi_figure(ds: xr.Dataset) -> Figure:
     ):
         if name not in ds:
             continue
-        s = np.array([_summary(ds[name].sel(channel=c) * ROI_PER) for c in chans])
+        s = np.array([mean_interval(ds[name].sel(channel=c) * ROI_PER) for c in chans])
         ax.errorbar(
             s[:, 0],
             y + offset,
