@@ -71,21 +71,9 @@ def posterior_paths(model) -> PosteriorPaths:
         out["mean"].append(base + effect.sum(axis=-1))
         out["max_effect"].append(max_effect)
         if tests is not None:
-            lifts = [
-                equations.lift(
-                    p,
-                    sat,
-                    beta,
-                    data.kpi_scale,
-                    int(c),
-                    w,
-                    x_cf,
-                    model.adstock,
-                    model.saturation,
-                    data.l_max,
-                )
-                for c, w, x_cf in zip(tests.channel, tests.windows, tests.x_cf_lagged, strict=True)
-            ]
+            lifts = equations.test_lifts(
+                p, sat, beta, data.kpi_scale, tests, model.adstock, model.saturation, data.l_max
+            )
             out["lift"].append(np.stack(lifts, axis=1))
         else:
             out["lift"].append(np.zeros((sat.shape[0], 0)))

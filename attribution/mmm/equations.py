@@ -102,3 +102,22 @@ def lift(
     s_actual = sat[:, :, window, channel]
     diff = (s_actual - s_cf).sum(axis=2)  # (B, G)
     return (kpi_scale[None, :] * beta_[:, :, channel] * diff).sum(axis=1)
+
+
+def test_lifts(
+    p: dict,
+    sat,
+    beta_,
+    kpi_scale: np.ndarray,
+    tests,
+    adstock: str,
+    saturation: str,
+    l_max: int,
+    xp=np,
+) -> list:
+    """:func:`lift` of every test in ``tests`` (``channel``, ``windows``, ``x_cf_lagged``), in
+    order: one (B,) array (or tensor) per test."""
+    return [
+        lift(p, sat, beta_, kpi_scale, int(c), w, x_cf, adstock, saturation, l_max, xp=xp)
+        for c, w, x_cf in zip(tests.channel, tests.windows, tests.x_cf_lagged, strict=True)
+    ]

@@ -224,26 +224,18 @@ class MediaMixModel:
             pm.Normal("kpi", mean[0, :, : data.n_fit], sigma, observed=y[:, : data.n_fit])
             if tests is not None:
                 model.add_coords({"lift_test": list(tests.names)})
-                predicted = pt.stack(
-                    [
-                        equations.lift(
-                            p,
-                            sat,
-                            beta,
-                            data.kpi_scale,
-                            int(c),
-                            w,
-                            x_cf,
-                            self.adstock,
-                            self.saturation,
-                            self.l_max,
-                            xp=pt,
-                        )[0]
-                        for c, w, x_cf in zip(
-                            tests.channel, tests.windows, tests.x_cf_lagged, strict=True
-                        )
-                    ]
+                lifts = equations.test_lifts(
+                    p,
+                    sat,
+                    beta,
+                    data.kpi_scale,
+                    tests,
+                    self.adstock,
+                    self.saturation,
+                    self.l_max,
+                    xp=pt,
                 )
+                predicted = pt.stack([lift[0] for lift in lifts])
                 pm.Normal(
                     "lift_measured",
                     predicted,

@@ -154,24 +154,10 @@ def _lift_under(model, tests, equations) -> np.ndarray:
     p = model.draw_params()
     sat = equations.saturated(p, data.x_lagged, model.adstock, model.saturation, data.l_max)
     beta = equations.beta(p, sat, data.spend_fit, data.kpi_scale, data.n_fit)
-    return np.stack(
-        [
-            equations.lift(
-                p,
-                sat,
-                beta,
-                data.kpi_scale,
-                int(c),
-                w,
-                x_cf,
-                model.adstock,
-                model.saturation,
-                data.l_max,
-            )
-            for c, w, x_cf in zip(tests.channel, tests.windows, tests.x_cf_lagged, strict=True)
-        ],
-        axis=1,
+    lifts = equations.test_lifts(
+        p, sat, beta, data.kpi_scale, tests, model.adstock, model.saturation, data.l_max
     )
+    return np.stack(lifts, axis=1)
 
 
 def holdout_periods(n_periods: int) -> int:
