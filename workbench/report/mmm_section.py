@@ -34,7 +34,8 @@ def _roi(x: object) -> str:
 
 
 def summary_items(ds: xr.Dataset) -> list[str]:
-    """One executive-summary sentence: the channel with the highest ROI and media's share."""
+    """One executive-summary sentence: the channel with the highest ROI and media's share, and a
+    warning when the sampler's checks failed."""
     roi = ds["roi"].mean(("chain", "draw"))
     best = str(roi.idxmax().values)
     share = float(ds["contribution"].sum("channel").mean()) / max(float(ds["kpi"].sum()), 1.0)
@@ -43,6 +44,12 @@ def summary_items(ds: xr.Dataset) -> list[str]:
         f"<strong>{esc(best)}</strong> returns the most per unit of spend "
         f"({with_interval(*mean_interval(ds['roi'].sel(channel=best) * ROI_PER), ratio)} "
         "conversions per 1,000)."
+        + (
+            ""
+            if ds.attrs.get("diagnostics_ok")
+            else ' <span class="warn">Its sampler did not converge cleanly: read these '
+            "intervals with care (see the media-mix section).</span>"
+        )
     ]
 
 
