@@ -76,7 +76,7 @@ def test_a_thinned_payload_values_any_allocation_as_the_response_model_on_its_dr
     f = standins
     inputs = pipeline._read_inputs(f / "attribution.nc", f / "clv.nc", f / "spend.csv")
     samples, _, _ = pipeline._draw_split(inputs.attr_ds, 1, 40, 20)
-    model, _, _, _ = pipeline._response_model(inputs, samples, 1)
+    model = pipeline._response_model(inputs, samples, 1)[0].journey
     params = pipeline._parameters(inputs.attr_ds)
     ds = response_payload(model, params, inputs.attr_ds["pattern_counts"], samples, most=15)
     payload = payload_from_plan(ds)

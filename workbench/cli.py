@@ -193,10 +193,24 @@ def clv(**options):
 
 
 @main.command()
-@click.option("--attribution", required=True, type=PATH, help="attribution.nc from attribute.")
-@click.option("--clv", required=True, type=PATH, help="clv.nc from clv.")
 @click.option(
-    "--spend", required=True, type=PATH, help="channel, period_start, spend [period_end]."
+    "--attribution",
+    default=None,
+    type=PATH,
+    help="attribution.nc from attribute: the journey model plans channels with touches.",
+)
+@click.option("--clv", default=None, type=PATH, help="clv.nc from clv (needed with --attribution).")
+@click.option(
+    "--spend",
+    default=None,
+    type=PATH,
+    help="channel, period_start, spend [period_end], weekly (needed with --attribution).",
+)
+@click.option(
+    "--mmm",
+    default=None,
+    type=PATH,
+    help="mmm.nc from mmm: the media-mix model plans channels without user-level touches.",
 )
 @click.option(
     "--scenarios", default=None, type=PATH, help="YAML or CSV of per-channel spend changes."
@@ -216,7 +230,12 @@ def clv(**options):
 )
 @click.option("--seed", default=1, show_default=True)
 def plan(**options):
-    """Budget scenarios and an optimiser, valued with conversions and CLV, with intervals."""
+    """Budget scenarios and an optimiser, valued with conversions and CLV, with intervals.
+
+    Give --attribution (with --clv and --spend), --mmm, or both: channels with user-level
+    touches are planned with the journey model, the others with the media-mix model, in one
+    optimiser; a channel in both models is planned with the journey model and both estimates
+    are stored side by side in plan.nc."""
     from workbench.pipelines.plan import summary_lines
 
     ds = _call("plan", **options)

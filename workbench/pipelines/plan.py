@@ -2,9 +2,12 @@
 optimised allocation.
 
 Reads attribution.nc (model posterior, pattern table, weekly touches), clv.nc (value of the
-customers each channel acquires) and the spend table; writes plan.nc. ``draw`` is a flattened
-posterior sample (chain x draw, thinned to ``MAX_DRAWS``); spend and outcomes are totals over
-the window of the spend periods that overlap the touch data.
+customers each channel acquires), the spend table and, for channels without user-level touches,
+mmm.nc (the media-mix model); writes plan.nc. ``draw`` is a flattened posterior sample (chain x
+draw, thinned to ``MAX_DRAWS``; with both models, a journey sample paired with a media-mix draw,
+``workbench.planning.media.pair_draws``); spend and outcomes are totals over the window of the
+spend periods that overlap the touch data (the media-mix model's weeks without attribution.nc).
+Which model answers for which channel: ``workbench.planning.cross_model``.
 
 plan.nc:
 - ``spend(scenario, channel)`` (currency), ``spend_multiplier(scenario, channel)``,
@@ -22,8 +25,15 @@ plan.nc:
   of who the newly reached are like, ``single_channel_observed`` / ``_expected`` (+ bounds);
   ``customer_value(draw, channel)``; the planner page's payload ``planner_*``
   (``workbench.planning.payload``, docs/contracts.md);
+- with mmm.nc: ``planned_with(channel)`` (journey | media_mix),
+  ``mmm_response_conversions(channel, multiplier, draw)`` (conversions each media-mix channel
+  causes in the window), and for channels in both models ``incremental_journey`` /
+  ``incremental_media_mix(channel_both, draw)`` (+ ``_mean``, ``_q05``, ``_q95``) and
+  ``models_agree(channel_both)``;
 - attrs: provenance (settings incl. budget, objective, bounds), ``optimiser_converged``,
-  ``optimiser_message``, ``optimiser_objective``, ``value_source``, ``spend_window_days``.
+  ``optimiser_message``, ``optimiser_objective``, ``value_source``, ``spend_window_days``,
+  ``optimised_outcome`` (value, or conversions without clv.nc), ``both_models_rule`` and
+  ``media_spend_source`` with mmm.nc.
 """
 
 from __future__ import annotations
@@ -54,20 +64,29 @@ TIE_RTOL = 1e-9
 
 @dataclass
 class _Inputs:
-    """What the plan reads: both results files, the spend grid and the current spend."""
+    """What the plan reads: the results files, the journey channels' spend grid, the media-mix
+    channels' weekly spend, and the current spend of every planned channel (journey channels
+    first, then the channels only the media-mix model covers)."""
 
-    attr_ds: xr.Dataset
-    clv_ds: xr.Dataset
+    attr_ds: xr.Dataset | None
+    clv_ds: xr.Dataset | None
+    mmm_ds: xr.Dataset | None
     channels: list[str]
-    grid: xr.Dataset
+    grid: xr.Dataset | None
+    media_paths: Any
     current: np.ndarray
+
+    @property
+    def journey_channels(self) -> list[str]:
+        return [] if self.grid is None else [str(c) for c in self.grid["channel"].values]
 
 
 def plan(
-    attribution: str | os.PathLike | xr.Dataset,
-    clv: str | os.PathLike | xr.Dataset,
-    spend: str | os.PathLike | pd.DataFrame,
+    attribution: str | os.PathLike | xr.Dataset | None = None,
+    clv: str | os.PathLike | xr.Dataset | None = None,
+    spend: str | os.PathLike | pd.DataFrame | None = None,
     *,
+    mmm: str | os.PathLike | xr.Dataset | None = None,
     scenarios: str | os.PathLike | list[dict] | None = None,
     budget: float | None = None,
     objective: str = DEFAULT_OBJECTIVE,
@@ -80,9 +99,17 @@ def plan(
     """Budget scenarios and an optimised allocation, valued in conversions and customer value.
 
     Args:
-        attribution: attribution.nc path (or its Dataset) from :func:`attribute`.
-        clv: clv.nc path (or its Dataset) from :func:`clv`.
-        spend: path or DataFrame with channel, period_start, spend [, period_end] (currency).
+        attribution: attribution.nc path (or its Dataset) from :func:`attribute`: the journey
+            model, which answers for every channel with user-level touches.
+        clv: clv.nc path (or its Dataset) from :func:`clv`; needed with ``attribution``.
+            Without it (media mix only) conversions are not valued and the optimiser
+            maximises conversions.
+        spend: path or DataFrame with channel, period_start, spend [, period_end] (currency,
+            weekly periods); needed with ``attribution``. Rows of media-mix channels give
+            their spend in the window (else the media-mix model's last weeks stand for it).
+        mmm: mmm.nc path (or its Dataset) from :func:`mmm`: the media-mix model, which answers
+            for the channels attribution.nc does not have (and is shown beside the journey
+            model's answer for the channels both have; ``workbench.planning.cross_model``).
         scenarios: YAML/CSV file or a list of dicts of per-channel spend changes
             (``data/scenarios_example.yaml`` shows the format).
         budget: total spend for the optimiser over the data window (default: current total).
@@ -101,23 +128,32 @@ def plan(
         each scenario newly reaches, response curves, the touch-curve and audience (reach and
         frequency) draws and KPIs (docs/contracts.md, "plan.nc").
     """
+    from workbench.planning.cross_model import RULE
+    from workbench.planning.media import pair_draws
     from workbench.planning.optimise import parse_objective
     from workbench.store import write_results
 
     goal = parse_objective(objective)
-    inputs = _read_inputs(attribution, clv, spend)
+    inputs = _read_inputs(attribution, clv, spend, mmm)
     plan_list = _scenarios(inputs, scenarios)
-    samples, opt_samples, disjoint = _draw_split(inputs.attr_ds, seed, max_draws, optimiser_draws)
-    model, reach, clv_c, value_note = _response_model(inputs, samples, seed)
-    opt_model, _, _, _ = _response_model(inputs, opt_samples, seed + 1)  # independent draws
+    first = inputs.attr_ds if inputs.attr_ds is not None else inputs.mmm_ds
+    samples, opt_samples, disjoint = _draw_split(first, seed, max_draws, optimiser_draws)
+    media_draws = (samples, opt_samples)
+    if inputs.attr_ds is not None and inputs.mmm_ds is not None:
+        n_media = inputs.mmm_ds.sizes["chain"] * inputs.mmm_ds.sizes["draw"]
+        media_draws = pair_draws(n_media, len(samples), len(opt_samples), seed + 104729)
+    model, reach, clv_c, value_note = _response_model(inputs, samples, seed, media_draws[0])
+    opt_model, _, _, _ = _response_model(inputs, opt_samples, seed + 1, media_draws[1])
     total = float(inputs.current.sum()) if budget is None else float(budget)
     best = _optimise(inputs, opt_model, total, bounds, goal)
     plan_list.append(best.scenario)
     ds = _evaluate(inputs, model, plan_list)
-    ds = ds.merge(_curves_and_kpis(inputs, model, reach, clv_c))
-    ds = ds.merge(_planner_payload(inputs, model, samples))
+    ds = ds.merge(_curves_and_kpis(inputs, model, reach, clv_c), join="outer")
+    ds = ds.merge(_media_mix(inputs, model), join="outer")
+    if inputs.attr_ds is not None:
+        ds = ds.merge(_planner_payload(inputs, model.journey, samples), join="outer")
     ds.attrs = _provenance(
-        locals_=dict(attribution=attribution, clv=clv, spend=spend, scenarios=scenarios),
+        locals_=dict(attribution=attribution, clv=clv, spend=spend, mmm=mmm, scenarios=scenarios),
         inputs=inputs,
         n_draws=len(samples),
         seed=seed,
@@ -132,27 +168,70 @@ def plan(
         },
         best=best,
         value_note=value_note,
+        extra=_media_attrs(inputs, model, RULE),
     )
     if out is not None:
         write_results(ds, out)
     return ds
 
 
-def _read_inputs(attribution, clv, spend) -> _Inputs:
+def _read_inputs(attribution, clv, spend, mmm=None) -> _Inputs:
+    from workbench.planning.media import check_media_results, media_channels, media_paths
     from workbench.planning.spend import load_spend, spend_grid
 
-    attr_ds = _open(attribution, "attribution")
-    clv_ds = _open(clv, "clv")
-    _require(
-        attr_ds, ("pattern_counts", "pattern_n_journeys", "attributed_conversions"), attribution
-    )
-    channels = [str(c) for c in attr_ds["channel"].values]
+    if attribution is None and mmm is None:
+        raise InputError("nothing to plan: give attribution results, media-mix results or both")
     spend_label = str(spend) if isinstance(spend, str | os.PathLike) else "<DataFrame>"
-    grid = spend_grid(load_spend(spend), channels, attr_ds.get("weekly_touches"), spend_label)
-    current = grid["spend"].sum("period").values
+    attr_ds = clv_ds = mmm_ds = grid = paths = None
+    if attribution is not None:
+        attr_ds = _open(attribution, "attribution")
+        _require(
+            attr_ds, ("pattern_counts", "pattern_n_journeys", "attributed_conversions"), attribution
+        )
+        if clv is None or spend is None:
+            raise InputError(
+                "planning the journey channels of attribution results needs clv results and "
+                "a spend table as well"
+            )
+    if clv is not None:
+        clv_ds = _open(clv, "clv")
+    if mmm is not None:
+        mmm_ds = _open(mmm, "media-mix")
+        check_media_results(mmm_ds, None if isinstance(mmm, xr.Dataset) else str(mmm))
+    journey = [str(c) for c in attr_ds["channel"].values] if attr_ds is not None else []
+    media = media_channels(mmm_ds) if mmm_ds is not None else []
+    table = load_spend(spend) if spend is not None else None
+    if table is not None:
+        unknown = sorted(set(table["channel"]) - set(journey) - set(media))
+        if unknown:
+            raise InputError(
+                f"spend refers to channel(s) {', '.join(unknown)} that neither the attribution "
+                f"nor the media-mix results have; known: {', '.join(journey + media)}",
+                file=spend_label,
+                column="channel",
+            )
+    window_start, n_weeks = None, None
+    if attr_ds is not None:
+        rows = table[table["channel"].isin(journey)]
+        grid = spend_grid(rows, journey, attr_ds.get("weekly_touches"), spend_label)
+        window_start, n_weeks = float(grid["period_start"].values[0]), int(grid.sizes["period"])
+    elif table is not None:
+        window_start = float(table["period_start"].min())
+        n_weeks = int(round((table["period_start"].max() - window_start) / 7.0)) + 1
+    if mmm_ds is not None:
+        n_weeks = n_weeks if n_weeks is not None else int(mmm_ds.sizes["period"])
+        paths = media_paths(mmm_ds, n_weeks, table, window_start)
+    media_only = [c for c in media if c not in journey]
+    channels = journey + media_only
+    current = np.concatenate(
+        [
+            grid["spend"].sum("period").values if grid is not None else np.zeros(0),
+            [paths.window[:, media.index(c)].sum() for c in media_only],
+        ]
+    ).astype(float)
     if not (current > 0).any():
         raise InputError("every channel has zero spend; nothing to plan", file=spend_label)
-    return _Inputs(attr_ds, clv_ds, channels, grid, current)
+    return _Inputs(attr_ds, clv_ds, mmm_ds, channels, grid, paths, current)
 
 
 def _scenarios(inputs: _Inputs, scenarios) -> list:
@@ -175,28 +254,67 @@ def _scenarios(inputs: _Inputs, scenarios) -> list:
     return plan_list
 
 
-def _draw_split(attr_ds: xr.Dataset, seed: int, max_draws: int, optimiser_draws: int):
+def _draw_split(posterior: xr.Dataset, seed: int, max_draws: int, optimiser_draws: int):
     """Posterior samples for reporting and for the optimiser: disjoint when the posterior has
     enough, so the optimised scenario is not judged on the draws it was tuned to (winner's
     curse). Returns (samples, optimiser samples, disjoint)."""
     rng = np.random.default_rng(seed)
-    order = rng.permutation(attr_ds.sizes["chain"] * attr_ds.sizes["draw"])
+    order = rng.permutation(posterior.sizes["chain"] * posterior.sizes["draw"])
     samples = np.sort(order[:max_draws])
     spare = order[max_draws:]
     opt_samples = np.sort(spare[:optimiser_draws] if spare.size else samples[:optimiser_draws])
     return samples, opt_samples, bool(spare.size > 0)
 
 
-def _response_model(inputs: _Inputs, samples: np.ndarray, seed: int):
-    """Spend -> conversions and value per posterior sample: the attribution model's hazard,
-    touch curves fitted to weekly spend and touches, the audience (reach and frequency) fitted
-    to the journeys' touch counts, and customer value per channel. Returns (ResponseModel,
-    touch-curve and audience Dataset, customer value (sample, channel), value source note)."""
+def _response_model(
+    inputs: _Inputs, samples: np.ndarray, seed: int, media_draws: np.ndarray | None = None
+):
+    """Spend -> conversions and value per posterior sample, across both models
+    (``PlanResponse``): the journey model's response for its channels, the media-mix model's
+    (draws ``media_draws``, paired one-to-one with ``samples``; ``samples`` themselves without
+    attribution.nc) for the others, and customer value per channel. Returns (PlanResponse,
+    touch-curve and audience Dataset (None without attribution), customer value (sample,
+    channel), value source note)."""
+    from workbench.planning.cross_model import PlanResponse
+    from workbench.planning.media import media_response
+    from workbench.planning.value import customer_worth, worth_draws
+
+    n = len(samples)
+    value_known = inputs.clv_ds is not None
+    if value_known:
+        worth, clv_base, value_note = customer_worth(inputs.clv_ds, inputs.channels)
+        clv_c = worth_draws(inputs.clv_ds, inputs.channels, worth, n, seed)
+    else:
+        clv_base, clv_c = 0.0, np.full((n, len(inputs.channels)), np.nan)
+        value_note = "no clv.nc: conversions are not valued; the optimiser maximises conversions"
+    journey, reach = None, None
+    if inputs.attr_ds is not None:
+        journey, reach = _journey_response(inputs, samples, clv_c, clv_base, seed)
+    media, media_worth = None, None
+    if inputs.mmm_ds is not None:
+        draws = samples if media_draws is None else media_draws
+        media = media_response(inputs.mmm_ds, inputs.media_paths, draws)
+        # a media-mix-only channel's conversions are worth what clv.nc says its customers are
+        # worth (the mean customer when clv.nc has no credit for it)
+        media_worth = np.stack(
+            [
+                clv_c[:, inputs.channels.index(c)] if c in inputs.channels else np.full(n, np.nan)
+                for c in media.channels
+            ],
+            axis=1,
+        )
+    model = PlanResponse(inputs.channels, journey, media, media_worth, value_known)
+    return model, reach, clv_c, value_note
+
+
+def _journey_response(inputs: _Inputs, samples, clv_c: np.ndarray, clv_base: float, seed: int):
+    """The journey model's response (``ResponseModel``): the attribution model's hazard, touch
+    curves fitted to weekly spend and touches, the audience (reach and frequency) fitted to the
+    journeys' touch counts. Returns it and the touch-curve and audience Dataset."""
     from attribution.settings import COUNT_CAP
     from workbench.planning.audience import fit_audience
     from workbench.planning.reach import fit_reach
     from workbench.planning.response import ResponseModel, model_hazard, new_reach_mix
-    from workbench.planning.value import customer_worth, worth_draws
 
     attr = inputs.attr_ds
     hazard = model_hazard(_parameters(attr), attr["pattern_counts"], samples)
@@ -213,10 +331,8 @@ def _response_model(inputs: _Inputs, samples: np.ndarray, seed: int):
         attr.get("weekly_touches"),
         attr.get("weekly_reach"),
     )
-    worth, clv_base, value_note = customer_worth(inputs.clv_ds, inputs.channels)
-    clv_c = worth_draws(inputs.clv_ds, inputs.channels, worth, n, seed)
     model = ResponseModel(
-        channels=inputs.channels,
+        channels=inputs.journey_channels,
         hazard=hazard,
         n_journeys=n_journeys,
         reach_k=reach["reach_k"].values,
@@ -225,11 +341,11 @@ def _response_model(inputs: _Inputs, samples: np.ndarray, seed: int):
         audience_k=audience["audience_k"].values,
         audience_size=audience["audience_size"].values,
         new_mix=new_reach_mix(attr["pattern_counts"], n_journeys, COUNT_CAP),
-        clv_by_channel=clv_c,
+        clv_by_channel=clv_c[:, : len(inputs.journey_channels)],
         clv_baseline=clv_base,
         organic_conversions=float(attr.get("organic_conversions", 0.0)),
     )
-    return model, reach.merge(audience), clv_c, value_note
+    return model, reach.merge(audience)
 
 
 @dataclass
@@ -250,18 +366,17 @@ def _optimise(inputs: _Inputs, opt_model, total: float, bounds, goal) -> _Best:
     # Channels with no current spend have no reach curve: they stay at zero.
     fixed = ~(current > 0)
     lower, upper = np.where(fixed, 0.0, lower), np.where(fixed, 0.0, upper)
-    base_value = opt_model.outcomes(np.ones(len(inputs.channels)))["value"]
+    what = opt_model.objective_outcome()  # value, or conversions without clv.nc
+    base = opt_model.outcomes(np.ones(len(inputs.channels)))[what]
 
     def gain(x: np.ndarray) -> np.ndarray:
-        return opt_model.outcomes(_multiplier(x, current))["value"] - base_value
+        return opt_model.outcomes(_multiplier(x, current))[what] - base
 
-    best = optimise(
-        gain, total, lower, upper, current, goal, value_scale=float(np.mean(base_value))
-    )
+    best = optimise(gain, total, lower, upper, current, goal, value_scale=float(np.mean(base)))
     scenario = Scenario(
         OPTIMISED,
         dict(zip(inputs.channels, best.spend.tolist(), strict=True)),
-        f"maximises the {goal.label} of value gained, budget {total:,.2f}",
+        f"maximises the {goal.label} of {what} gained, budget {total:,.2f}",
     )
     return _Best(scenario, bool(best.converged), best.message, best.objective)
 
@@ -282,66 +397,99 @@ def _evaluate(inputs: _Inputs, model, plan_list) -> xr.Dataset:
     return ds
 
 
-def _planner_payload(inputs: _Inputs, model, samples: np.ndarray) -> xr.Dataset:
-    """The response model as compact data for the planner page (``planner_*`` variables)."""
+def _planner_payload(inputs: _Inputs, journey, samples: np.ndarray) -> xr.Dataset:
+    """The journey model's response as compact data for the planner page (``planner_*``
+    variables; the page plans the journey channels)."""
     from workbench.planning.payload import response_payload
 
     attr = inputs.attr_ds
-    return response_payload(model, _parameters(attr), attr["pattern_counts"], samples)
+    return response_payload(journey, _parameters(attr), attr["pattern_counts"], samples)
 
 
-def _curves_and_kpis(inputs: _Inputs, model, reach: xr.Dataset, clv_c: np.ndarray) -> xr.Dataset:
+def _media_mix(inputs: _Inputs, model) -> xr.Dataset:
+    """With mmm.nc: which model plans each channel, the media-mix model's response curve of
+    each of its channels over the window, and both models' estimates side by side for the
+    channels both cover (``workbench.planning.cross_model``)."""
+    from workbench.planning.cross_model import side_by_side
+    from workbench.planning.media import window_curves
+    from workbench.planning.response import CURVE_MULTIPLIERS
+
+    ds = xr.Dataset(
+        {"planned_with": ("channel", model.planned_with())},
+        coords={"channel": inputs.channels},
+    )
+    if model.media is None:
+        return ds
+    shown = [c for c in model.media.channels if c in inputs.channels]
+    ds["mmm_response_conversions"] = window_curves(model.media, shown, CURVE_MULTIPLIERS)
+    both = side_by_side(model)
+    return ds if both is None else ds.merge(both)
+
+
+def _media_attrs(inputs: _Inputs, model, rule: str) -> dict[str, Any]:
+    attrs: dict[str, Any] = {"optimised_outcome": model.objective_outcome()}
+    if model.media is not None:
+        attrs["both_models_rule"] = rule
+        attrs["media_spend_source"] = dict(
+            zip(model.media.channels, inputs.media_paths.source, strict=True)
+        )
+    return attrs
+
+
+def _curves_and_kpis(inputs: _Inputs, model, reach, clv_c: np.ndarray) -> xr.Dataset:
     from workbench.planning import kpis
     from workbench.planning.response import response_curves, single_channel_check
 
-    # Media-mix hook (issue 13): where mmm.nc also covers a channel, its response on the same
-    # ``multiplier`` grid goes beside these as ``mmm_response_conversions(channel, multiplier,
-    # draw)`` so the plan shows both models' answers side by side.
     ds = response_curves(model)
-    ds = ds.merge(kpis.channel_kpis(inputs.attr_ds, inputs.clv_ds, inputs.grid["spend"]))
-    periods = kpis.period_kpis(inputs.attr_ds, inputs.clv_ds, inputs.grid)
-    if periods is not None:
-        ds = ds.merge(periods)
-    ds = ds.merge(reach)  # reach draws pair one-to-one with the posterior samples kept
-    if "pattern_n_conversions" in inputs.attr_ds:
-        ds = ds.merge(
-            single_channel_check(
-                model.hazard,
-                inputs.attr_ds["pattern_n_journeys"].values.astype(float),
-                inputs.attr_ds["pattern_n_conversions"].values.astype(float),
-                inputs.channels,
-                seed=0,
-            )
-        )
     ds["customer_value"] = (
         ("draw", "channel"),
         clv_c,
         {"units": "currency per acquired customer (first order + CLV)"},
     )
+    if inputs.attr_ds is None:
+        return ds
+    kpi = kpis.channel_kpis(inputs.attr_ds, inputs.clv_ds, inputs.grid["spend"])
+    ds = ds.merge(kpi, join="outer")
+    periods = kpis.period_kpis(inputs.attr_ds, inputs.clv_ds, inputs.grid)
+    if periods is not None:
+        ds = ds.merge(periods, join="outer")
+    # reach draws pair one-to-one with the posterior samples kept
+    ds = ds.merge(reach, join="outer")
+    if "pattern_n_conversions" in inputs.attr_ds:
+        check = single_channel_check(
+            model.journey.hazard,
+            inputs.attr_ds["pattern_n_journeys"].values.astype(float),
+            inputs.attr_ds["pattern_n_conversions"].values.astype(float),
+            inputs.journey_channels,
+            seed=0,
+        )
+        ds = ds.merge(check, join="outer")
     return ds
 
 
-def _provenance(locals_, inputs: _Inputs, n_draws, seed, settings, best: _Best, value_note):
+def _provenance(locals_, inputs: _Inputs, n_draws, seed, settings, best: _Best, value_note, extra):
     from workbench.store import provenance
 
+    sources = {k: locals_[k] for k in ("attribution", "clv", "spend", "mmm", "scenarios")}
+    if inputs.grid is not None:
+        periods = int(inputs.grid.sizes["period"])
+        window = [
+            float(inputs.grid["period_start"].values[0]),
+            float(inputs.grid["period_end"].values[-1]),
+        ]
+    else:
+        periods, window = int(inputs.media_paths.window.shape[0]), None
     return provenance(
-        inputs={
-            "attribution": locals_["attribution"],
-            "clv": locals_["clv"],
-            "spend": locals_["spend"],
-            **({"scenarios": locals_["scenarios"]} if locals_["scenarios"] is not None else {}),
-        },
-        row_counts={"spend_periods": int(inputs.grid.sizes["period"]), "draws": int(n_draws)},
+        inputs={k: v for k, v in sources.items() if v is not None},
+        row_counts={"spend_periods": periods, "draws": int(n_draws)},
         seed=seed,
         settings=settings,
         optimiser_converged=int(best.converged),
         optimiser_message=best.message,
         optimiser_objective=best.objective,
         value_source=value_note,
-        spend_window_days=[
-            float(inputs.grid["period_start"].values[0]),
-            float(inputs.grid["period_end"].values[-1]),
-        ],
+        **({"spend_window_days": window} if window is not None else {}),
+        **extra,
     )
 
 
@@ -359,18 +507,29 @@ def summary_lines(ds: xr.Dataset) -> list[str]:
             f"{name:>20}: conversions {float(row.delta_conversions_mean):+,.1f} "
             f"[{float(row[f'delta_conversions_{lo}']):+,.1f}, "
             f"{float(row[f'delta_conversions_{hi}']):+,.1f}]"
-            f"  value {float(row.delta_value_mean):+,.0f} "
-            f"[{float(row[f'delta_value_{lo}']):+,.0f}, {float(row[f'delta_value_{hi}']):+,.0f}]"
-            f"  P(beats current) {_probability(float(row.p_beats_current))}"
+            + _value_text(row, lo, hi)
+            + f"  P(beats current) {_probability(float(row.p_beats_current))}"
         )
     best = ds["spend_multiplier"].sel(scenario="optimised")
     lines.append(
-        f"optimised ({ds.attrs['settings']['objective']}): "
+        f"optimised ({ds.attrs['settings']['objective']}"
+        + (" of conversions" if ds.attrs.get("optimised_outcome") == "conversions" else "")
+        + "): "
         + ", ".join(
             f"{c} x{m:.2f}" for c, m in zip(best["channel"].values, best.values, strict=True)
         )
     )
     return lines
+
+
+def _value_text(row: xr.Dataset, lo: str, hi: str) -> str:
+    """The change in value, or nothing when clv.nc was not given (value unknown)."""
+    if not np.isfinite(float(row.delta_value_mean)):
+        return ""
+    return (
+        f"  value {float(row.delta_value_mean):+,.0f} "
+        f"[{float(row[f'delta_value_{lo}']):+,.0f}, {float(row[f'delta_value_{hi}']):+,.0f}]"
+    )
 
 
 def _probability(p: float) -> str:
@@ -391,6 +550,8 @@ def _multiplier(spend: np.ndarray, current: np.ndarray) -> np.ndarray:
 def _scenario_dataset(plan_list, channels, spend_mat, mult, conv, value) -> xr.Dataset:
     names = [s.name for s in plan_list]
     d_conv, d_val = conv - conv[0], value - value[0]
+    # Without clv.nc (value NaN) a scenario beats current on conversions.
+    beats, beats_ref = (d_val, value[0]) if np.isfinite(value).all() else (d_conv, conv[0])
     data: dict[str, Any] = {
         "spend": (("scenario", "channel"), spend_mat, {"units": "currency over the data window"}),
         "spend_multiplier": (("scenario", "channel"), mult),
@@ -398,8 +559,11 @@ def _scenario_dataset(plan_list, channels, spend_mat, mult, conv, value) -> xr.D
         "value": (("scenario", "draw"), value, {"units": "currency (CLV)"}),
         "p_beats_current": (
             "scenario",
-            (d_val > TIE_RTOL * np.abs(value[0])).mean(axis=1),
-            {"description": "posterior probability that the scenario's value exceeds current"},
+            (beats > TIE_RTOL * np.abs(beats_ref)).mean(axis=1),
+            {
+                "description": "posterior probability that the scenario's value (conversions "
+                "without clv.nc) exceeds current"
+            },
         ),
         "p_more_conversions": ("scenario", (d_conv > TIE_RTOL * np.abs(conv[0])).mean(axis=1)),
         "description": ("scenario", [s.description for s in plan_list]),

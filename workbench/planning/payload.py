@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from workbench.planning.cross_model import JOURNEY
 from workbench.planning.response import HAZARD_EPS, ResponseModel
 
 #: Most posterior samples the page carries (evenly thinned from the plan's samples).
@@ -116,12 +117,18 @@ def payload_from_plan(plan: xr.Dataset) -> dict[str, Any] | None:
     """The payload as plain numpy arrays from plan.nc (``None`` when it has none)."""
     if f"{PREFIX}baseline" not in plan:
         return None
+    if "planned_with" in plan:
+        # the page replays the journey model: channels the media-mix model plans are left out
+        journey = plan["planned_with"].values == JOURNEY
+        plan = plan.isel(channel=np.flatnonzero(journey))
     out: dict[str, Any] = {
         name[len(PREFIX) :]: np.asarray(plan[name].values)
         for name in plan.data_vars
         if str(name).startswith(PREFIX)
     }
     out["channels"] = [str(c) for c in plan["channel"].values]
+    for name in ("codes", "first_channel"):  # integers (a merge beside other channels makes float)
+        out[name] = np.asarray(out[name]).astype(np.int64)
     return out
 
 
