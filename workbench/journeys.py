@@ -70,21 +70,27 @@ class DecisionTiming:
     Attributes:
         position: quantile ``DECISION_POSITION_QUANTILE`` of the converted journeys' decision
             positions in their observable windows (0 = right after the last touch, 1 = at the
-            data end or the lookback after the last touch); non-converting journeys are
-            evaluated there.
+            data end or the lookback after the last touch).
         data_end: latest touch or conversion (days since 1970-01-01).
         lag_median_days: median days from a converted journey's last touch to its conversion.
         converted_journeys: converted journeys behind the estimate.
+        positions: the equally likely positions non-converting journeys are evaluated at
+            (``workbench.decisions``); empty: ``position`` alone.
+        passes: selection-correction passes behind ``positions`` (0: none were needed).
     """
 
     position: float
     data_end: float
     lag_median_days: float
     converted_journeys: int
+    positions: tuple[float, ...] = ()
+    passes: int = 0
 
     def attrs(self) -> dict:
         """netCDF-ready attrs (``decision_*``)."""
         return {
+            "decision_positions": [float(p) for p in self.positions or (self.position,)],
+            "decision_passes": self.passes,
             "decision_position": self.position,
             "decision_lag_median_days": self.lag_median_days,
             "decision_data_end_days": self.data_end,
@@ -205,8 +211,10 @@ def stage_journey_codes(
 ) -> None:
     """Run the ``journey_codes`` step (one row per journey) and keep it in the engine.
 
-    ``timing`` places non-converting journeys' decisions (:func:`decision_timing`); without it
-    they are evaluated at their last touch (position 0)."""
+    ``timing`` places non-converting journeys' decisions (:func:`decision_timing`,
+    ``workbench.decisions``); without it they are evaluated at their last touch (position 0)."""
+    from workbench.decisions import position_sql
+
     n_bins = len(RECENCY_EDGES_DAYS)
     cells = ",\n        ".join(
         f"CAST(SUM(CASE WHEN channel_index = {c} AND recency_bin = {b} THEN 1 ELSE 0 END) "
@@ -226,7 +234,9 @@ def stage_journey_codes(
         count_cap=COUNT_CAP,
         code_base=CODE_BASE,
         n_channels=n_channels,
-        decision_position=repr(float(timing.position)),
+        decision_position=position_sql(
+            timing.positions or (timing.position,), DECISION_POSITION_DECIMALS
+        ),
         data_end=repr(float(timing.data_end)),
         lookback_days=repr(float(lookback_days)),
         age_decimals=AGE_DECIMALS,
@@ -328,6 +338,17 @@ def converted_journeys(engine: Engine, n_channels: int) -> pd.DataFrame:
     return frame.sort_values(["user_id", "end_time"], ignore_index=True)
 
 
+def place_decisions(
+    engine: Engine, names: list[str], lookback_days: float, timing: DecisionTiming
+) -> DecisionTiming:
+    """Stage ``journey_codes`` with non-converting journeys' decisions placed by
+    ``workbench.decisions`` (selection-corrected positions when they are spread) and return the
+    timing used."""
+    from workbench.decisions import place
+
+    return place(engine, names, lookback_days, timing)
+
+
 def run_steps(engine: Engine, lookback_days: float = DEFAULT_LOOKBACK_DAYS) -> JourneyTables:
     """All attribution data steps on staged ``touchpoints`` and ``conversions`` views."""
     names = channels(engine)
@@ -335,8 +356,7 @@ def run_steps(engine: Engine, lookback_days: float = DEFAULT_LOOKBACK_DAYS) -> J
     # needs memory, so the two peaks do not add up (measured at 2M journeys: 1.6 GB vs 2.3 GB).
     weekly = weekly_touches(engine)
     stage_journeys(engine, lookback_days)
-    timing = decision_timing(engine, lookback_days)
-    stage_journey_codes(engine, len(names), lookback_days, timing)
+    timing = place_decisions(engine, names, lookback_days, decision_timing(engine, lookback_days))
     observed, organic_count = organic(engine)
     counts = engine.query(
         f"SELECT (SELECT COUNT(*) FROM {JOURNEY_CODES}) AS n_journeys, "

@@ -1,9 +1,11 @@
 -- journey_codes: one row per journey with touches in the window, its exposure code per channel.
 --
 -- A converted journey is evaluated at its conversion. A non-converting journey is evaluated at
--- its estimated decision time: its last touch L plus {decision_position} times its observable
--- window LEAST({data_end} - L, {lookback_days}) (the journey_decisions step; position 0 = right
--- after the last touch, 1 = at the end of what can be observed). Ages are shifted by that much,
+-- its estimated decision time: its last touch L plus a position times its observable window
+-- LEAST({data_end} - L, {lookback_days}) (position 0 = right after the last touch, 1 = at the end
+-- of what can be observed). The position, {decision_position}, is one literal or one of equally
+-- likely positions picked by a hash of the user id (workbench.decisions, from the
+-- journey_decisions step). Ages are shifted by that much,
 -- touches {lookback_days} days old or older at a shifted decision are dropped (the decision lies
 -- past the lookback after them; an unshifted journey keeps a touch exactly on the edge, as in the
 -- journeys step) and the recency bins are taken on the shifted ages (rounded to {age_decimals}

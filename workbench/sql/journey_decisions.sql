@@ -5,8 +5,9 @@
 -- first: window = LEAST(data_end - L, {lookback_days}). A converted journey's decision (its
 -- conversion) came lag = conversion - L days after L, so position = lag / window is 0 when users
 -- decide right after their last touch and 1 when they decide at the end of what can be observed
--- (for example on a common date at the campaign's end). The attribution step evaluates
--- non-converting journeys at the typical position (docs/contracts.md, "Journeys").
+-- (for example on a common date at the campaign's end). The attribution step places
+-- non-converting journeys' decisions from these positions (workbench.decisions; docs/contracts.md,
+-- "Journeys"); user_id and end_time (the conversion) key each journey for that step's weights.
 --
 -- Input: journey_touches (the journeys step; a converted journey's youngest touch has
 -- age_days = lag). One row per converted journey with a positive window.
@@ -23,12 +24,14 @@ converted AS (
 ),
 windows AS (
     SELECT
+        CAST(c.user_id AS STRING) AS user_id,
+        c.end_time,
         lag_days,
         LEAST(d.data_end - (c.end_time - c.lag_days), {lookback_days}) AS window_days
     FROM converted AS c
     CROSS JOIN data_end AS d
 )
-SELECT lag_days, window_days,
+SELECT user_id, end_time, lag_days, window_days,
        LEAST(lag_days / window_days, 1.0) AS position
 FROM windows
 WHERE window_days > 0

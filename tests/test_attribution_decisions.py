@@ -1,0 +1,139 @@
+"""Where non-converting journeys decide (``workbench.decisions``): converters' decision positions
+corrected for selection, spread over equally likely positions, and what that does to the fit
+on a budget world whose users decide at the end of their own window."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench.decisions import (
+    DECISION_PASSES,
+    DECISION_POINTS,
+    HASH_DIGITS,
+    is_spread,
+    mid_quantiles,
+    position_sql,
+    selection_weights,
+)
+from workbench.engines import DuckDBEngine
+
+
+def test_mid_quantiles_split_the_weight_into_equally_likely_points():
+    # four values, equal weights: the 2 mid-quantiles at 1/4 and 3/4 of the weight fall
+    # midway between the 1st/2nd and the 3rd/4th values' cumulative mid-points
+    assert mid_quantiles(np.array([0.0, 1.0, 2.0, 3.0]), points=2) == pytest.approx([0.5, 2.5])
+    # weights 1, 1, 1, 5 (of 8): cumulative mid-points 1/16, 3/16, 5/16, 11/16, so 1/4 lies
+    # midway between the 2nd and 3rd values and 3/4 beyond the last
+    weight = np.array([1.0, 1.0, 1.0, 5.0])
+    assert mid_quantiles(np.array([0.0, 1.0, 2.0, 3.0]), weight, points=2) == pytest.approx(
+        [1.5, 3.0]
+    )
+
+
+def test_inverse_probability_weights_recover_everyones_decision_positions_from_converters():
+    # Decisions uniform over the window (g = U(0, 1)); a journey deciding at x converts with
+    # P(x) = 1 - exp(-(0.01 + 0.06 exp(-4 x))): fresh touches convert more, so converters
+    # decide early. Weighted by (1 - P) / P the converters' positions are uniform again.
+    rng = np.random.default_rng(3)
+    x = rng.random(400_000)
+    p = -np.expm1(-(0.01 + 0.06 * np.exp(-4.0 * x)))
+    converted = rng.random(x.size) < p
+    decisions = pd.DataFrame(
+        {"user_id": np.arange(x.size).astype(str), "end_time": 0.0, "position": x}
+    )[converted]
+    probability = decisions.assign(p=p[converted])
+    naive = mid_quantiles(decisions["position"].to_numpy())
+    corrected = mid_quantiles(
+        decisions["position"].to_numpy(), selection_weights(decisions, probability)
+    )
+    uniform = (np.arange(DECISION_POINTS) + 0.5) / DECISION_POINTS
+    assert np.median(naive) < 0.35  # the selection: converters' median position is early
+    assert np.abs(corrected - uniform).max() < 0.03
+
+
+def test_a_journey_without_a_probability_gets_the_median_weight():
+    decisions = pd.DataFrame({"user_id": ["a", "b", "c"], "end_time": 1.0, "position": 0.5})
+    probability = pd.DataFrame({"user_id": ["a", "b"], "end_time": 1.0, "p": [0.5, 0.2]})
+    # weights (1 - p) / p: 1 and 4; c has none -> the median 2.5
+    assert selection_weights(decisions, probability) == pytest.approx([1.0, 4.0, 2.5])
+
+
+def test_each_user_gets_the_position_of_the_second_hex_digit_of_the_md5_of_their_id():
+    positions = np.linspace(0.0, 0.75, DECISION_POINTS)
+    users = [f"u{i:05d}" for i in range(200)]
+    engine = DuckDBEngine()
+    engine.register("users", pd.DataFrame({"user_id": users}))
+    got = engine.query(
+        f"SELECT user_id, {position_sql(positions, 4)} AS position FROM users ORDER BY user_id"
+    )
+    engine.close()
+    expected = [positions[HASH_DIGITS.index(hashlib.md5(u.encode()).hexdigest()[1])] for u in users]
+    assert got["position"].to_numpy() == pytest.approx(np.round(expected, 4))
+    assert position_sql(np.full(DECISION_POINTS, 0.25), 4) == "0.25"
+
+
+def test_decisions_are_spread_only_when_both_positions_and_lags_are():
+    lookback = 30.0
+    # minutes after the last touch: lags within hours, positions large only near the data end
+    assert not is_spread(np.array([0.0, 0.1]), np.array([0.01, 0.3]), lookback)
+    # one common date: position 1 for everyone, lags of any length
+    assert not is_spread(np.ones(2), np.array([0.1, 25.0]), lookback)
+    # the end of each user's own window: both spread
+    assert is_spread(np.array([0.02, 0.9]), np.array([0.3, 20.0]), lookback)
+
+
+@pytest.fixture(scope="module")
+def budget_fit():
+    from attribution import ConversionModel, as_patterns, recency_ages_days
+    from workbench import io
+    from workbench import journeys as steps
+    from workbench.sim.budget import get_world, simulate_budget
+
+    spec = get_world("new_reach")
+    tables = simulate_budget(spec, 20_000, 10, 2)
+    engine = DuckDBEngine()
+    io.stage(engine, "touchpoints", tables["touchpoints"])
+    io.stage(engine, "conversions", tables["conversions"])
+    journeys = steps.run_steps(engine, 30.0)
+    engine.close()
+    model = ConversionModel(
+        channels=journeys.channels,
+        recency_ages_days=recency_ages_days(30.0),
+        method="laplace",
+        draws=200,
+        chains=1,
+        seed=2,
+    ).fit(as_patterns(journeys.patterns, journeys.channels))
+    return spec, journeys.decision_timing, model.posterior_
+
+
+@pytest.mark.slow
+def test_users_deciding_at_the_end_of_their_window_get_spread_selection_corrected_positions(
+    budget_fit,
+):
+    _, timing, _ = budget_fit
+    assert timing.passes == DECISION_PASSES
+    assert len(timing.positions) == DECISION_POINTS
+    # the corrected positions are later than the converters' own median: converters decide
+    # while their touches are fresh
+    assert np.median(timing.positions) > timing.position
+
+
+@pytest.mark.slow
+def test_the_budget_world_fit_recovers_the_scale_of_baseline_decay_and_touch_effects(budget_fit):
+    # Before the correction (one median position for every non-converting journey) this world
+    # gave decays of 0.9-1.9 per day (true 0.05-0.5) and a baseline twice the truth (40,000
+    # users, seed 1).
+    spec, _, posterior = budget_fit
+    channels = [str(c) for c in posterior["channel"].values]
+    beta = posterior["beta"].mean(("chain", "draw")).values
+    decay = posterior["decay"].mean(("chain", "draw")).values
+    true_beta = np.array([spec.scenario.channels[c].beta for c in channels])
+    true_decay = np.array([spec.scenario.channels[c].decay for c in channels])
+    assert np.all(decay < 3.0 * true_decay)
+    assert beta.sum() == pytest.approx(true_beta.sum(), rel=0.25)
+    assert float(posterior["baseline"].mean()) < 2.0 * spec.scenario.intercept

@@ -1,0 +1,159 @@
+"""When non-converting journeys decide: the distribution of decision positions, corrected for
+the converters' selection.
+
+A journey's decision falls at position ``x`` of its observable window after its last touch
+(``journey_decisions.sql``: 0 right after the last touch, 1 at the data end or the lookback).
+Converted journeys show their ``x``; non-converting ones do not. Assumption: the decision
+position is independent of the touches (users decide when they decide; the touches change
+whether they convert). Then, for the decision-time density ``g``,
+
+1. a converted journey's position has density ``g(x) P_j(x) / Z`` (journeys deciding while their
+   touches are fresh convert more often, so converters' positions are shorter than everyone's);
+2. a non-converting journey's has density ``g(x) (1 - P_j(x)) / Z'``,
+
+so the converters' positions, weighted by ``(1 - P_j) / P_j`` at their own decision (inverse
+probability weighting), are a sample of the non-converters' positions. ``P_j`` comes from the
+model, so the weights are found by a fixed point: place non-converting journeys, fit the
+conversion model's mode (no synergy, roles or spike), weight, place again
+(``DECISION_PASSES`` times; the positions settle within three passes on the budget worlds).
+
+Each non-converting journey is then evaluated at one of ``DECISION_POINTS`` equally likely
+positions (the weighted mid-quantiles), picked by a hash of its user id, so that over the
+journeys of a pattern the likelihood's ``-(n - k) H`` is an unbiased estimate of
+``-sum_j E_x[H_j(x)]`` (``log E[exp(-H)] ~ -E[H]`` for the small hazards of conversion data)
+and the pattern table keeps its form. When all positions lie within ``DECISION_SPREAD_DAYS`` of
+each other (users deciding minutes after their last touch, or on one common date) the journeys
+are evaluated at the median position with no passes: the recency bins cannot tell the points
+apart.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+#: Equally likely decision positions a non-converting journey is assigned to (one hex digit of
+#: md5(user id) picks one, so 16).
+DECISION_POINTS = 16
+#: Fixed-point passes of the selection correction (fit, weight, place again).
+DECISION_PASSES = 3
+#: Positions whose spread (days, at the lookback's scale) is below the first recency bin's
+#: width are one position: the model's recency bins cannot tell them apart.
+DECISION_SPREAD_DAYS = 1.0
+#: Laplace draws of each pass's fit (only the mean probability of converted journeys is used).
+DECISION_FIT_DRAWS = 50
+#: Hex digits of md5(user id) in the order of the positions; the holdout rule uses the first
+#: digit, this the second, so the two are independent.
+HASH_DIGITS = "0123456789abcdef"
+
+
+def mid_quantiles(
+    values: np.ndarray, weight: np.ndarray | None = None, points: int = DECISION_POINTS
+) -> np.ndarray:
+    """The ``points`` mid-quantiles ``(i + 0.5) / points`` of ``values`` under ``weight``
+    (uniform when None): (points,) equally likely values."""
+    x = np.asarray(values, dtype=np.float64)
+    w = np.ones_like(x) if weight is None else np.asarray(weight, dtype=np.float64)
+    order = np.argsort(x, kind="stable")
+    x, w = x[order], w[order]
+    cumulative = (np.cumsum(w) - 0.5 * w) / w.sum()
+    return np.interp((np.arange(points) + 0.5) / points, cumulative, x)
+
+
+def is_spread(positions: np.ndarray, lags_days: np.ndarray, lookback_days: float) -> bool:
+    """Whether decisions are spread in time: the equally likely positions differ by more than
+    ``DECISION_SPREAD_DAYS`` at the lookback's scale *and* so do the lags (days from the last
+    touch to the conversion). Users deciding minutes after their last touch have lags within
+    hours (their positions differ only for journeys near the data end, whose windows are
+    short); users deciding on one common date have one position (1)."""
+    return bool(
+        float(np.ptp(positions)) * lookback_days > DECISION_SPREAD_DAYS
+        and float(np.ptp(lags_days)) > DECISION_SPREAD_DAYS
+    )
+
+
+def position_sql(positions: np.ndarray, decimals: int) -> str:
+    """The SQL expression of a non-converting journey's position: one literal, or a CASE on the
+    second hex digit of md5(user id) over the equally likely positions."""
+    values = np.round(np.asarray(positions, dtype=np.float64), decimals)
+    if len(values) == 1 or np.all(values == values[0]):
+        return repr(float(values[0]))
+    whens = " ".join(
+        f"WHEN '{d}' THEN {float(v)!r}" for d, v in zip(HASH_DIGITS, values, strict=True)
+    )
+    return f"CASE substr(md5(CAST(user_id AS STRING)), 2, 1) {whens} END"
+
+
+def selection_weights(decisions: pd.DataFrame, probability: pd.DataFrame) -> np.ndarray:
+    """``(1 - P_j) / P_j`` per converted journey of ``decisions`` (columns user_id, end_time,
+    position) from ``probability`` (user_id, end_time, p: the model's P at its decision); the
+    median weight where a journey has no probability."""
+    merged = decisions[["user_id", "end_time"]].merge(
+        probability[["user_id", "end_time", "p"]], on=["user_id", "end_time"], how="left"
+    )
+    p = np.clip(merged["p"].to_numpy(dtype=np.float64), 1e-9, 1.0 - 1e-9)
+    w = (1.0 - p) / p
+    return np.where(np.isnan(w), np.nanmedian(w) if np.any(~np.isnan(w)) else 1.0, w)
+
+
+def place(engine, names: list[str], lookback_days: float, timing):
+    """Stage ``journey_codes`` (``workbench.journeys``) with non-converting journeys evaluated at
+    their decision positions: the median when the converters' positions are not spread
+    (:func:`is_spread`), else ``DECISION_POINTS`` selection-corrected positions after
+    ``DECISION_PASSES`` fixed-point passes (module doc). Returns the ``DecisionTiming`` used."""
+    from dataclasses import replace
+
+    from workbench import journeys as steps
+    from workbench.engines import load_sql
+
+    decisions = engine.query(
+        load_sql("journey_decisions", lookback_days=repr(float(lookback_days)))
+    )
+    position = decisions["position"].to_numpy(dtype=np.float64)
+    lag = decisions["lag_days"].to_numpy(dtype=np.float64)
+    if len(position) == 0 or not is_spread(
+        mid_quantiles(position), mid_quantiles(lag), lookback_days
+    ):
+        steps.stage_journey_codes(engine, len(names), lookback_days, timing)
+        return timing
+    decimals = steps.DECISION_POSITION_DECIMALS
+    decisions["user_id"] = decisions["user_id"].astype(str)
+    positions = mid_quantiles(position)
+    for done in range(DECISION_PASSES):
+        placed = replace(timing, positions=tuple(np.round(positions, decimals)), passes=done)
+        steps.stage_journey_codes(engine, len(names), lookback_days, placed)
+        weights = selection_weights(decisions, _converted_probability(engine, names, lookback_days))
+        positions = np.clip(mid_quantiles(position, weights), 0.0, 1.0)
+    placed = replace(
+        timing,
+        positions=tuple(float(p) for p in np.round(positions, decimals)),
+        passes=DECISION_PASSES,
+    )
+    steps.stage_journey_codes(engine, len(names), lookback_days, placed)
+    return placed
+
+
+def _converted_probability(engine, names: list[str], lookback_days: float) -> pd.DataFrame:
+    """The conversion model's mean P (no synergy, roles or spike; Laplace) of every converted
+    journey at its conversion, fitted on the staged ``journey_codes``: user_id, end_time, p."""
+    from attribution import ConversionModel, as_patterns, recency_ages_days
+    from workbench import journeys as steps
+
+    n_channels = len(names)
+    model = ConversionModel(
+        channels=names,
+        recency_ages_days=recency_ages_days(lookback_days),
+        synergy=False,
+        roles=False,
+        spike_and_slab=False,
+        method="laplace",
+        draws=DECISION_FIT_DRAWS,
+        chains=1,
+        seed=0,
+    ).fit(as_patterns(steps.patterns(engine, n_channels), names))
+    converted = steps.converted_journeys(engine, n_channels)
+    rows = as_patterns(converted.assign(n_journeys=1, n_conversions=1), names)
+    p = model.predict_proba(rows).mean(("chain", "draw")).values
+    return pd.DataFrame(
+        {"user_id": converted["user_id"].astype(str), "end_time": converted["end_time"], "p": p}
+    )
