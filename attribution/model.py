@@ -51,6 +51,8 @@ import xarray as xr
 
 from attribution.features import DEFAULT_LOOKBACK_DAYS, Patterns, as_patterns, code_table
 from attribution.features import recency_ages_days as default_recency_ages
+from attribution.lift import LiftTests
+from attribution.lift import add_to_model as add_lift
 from attribution.settings import METHODS, NUTS_MAX_CONVERTING_PATTERNS
 from attribution.sparsity import PRIOR_INCLUSION
 from attribution.synergy import SCREEN_ALPHA, Screen, screen_openings, screen_pairs
@@ -190,8 +192,12 @@ def build_model(
     ages_days: np.ndarray,
     priors: Priors,
     zero_channels: Sequence[int] = (),
+    lift: LiftTests | None = None,
 ):
     """The PyMC model on the sufficient statistics; returns ``pm.Model``.
+
+    ``lift``: lift tests whose likelihood (and tested channels' selection terms) the model
+    includes (``attribution.lift``).
 
     ``zero_channels``: channels whose effect (``beta`` and ``opening``) is fixed at 0 (the
     spike of ``attribution.sparsity``); their decay and saturation keep their priors.
@@ -312,6 +318,10 @@ def build_model(
                 selected[q] * (stats.conv_first == c).astype(np.float64)
                 for q, c in enumerate(openers)
             )
+        if lift is not None:  # lift tests: attribution.lift
+            h_conv, nonconv_h = add_lift(
+                model, lift, stats, h_conv, nonconv_h, s=s, baseline=baseline, beta=beta
+            )
         pm.Potential("loglik", pt.sum(stats.conv_k * pt.log1mexp(-h_conv)) - nonconv_h)
     return model
 
@@ -364,6 +374,9 @@ class ConversionModel:
             ``p_effect_positive(channel)`` and draws in which a channel's effect is exactly 0.
         screen_synergy, synergy_alpha: keep only the candidate pairs that pass the score test
             of ``attribution.synergy`` at family-wise level ``synergy_alpha``.
+        lift_tests: lift tests added to the likelihood (``attribution.lift``); their channels
+            get a selection term, and the spike-and-slab is not run (its evidence comparison
+            has no lift terms): ``p_effect_positive`` is 1.
         start: unconstrained starting point of the Laplace mode search, e.g. ``mode_.x`` of a
             fit of the same structure on other rows (ignored when its size differs).
         method: "auto" (NUTS up to ``nuts_max_converting_patterns`` converting patterns,
@@ -397,6 +410,7 @@ class ConversionModel:
     screen_synergy: bool = True
     synergy_alpha: float = SCREEN_ALPHA
     start: np.ndarray | None = None
+    lift_tests: LiftTests | None = None
 
     def fit(self, patterns: pd.DataFrame | Patterns) -> ConversionModel:
         """Fit on a pattern table (DataFrame per docs/contracts.md, or ``Patterns``)."""
@@ -429,8 +443,14 @@ class ConversionModel:
         self.opening_channels_ = openers
         stats = sufficient_stats(data, pairs, code_table(len(ages)).shape[0], openers)
         # When the screen keeps no term the model is the screen's: reuse it and its mode.
-        reuse = base is not None and len(pairs) == 0 and len(openers) == 0
-        self.model_ = base if reuse else build_model(stats, data.channels, ages, self.priors)
+        reuse = (
+            base is not None and len(pairs) == 0 and len(openers) == 0 and self.lift_tests is None
+        )
+        self.model_ = (
+            base
+            if reuse
+            else build_model(stats, data.channels, ages, self.priors, lift=self.lift_tests)
+        )
         n_conv_patterns = len(stats.conv_k)
         method = self.method
         if method == "auto":
@@ -441,7 +461,9 @@ class ConversionModel:
             for p in PARAMETERS
             if (p != "synergy" or len(pairs)) and (p != "opening" or len(openers))
         ]
-        hyper = ["beta_scale", "decay_mu", "decay_sigma"]
+        hyper = ["beta_scale", "decay_mu", "decay_sigma"] + ["selection"] * (
+            self.lift_tests is not None
+        )
         self.mode_ = None
         if method == "nuts":
             posterior, self.diagnostics_ = self._sample_nuts(names + hyper)
@@ -468,7 +490,13 @@ class ConversionModel:
 
             self.posterior_ = posterior
             p_in, log_bf = spike_and_slab(
-                self, data, ages, pairs, openers, prior=self.prior_inclusion
+                self,
+                data,
+                ages,
+                pairs,
+                openers,
+                prior=self.prior_inclusion,
+                tested=None if self.lift_tests is None else [],
             )
             posterior = apply_spike(posterior, p_in, self.seed, pairs)
             spike_attrs = {

@@ -71,7 +71,8 @@ def main() -> None:
     default="default",
     show_default=True,
     help="Shape of the true conversion model: default, additive, logistic, awareness, roles, "
-    "additive_campaign_end, logistic_campaign_end, roles_campaign_end.",
+    "additive_campaign_end, logistic_campaign_end, roles_campaign_end; or confounded (e-mail "
+    "sent to high-intent users, with a hold-out test in experiments).",
 )
 @click.option("--seed", default=1, show_default=True, help="Random seed; same seed, same files.")
 @click.option(
@@ -113,6 +114,13 @@ def simulate(**options):
     "the held-out check always refits by Laplace).",
 )
 @click.option("--engine", type=ENGINE, default="duckdb", show_default=True)
+@click.option(
+    "--experiments",
+    default=None,
+    type=PATH,
+    help="Lift tests: channel, start, end, incremental_conversions, standard_error (one row a "
+    "test); each adds its measured lift to the model's likelihood.",
+)
 def attribute(**options):
     """Bayesian multi-touch attribution from user journeys.
 

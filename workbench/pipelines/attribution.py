@@ -60,6 +60,7 @@ def attribute(
     synergy: bool = True,
     holdout_check: bool = True,
     roles: bool = True,
+    experiments: str | os.PathLike | pd.DataFrame | None = None,
 ) -> xr.Dataset:
     """Bayesian multi-touch attribution of conversions to channels.
 
@@ -78,6 +79,10 @@ def attribute(
         holdout_check: refit on a journey split and report held-out log-loss.
         roles: give a channel an opening-touch term where the score screen finds one
             (``attribution.model``); False fits the model without roles.
+        experiments: lift tests (channel, start, end, incremental_conversions,
+            standard_error), path or DataFrame: each adds its measured lift to the likelihood
+            (``attribution.lift``); the results then hold the model refitted without them
+            beside (docs/contracts.md, "Journey-model lift tests").
 
     Returns:
         The attribution Dataset: ``attributed_conversions(chain, draw, channel)`` (Shapley
@@ -86,13 +91,15 @@ def attribute(
     """
     started = time.perf_counter()
     _check_settings(lookback_days, draws, tune, chains, method)
-    tables, n_touch_rows, n_conversion_rows = _journey_tables(
-        touchpoints, conversions, lookback_days, engine, started
+    tables, n_touch_rows, n_conversion_rows, lift = _journey_tables(
+        touchpoints, conversions, lookback_days, engine, started, experiments
     )
     notes = data_notes(tables)
     for note in notes:
         warnings.warn(note, UserWarning, stacklevel=2)
-    model, patterns = _fit(tables, lookback_days, synergy, roles, method, draws, tune, chains, seed)
+    model, patterns = _fit(
+        tables, lookback_days, synergy, roles, method, draws, tune, chains, seed, lift
+    )
     ok = model.diagnostics_["diagnostics_ok"]
     _say(f"posterior by {model.method_}; diagnostics ok: {ok}", started)
     credit = model.credit(patterns)
@@ -124,6 +131,11 @@ def attribute(
     )
     ds.attrs.update(dataset.diagnostic_attrs(model, credit, checks, tables))
     ds.attrs["data_notes"] = notes
+    if lift is not None:
+        from workbench.pipelines.attribution_lift import lift_results
+
+        ds = ds.merge(lift_results(model, patterns, credit, *lift), combine_attrs="override")
+        _say(f"{lift[1].n_tests} lift test(s): refitted without them for comparison", started)
     if out is not None:
         from workbench.store import write_results
 
@@ -148,8 +160,11 @@ def _check_settings(lookback_days: float, draws: int, tune: int, chains: int, me
         raise InputError(f"--method must be one of {', '.join(METHODS)}; got '{method}'")
 
 
-def _journey_tables(touchpoints, conversions, lookback_days: float, engine: str, started: float):
-    """Stage both inputs and run the attribution SQL steps; returns (tables, row counts)."""
+def _journey_tables(
+    touchpoints, conversions, lookback_days: float, engine: str, started: float, experiments=None
+):
+    """Stage both inputs and run the attribution SQL steps; returns (tables, row counts, lift
+    tests: None, or the validated tests and their ``attribution.lift.LiftTests``)."""
     from workbench import io
     from workbench import journeys as steps
     from workbench.engines import make_engine
@@ -164,6 +179,11 @@ def _journey_tables(touchpoints, conversions, lookback_days: float, engine: str,
             )
         _say(f"staged {n_touch_rows:,} touchpoints, {n_conversion_rows:,} conversions", started)
         tables = steps.run_steps(sql, lookback_days)
+        lift = None
+        if experiments is not None:
+            from workbench.pipelines.attribution_lift import stage_tests
+
+            lift = stage_tests(sql, experiments, tables, lookback_days)
     finally:
         sql.close()
     _say(
@@ -178,7 +198,7 @@ def _journey_tables(touchpoints, conversions, lookback_days: float, engine: str,
             "attribute",
             file=_label(conversions),
         )
-    return tables, n_touch_rows, n_conversion_rows
+    return tables, n_touch_rows, n_conversion_rows, lift
 
 
 def data_notes(tables) -> list[str]:
@@ -210,7 +230,7 @@ def data_notes(tables) -> list[str]:
     return notes
 
 
-def _fit(tables, lookback_days, synergy, roles, method, draws, tune, chains, seed):
+def _fit(tables, lookback_days, synergy, roles, method, draws, tune, chains, seed, lift=None):
     """The conversion model fitted on the pattern table; returns (model, patterns)."""
     from attribution import ConversionModel, as_patterns, recency_ages_days
 
@@ -226,6 +246,7 @@ def _fit(tables, lookback_days, synergy, roles, method, draws, tune, chains, see
         chains=chains,
         seed=seed,
         nuts_max_converting_patterns=NUTS_MAX_CONVERTING_PATTERNS,
+        lift_tests=None if lift is None else lift[1],
     )
     return model.fit(patterns), patterns
 

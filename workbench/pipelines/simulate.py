@@ -27,6 +27,8 @@ def simulate_to_folder(
     def say(msg: str) -> None:
         print(f"[{time.perf_counter() - started:6.1f}s] {msg}", file=sys.stderr, flush=True)
 
+    if scenario == "confounded":  # the confounded journey world (workbench.sim.confounded)
+        return _confounded(out_dir, users=users, weeks=weeks, seed=seed, fmt=fmt, say=say)
     sim = simulate(users=users, weeks=weeks, scenario=scenario, seed=seed, progress=say)
     say(f"writing {fmt} files to {out_dir}")
     paths = write(sim, out_dir, fmt=fmt)
@@ -43,3 +45,23 @@ def simulate_to_folder(
         + ", ".join(f"{c} {v:.3f}" for c, v in sorted(shares.items(), key=lambda kv: -kv[1]))
     )
     return sim
+
+
+def _confounded(out_dir, *, users: int, weeks: int, seed: int, fmt: str, say):
+    """Simulate and write the confounded journey world with its hold-out test."""
+    from workbench.errors import InputError
+    from workbench.sim.confounded import simulate_confounded, write_world
+
+    try:
+        world = simulate_confounded(users=users, seed=seed, weeks=weeks)
+    except ValueError as err:
+        raise InputError(str(err)) from err
+    for path in write_world(world, out_dir, fmt).values():
+        say(f"  wrote {path}")
+    test = world.truth["lift_tests"][0]
+    say(
+        f"hold-out test on {test['channel']}: measured "
+        f"{test['measured_incremental_conversions']:.0f} +/- {test['standard_error']:.0f}, "
+        f"true {test['true_incremental_conversions']:.0f}"
+    )
+    return world
