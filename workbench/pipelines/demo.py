@@ -1,5 +1,5 @@
-"""Demo pipeline (``workbench demo``): simulate -> attribute -> clv -> plan -> media mix ->
-experiment -> customer experience -> report -> notebooks, end to end.
+"""Demo pipeline (``workbench demo``): simulate -> attribute -> clv -> media mix -> plan (both
+models) -> experiment -> customer experience -> report -> notebooks, end to end.
 
 Everything lands under ``workdir``: the simulated inputs in ``data/sim``, the result files in
 ``results``, the report and executed notebooks in ``reports``. Each stage is one call of the
@@ -93,8 +93,8 @@ def demo(
             ),
         ),
         ("clv", lambda: _clv(paths, seed, done("simulate"), done("attribute"))),
-        ("plan", lambda: _plan(paths, seed, done("attribute"), done("clv"))),
         ("mmm", lambda: _mmm(paths, seed, draws, tune, chains)),
+        ("plan", lambda: _plan(paths, seed, done("attribute"), done("clv"), done("mmm"))),
         ("experiment", lambda: _experiment(paths, seed)),
         ("cx", lambda: _cx(paths, seed, done("simulate"), done("attribute"), done("clv"))),
         ("report", lambda: _report(paths, any(map(done, REPORTED_STAGES)))),
@@ -206,13 +206,15 @@ def _clv(paths: _Paths, seed: int, simulated: bool, attributed: bool) -> None:
     )
 
 
-def _plan(paths: _Paths, seed: int, attributed: bool, valued: bool) -> None:
+def _plan(paths: _Paths, seed: int, attributed: bool, valued: bool, media_mix: bool) -> None:
+    """Plan the journey channels, and the media-mix channels too when that stage ran."""
     _needs(attributed, "attribution.nc from attribute")
     _needs(valued, "clv.nc from clv")
     api.plan(
         str(paths.result("attribution")),
         str(paths.result("clv")),
         _input(paths, "spend"),
+        mmm=str(paths.result("mmm")) if media_mix else None,
         scenarios=str(EXAMPLE_SCENARIOS) if EXAMPLE_SCENARIOS.is_file() else None,
         out=str(paths.result("plan")),
         seed=seed,

@@ -57,6 +57,8 @@ OPTIMISER_DRAWS = 60
 MODEL_PARAMETERS = ("baseline", "beta", "decay", "saturation", "synergy")
 #: Optimiser objectives: the mean or a lower quantile (``q10``) of the value gained.
 DEFAULT_OBJECTIVE = "mean"
+#: Seed offset of the media-mix draws paired with the journey model's (their own stream).
+MEDIA_DRAW_STREAM = 104_729
 #: A scenario beats current in a draw only by more than this share of the current outcome: a
 #: change left at rounding noise (channels with no effect in that draw) is a tie, not a win.
 TIE_RTOL = 1e-9
@@ -129,7 +131,6 @@ def plan(
         frequency) draws and KPIs (docs/contracts.md, "plan.nc").
     """
     from workbench.planning.cross_model import RULE
-    from workbench.planning.media import pair_draws
     from workbench.planning.optimise import parse_objective
     from workbench.store import write_results
 
@@ -138,10 +139,7 @@ def plan(
     plan_list = _scenarios(inputs, scenarios)
     first = inputs.attr_ds if inputs.attr_ds is not None else inputs.mmm_ds
     samples, opt_samples, disjoint = _draw_split(first, seed, max_draws, optimiser_draws)
-    media_draws = (samples, opt_samples)
-    if inputs.attr_ds is not None and inputs.mmm_ds is not None:
-        n_media = inputs.mmm_ds.sizes["chain"] * inputs.mmm_ds.sizes["draw"]
-        media_draws = pair_draws(n_media, len(samples), len(opt_samples), seed + 104729)
+    media_draws = _media_draws(inputs, samples, opt_samples, seed)
     model, reach, clv_c, value_note = _response_model(inputs, samples, seed, media_draws[0])
     opt_model, _, _, _ = _response_model(inputs, opt_samples, seed + 1, media_draws[1])
     total = float(inputs.current.sum()) if budget is None else float(budget)
@@ -150,6 +148,7 @@ def plan(
     ds = _evaluate(inputs, model, plan_list)
     ds = ds.merge(_curves_and_kpis(inputs, model, reach, clv_c), join="outer")
     ds = ds.merge(_media_mix(inputs, model), join="outer")
+    ds = _with_media_kpis(ds, inputs, model, clv_c)
     if inputs.attr_ds is not None:
         ds = ds.merge(_planner_payload(inputs, model.journey, samples), join="outer")
     ds.attrs = _provenance(
@@ -264,6 +263,18 @@ def _draw_split(posterior: xr.Dataset, seed: int, max_draws: int, optimiser_draw
     spare = order[max_draws:]
     opt_samples = np.sort(spare[:optimiser_draws] if spare.size else samples[:optimiser_draws])
     return samples, opt_samples, bool(spare.size > 0)
+
+
+def _media_draws(inputs: _Inputs, samples: np.ndarray, opt_samples: np.ndarray, seed: int):
+    """The media-mix draws paired with the plan's samples and the optimiser's: the samples
+    themselves when the media-mix model is the only posterior, else random draws of it
+    (``workbench.planning.media.pair_draws``: the two posteriors are independent)."""
+    from workbench.planning.media import pair_draws
+
+    if inputs.attr_ds is None or inputs.mmm_ds is None:
+        return samples, opt_samples
+    n_media = inputs.mmm_ds.sizes["chain"] * inputs.mmm_ds.sizes["draw"]
+    return pair_draws(n_media, len(samples), len(opt_samples), seed + MEDIA_DRAW_STREAM)
 
 
 def _response_model(
@@ -424,6 +435,23 @@ def _media_mix(inputs: _Inputs, model) -> xr.Dataset:
     ds["mmm_response_conversions"] = window_curves(model.media, shown, CURVE_MULTIPLIERS)
     both = side_by_side(model)
     return ds if both is None else ds.merge(both)
+
+
+def _with_media_kpis(ds: xr.Dataset, inputs: _Inputs, model, clv_c: np.ndarray) -> xr.Dataset:
+    """The media-mix channels' KPIs (spend, conversions, CPA, ROAS) in the ``kpi`` table, whose
+    rows for them are empty after the journey model's KPIs (``cross_model.media_kpis``)."""
+    from workbench.planning.cross_model import media_kpis
+
+    media = media_kpis(model, inputs.current, clv_c) if model.media is not None else None
+    if media is None:
+        return ds
+    for name in ("kpi", "kpi_lower", "kpi_upper"):
+        if name not in ds:
+            ds[name] = media[name].reindex(channel=inputs.channels)
+            continue
+        fill = media[name].reindex_like(ds[name])
+        ds[name] = ds[name].where(ds[name].notnull(), fill)
+    return ds
 
 
 def _media_attrs(inputs: _Inputs, model, rule: str) -> dict[str, Any]:

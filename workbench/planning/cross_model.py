@@ -36,6 +36,9 @@ from workbench.planning.response import ResponseModel
 RULE = "journey"
 #: Labels of the model that plans each channel (plan.nc ``planned_with(channel)``).
 JOURNEY, MEDIA_MIX = "journey", "media_mix"
+#: KPIs (plan.nc ``kpi`` metrics) the media-mix model gives its channels: spend, conversions
+#: its spend causes in the window, spend per conversion, value per unit of spend.
+MEDIA_KPIS = ("spend", "conversions", "cpa", "roas")
 
 
 @dataclass
@@ -161,3 +164,42 @@ def side_by_side(model: PlanResponse) -> xr.Dataset | None:
         {"description": "1 when the two models' 90% intervals overlap"},
     )
     return xr.Dataset(data, coords={"channel_both": both, "draw": np.arange(model.n_samples)})
+
+
+def media_kpis(model: PlanResponse, current: np.ndarray, worth: np.ndarray) -> xr.Dataset | None:
+    """``kpi``, ``kpi_lower``, ``kpi_upper(channel, metric)`` of the channels the media-mix model
+    plans (:data:`MEDIA_KPIS`; ``current`` spend (channel,) over the window, ``worth`` (sample,
+    channel) value of a conversion): the point is the plug-in at the posterior mean, the bounds
+    the 90% interval over the paired draws; None when no channel is planned that way."""
+    names = list(model.channels)
+    offline = [c for c, how in zip(names, model.planned_with(), strict=True) if how == MEDIA_MIX]
+    if not offline:
+        return None
+    cols = [names.index(c) for c in offline]
+    caused = model.media_conversions(np.ones(len(names)))
+    conv = caused[:, [model.media.channels.index(c) for c in offline]]
+    spend = np.broadcast_to(current[cols], conv.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        draws = {
+            "spend": spend,
+            "conversions": conv,
+            "cpa": np.where(conv > 0, spend / conv, np.nan),
+            "roas": np.where(spend > 0, conv * worth[:, cols] / spend, np.nan),
+        }
+        point = {k: np.nanmean(v, axis=0) for k, v in draws.items()}
+        mean_conv = point["conversions"]
+        point["cpa"] = np.where(mean_conv > 0, current[cols] / mean_conv, np.nan)
+        bounds = {k: np.nanquantile(v, INTERVAL_QUANTILES, axis=0) for k, v in draws.items()}
+    dims = ("channel", "metric")
+    return xr.Dataset(
+        {
+            "kpi": (dims, _by_metric(point)),
+            "kpi_lower": (dims, _by_metric({k: b[0] for k, b in bounds.items()})),
+            "kpi_upper": (dims, _by_metric({k: b[1] for k, b in bounds.items()})),
+        },
+        coords={"channel": offline, "metric": list(MEDIA_KPIS)},
+    )
+
+
+def _by_metric(parts: dict[str, np.ndarray]) -> np.ndarray:
+    return np.stack([parts[k] for k in MEDIA_KPIS], axis=1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xarray as xr
 
-from workbench.report import cx_section, mmm_section, summaries
+from workbench.report import cx_section, mmm_section, plan_section, summaries
 from workbench.report.markup import (
     Section,
     chance,
@@ -130,7 +130,7 @@ def _summary_plan(plan: xr.Dataset) -> list[str]:
                 moves.append(f"less to <strong>{esc(down)}</strong> ({esc(signed(cut))})")
             if moves:
                 items.append("It moves spend: " + ", ".join(moves) + ".")
-    return items
+    return items + plan_section.summary_items(plan)
 
 
 def _attribution_criticism(attr: xr.Dataset) -> list[str]:

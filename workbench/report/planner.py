@@ -191,7 +191,8 @@ def render_planner(
         f"{n_draws} posterior draws of the response model of <code>workbench plan</code> "
         f"(generated {esc(when)} from {esc(source)}). Spend and outcomes are totals over the "
         "data window; value is first order + customer lifetime value.</p>"
-        '<p class="screen-only"><a href="report.html">Back to the report</a></p></header>'
+        + _offline_note(plan)
+        + '<p class="screen-only"><a href="report.html">Back to the report</a></p></header>'
         '<noscript><p class="warn">This page computes in the browser: allow its script to '
         "use it.</p></noscript>"
         '<section aria-labelledby="h-setup" class="screen-only"><h2 id="h-setup">Start from</h2>'
@@ -231,6 +232,23 @@ def render_planner(
         f"<footer>workbench {esc(__version__)}</footer></main>"
         f'<script type="application/json" id="planner-data">{_json_for_script(data)}</script>'
         f"<script>{script}</script></body></html>\n"
+    )
+
+
+def _offline_note(plan: xr.Dataset) -> str:
+    """A note naming the channels the media-mix model plans: the page replays the journey
+    model only, so their spend stays at the current plan here (plan.nc and the report have
+    them)."""
+    from workbench.report.plan_section import media_mix_channels
+
+    offline = media_mix_channels(plan)
+    if not offline:
+        return ""
+    return (
+        '<p class="note">Not on this page: '
+        + esc(", ".join(offline))
+        + ", planned with the media-mix model. Their spend and conversions are left out of the "
+        "totals here; the report's budget section and plan.nc include them.</p>"
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from workbench.report import figures, summaries
+from workbench.report import figures, plan_section, summaries
 from workbench.report.appendix import data_quality, diagnostics
 from workbench.report.cx_section import cx_sections
 from workbench.report.executive import executive_summary
@@ -284,6 +284,7 @@ def budget(res: Results) -> Section:
         body += table(["Channel", "Current spend", "Recommended", "Change", "Change (%)"], rows)
     else:
         body += missing("The optimiser's allocation (scenario 'optimised')", HOW_TO_MAKE["plan"])
+    body += plan_section.cross_model_html(plan)  # offline channels, both models side by side
     body += figure(
         figures.response_curves(plan),
         "Response curves per channel",
