@@ -178,12 +178,14 @@ def _journey_tables(
                 "touchpoints has no rows: nothing to attribute", file=_label(touchpoints)
             )
         _say(f"staged {n_touch_rows:,} touchpoints, {n_conversion_rows:,} conversions", started)
+        if experiments is not None:
+            from workbench.pipelines import attribution_lift
+
+            experiments = attribution_lift.check_tests(sql, experiments)
         tables = steps.run_steps(sql, lookback_days)
         lift = None
         if experiments is not None:
-            from workbench.pipelines.attribution_lift import stage_tests
-
-            lift = stage_tests(sql, experiments, tables, lookback_days)
+            lift = attribution_lift.stage_tests(sql, experiments, tables, lookback_days)
     finally:
         sql.close()
     _say(

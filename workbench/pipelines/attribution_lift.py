@@ -2,12 +2,12 @@
 experiments table against the journeys, run the ``attribution_lift_rows`` SQL step, and store the
 calibrated and uncalibrated answers side by side in attribution.nc.
 
-Steps used by :mod:`workbench.pipelines.attribution`: :func:`stage_tests` (after the journey SQL
-steps, on the same engine: validation, then the rows the model's lift needs, as
-``attribution.lift.LiftTests``), then :func:`lift_results` (after the calibrated fit: the same
-model refitted without the tests by Laplace, its credit, and each test's predicted lift under
-both fits). The experiments contract and the variables are in docs/contracts.md
-("Journey-model lift tests").
+Steps used by :mod:`workbench.pipelines.attribution`: :func:`check_tests` (right after staging:
+validation), :func:`stage_tests` (after the journey SQL steps, on the same engine: the rows the
+model's lift needs, as ``attribution.lift.LiftTests``), then :func:`lift_results` (after the
+calibrated fit: the same model refitted without the tests by Laplace, its credit, and each
+test's predicted lift under both fits). The experiments contract and the variables are in
+docs/contracts.md ("Journey-model lift tests").
 """
 
 from __future__ import annotations
@@ -86,19 +86,31 @@ def test_labels(tests: pd.DataFrame) -> list[str]:
     return out
 
 
-def stage_tests(engine, experiments: Any, tables, lookback_days: float):
-    """Validate the experiments against the staged journeys and run the lift rows step.
+def check_tests(engine, experiments: Any) -> pd.DataFrame:
+    """Validate the experiments against the staged touchpoints and conversions (before any SQL
+    step runs, so bad input fails fast): :func:`read_experiments` with the channels and the
+    dates of the staged views."""
+    row = engine.query(
+        "SELECT (SELECT MIN(timestamp) FROM touchpoints) AS first_day, GREATEST("
+        "(SELECT MAX(timestamp) FROM touchpoints), (SELECT MAX(timestamp) FROM conversions)) "
+        "AS last_day"
+    ).iloc[0]
+    names = engine.query("SELECT DISTINCT channel FROM touchpoints")["channel"]
+    channels = sorted(str(c) for c in names)
+    return read_experiments(experiments, channels, float(row["first_day"]), float(row["last_day"]))
 
-    Returns ``(tests DataFrame, attribution.lift.LiftTests)``. Needs the engine's
-    ``journey_touches`` and ``journey_codes`` (``workbench.journeys.run_steps``)."""
+
+def stage_tests(engine, frame: pd.DataFrame, tables, lookback_days: float):
+    """Run the lift rows step for the validated tests ``frame`` (:func:`check_tests`).
+
+    Returns ``(frame, attribution.lift.LiftTests)``. Needs the engine's ``journey_touches`` and
+    ``journey_codes`` (``workbench.journeys.run_steps``)."""
     from attribution.features import CODE_BASE, COUNT_CAP, RECENCY_EDGES_DAYS
     from attribution.lift import lift_tests
     from workbench import journeys as steps
     from workbench.engines import load_sql
 
-    first_day = float(engine.query("SELECT MIN(timestamp) AS t FROM touchpoints").iloc[0]["t"])
     timing = tables.decision_timing
-    frame = read_experiments(experiments, tables.channels, first_day, timing.data_end)
     start = _days(frame["start"])
     # the window runs to the end of its last day
     end = _days(frame["end"].dt.normalize()) + 1.0
@@ -122,7 +134,7 @@ def stage_tests(engine, experiments: Any, tables, lookback_days: float):
     removed = " + ".join(f"LEAST(p.r_{b}, {COUNT_CAP}) * {CODE_BASE**b}" for b in range(n_bins))
     sql = load_sql(
         "attribution_lift_rows",
-        decision_position=_position_sql(timing),
+        **_decision_sql(timing),
         data_end=repr(float(timing.data_end)),
         lookback_days=repr(float(lookback_days)),
         age_decimals=steps.AGE_DECIMALS,
@@ -147,17 +159,20 @@ def stage_tests(engine, experiments: Any, tables, lookback_days: float):
     return frame, tests
 
 
-def _position_sql(timing) -> str:
-    """Where non-converting journeys' decisions are placed, as the journey_codes step placed
-    them: one position, or equally likely positions keyed by a hash of the user id."""
+def _decision_sql(timing) -> dict[str, str]:
+    """Where non-converting journeys' decisions are placed, as the journey_codes step places
+    them (``workbench.journeys.stage_journey_codes`` with ``workbench.decisions``): the position
+    expression and the journey touch count it may read."""
+    from workbench import decisions
     from workbench.journeys import DECISION_POSITION_DECIMALS
 
-    positions = tuple(getattr(timing, "positions", ())) or (timing.position,)
-    if len(set(positions)) == 1:
-        return repr(float(positions[0]))
-    from workbench.decisions import position_sql
-
-    return position_sql(positions, DECISION_POSITION_DECIMALS)
+    positions = getattr(timing, "positions", ())
+    positions = positions if len(positions) else (timing.position,)
+    count = getattr(decisions, "touch_count_sql", None)
+    return {
+        "decision_position": decisions.position_sql(positions, DECISION_POSITION_DECIMALS),
+        "journey_touch_count": "CAST(0 AS BIGINT)" if count is None else count(positions),
+    }
 
 
 def lift_results(model, patterns, credit: xr.Dataset, frame: pd.DataFrame, tests) -> xr.Dataset:

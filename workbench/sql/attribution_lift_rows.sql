@@ -5,7 +5,8 @@
 --
 -- A journey's decision is its conversion, or for a non-converting journey its estimated decision
 -- time: last touch L + its position x LEAST({data_end} - L, {lookback_days}), the position placed
--- exactly as in the journey_codes step (whose codes and first_channel are joined here). Touches are kept as there:
+-- exactly as in the journey_codes step (whose codes and first_channel are joined here; the same
+-- position expression and touch count n_journey_touches, from workbench.decisions). Touches are kept as there:
 -- shifted age < {lookback_days}, or exactly {lookback_days} for an unshifted journey. A window is
 -- [start_day, end_day) in days since 1970-01-01 (end_day is the day after the test's last day).
 -- The channel's remaining code counts its kept touches before start_day in the same recency
@@ -16,7 +17,13 @@
 --
 -- Inputs: journey_touches (journeys step), journey_codes (journey_codes step), lift_tests(test,
 -- channel_index, start_day, end_day). The columns k_0..k_{{C-1}} and removed_code are generated.
-WITH shifts AS (
+WITH counted AS (
+    SELECT
+        user_id, journey, converted, end_time, channel_index, age_days,
+        {journey_touch_count} AS n_journey_touches
+    FROM journey_touches
+),
+shifts AS (
     SELECT
         user_id, journey, channel_index, end_time - age_days AS touch_time, age_days,
         CASE
@@ -26,7 +33,7 @@ WITH shifts AS (
             ELSE 0.0
         END AS shift_days,
         end_time
-    FROM journey_touches
+    FROM counted
 ),
 kept AS (
     SELECT
