@@ -36,9 +36,16 @@ LEFT_OUT = {
 
 
 def experiment_sections(res: Results) -> list[Section]:
-    """The A/B test section, or no section when the folder has no experiment.nc."""
+    """The A/B test section, or no section when the folder has no experiment.nc; then the
+    journey model's lift tests when attribution.nc has them
+    (``workbench.report.attribution_lift_section``)."""
+    from workbench.report.attribution_lift_section import has_lift_tests, journey_lift_section
+
     ds = res.experiment
-    return [] if ds is None else [experiment_section(ds)]
+    out = [] if ds is None else [experiment_section(ds)]
+    if has_lift_tests(res.attribution):
+        out.append(journey_lift_section(res.attribution))
+    return out
 
 
 def experiment_section(ds: xr.Dataset) -> Section:
