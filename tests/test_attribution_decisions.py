@@ -14,10 +14,14 @@ from workbench.decisions import (
     DECISION_PASSES,
     DECISION_POINTS,
     HASH_DIGITS,
+    MIN_CLASS_JOURNEYS,
+    TOUCH_CLASSES,
+    class_positions,
     is_spread,
     mid_quantiles,
     position_sql,
     selection_weights,
+    touch_count_sql,
 )
 from workbench.engines import DuckDBEngine
 
@@ -62,18 +66,40 @@ def test_a_journey_without_a_probability_gets_the_median_weight():
     assert selection_weights(decisions, probability) == pytest.approx([1.0, 4.0, 2.5])
 
 
-def test_each_user_gets_the_position_of_the_second_hex_digit_of_the_md5_of_their_id():
-    positions = np.linspace(0.0, 0.75, DECISION_POINTS)
-    users = [f"u{i:05d}" for i in range(200)]
+def test_each_user_gets_the_position_of_their_touch_class_and_md5_digit():
+    # class k (1 touch, 2, 3, 4 or more) has positions k/10 + 0.01 * point; a user's point is
+    # the second hex digit of md5(user id)
+    positions = np.array(
+        [k / 10 + 0.01 * np.arange(DECISION_POINTS) for k in range(1, TOUCH_CLASSES + 1)]
+    )
+    users = pd.DataFrame(
+        {"user_id": [f"u{i:05d}" for i in range(200)], "n_journey_touches": np.arange(200) % 7 + 1}
+    )
     engine = DuckDBEngine()
-    engine.register("users", pd.DataFrame({"user_id": users}))
+    engine.register("users", users)
     got = engine.query(
         f"SELECT user_id, {position_sql(positions, 4)} AS position FROM users ORDER BY user_id"
     )
     engine.close()
-    expected = [positions[HASH_DIGITS.index(hashlib.md5(u.encode()).hexdigest()[1])] for u in users]
-    assert got["position"].to_numpy() == pytest.approx(np.round(expected, 4))
-    assert position_sql(np.full(DECISION_POINTS, 0.25), 4) == "0.25"
+    digit = [HASH_DIGITS.index(hashlib.md5(u.encode()).hexdigest()[1]) for u in users["user_id"]]
+    klass = np.minimum(users["n_journey_touches"].to_numpy(), TOUCH_CLASSES) - 1
+    assert got["position"].to_numpy() == pytest.approx(np.round(positions[klass, digit], 4))
+    # one position for everyone: a literal, and no touch count is computed
+    assert position_sql(np.full((TOUCH_CLASSES, DECISION_POINTS), 0.25), 4) == "0.25"
+    assert touch_count_sql((0.25,)) == "CAST(0 AS BIGINT)"
+    assert "COUNT(*)" in touch_count_sql(positions)
+
+
+def test_a_touch_class_with_few_converted_journeys_takes_everyones_positions():
+    rng = np.random.default_rng(0)
+    # class 1: many journeys deciding late; class 2: a handful deciding early
+    position = np.concatenate([rng.uniform(0.5, 1.0, 1_000), np.full(MIN_CLASS_JOURNEYS - 1, 0.1)])
+    touches = np.concatenate([np.ones(1_000, int), np.full(MIN_CLASS_JOURNEYS - 1, 2)])
+    got = class_positions(position, touches)
+    assert got.shape == (TOUCH_CLASSES, DECISION_POINTS)
+    assert got[0] == pytest.approx(mid_quantiles(position[:1_000]))
+    for k in (1, 2, 3):  # classes 2, 3 and 4+: too few journeys each -> everyone's
+        assert got[k] == pytest.approx(mid_quantiles(position))
 
 
 def test_decisions_are_spread_only_when_both_positions_and_lags_are():
@@ -117,10 +143,13 @@ def test_users_deciding_at_the_end_of_their_window_get_spread_selection_correcte
 ):
     _, timing, _ = budget_fit
     assert timing.passes == DECISION_PASSES
-    assert len(timing.positions) == DECISION_POINTS
-    # the corrected positions are later than the converters' own median: converters decide
-    # while their touches are fresh
-    assert np.median(timing.positions) > timing.position
+    positions = np.array(timing.positions)
+    assert positions.shape == (TOUCH_CLASSES, DECISION_POINTS)
+    # the corrected positions are later than the converters' own median (converters decide
+    # while their touches are fresh), and later for journeys with one touch than with four or
+    # more (a user touched often has a last touch near the end of their shopping)
+    assert np.median(positions) > timing.position
+    assert np.median(positions[0]) > np.median(positions[-1])
 
 
 @pytest.mark.slow

@@ -74,8 +74,8 @@ class DecisionTiming:
         data_end: latest touch or conversion (days since 1970-01-01).
         lag_median_days: median days from a converted journey's last touch to its conversion.
         converted_journeys: converted journeys behind the estimate.
-        positions: the equally likely positions non-converting journeys are evaluated at
-            (``workbench.decisions``); empty: ``position`` alone.
+        positions: the equally likely positions non-converting journeys are evaluated at,
+            per class of touch count (``workbench.decisions``); empty: ``position`` alone.
         passes: selection-correction passes behind ``positions`` (0: none were needed).
     """
 
@@ -83,13 +83,14 @@ class DecisionTiming:
     data_end: float
     lag_median_days: float
     converted_journeys: int
-    positions: tuple[float, ...] = ()
+    positions: tuple[tuple[float, ...], ...] = ()
     passes: int = 0
 
     def attrs(self) -> dict:
         """netCDF-ready attrs (``decision_*``)."""
         return {
-            "decision_positions": [float(p) for p in self.positions or (self.position,)],
+            # (touch-count class, point), flattened class-major
+            "decision_positions": np.ravel(self.positions or (self.position,)).tolist(),
             "decision_passes": self.passes,
             "decision_position": self.position,
             "decision_lag_median_days": self.lag_median_days,
@@ -213,7 +214,7 @@ def stage_journey_codes(
 
     ``timing`` places non-converting journeys' decisions (:func:`decision_timing`,
     ``workbench.decisions``); without it they are evaluated at their last touch (position 0)."""
-    from workbench.decisions import position_sql
+    from workbench.decisions import position_sql, touch_count_sql
 
     n_bins = len(RECENCY_EDGES_DAYS)
     cells = ",\n        ".join(
@@ -237,6 +238,7 @@ def stage_journey_codes(
         decision_position=position_sql(
             timing.positions or (timing.position,), DECISION_POSITION_DECIMALS
         ),
+        journey_touch_count=touch_count_sql(timing.positions or (timing.position,)),
         data_end=repr(float(timing.data_end)),
         lookback_days=repr(float(lookback_days)),
         age_decimals=AGE_DECIMALS,

@@ -4,8 +4,9 @@
 -- its estimated decision time: its last touch L plus a position times its observable window
 -- LEAST({data_end} - L, {lookback_days}) (position 0 = right after the last touch, 1 = at the end
 -- of what can be observed). The position, {decision_position}, is one literal or one of equally
--- likely positions picked by a hash of the user id (workbench.decisions, from the
--- journey_decisions step). Ages are shifted by that much,
+-- likely positions picked by a hash of the user id, per class of the journey's touch count
+-- n_journey_touches ({journey_touch_count}: a constant when positions are not spread)
+-- (workbench.decisions, from the journey_decisions step). Ages are shifted by that much,
 -- touches {lookback_days} days old or older at a shifted decision are dropped (the decision lies
 -- past the lookback after them; an unshifted journey keeps a touch exactly on the edge, as in the
 -- journeys step) and the recency bins are taken on the shifted ages (rounded to {age_decimals}
@@ -21,7 +22,13 @@
 --
 -- Input: journey_touches (the journeys step). The cell counts n_c_b and the code columns
 -- k_0..k_{{C-1}} are generated per channel and bin.
-WITH shifts AS (
+WITH counted AS (
+    SELECT
+        user_id, journey, converted, end_time, channel_index, age_days,
+        {journey_touch_count} AS n_journey_touches
+    FROM journey_touches
+),
+shifts AS (
     SELECT
         user_id, journey, converted, end_time, channel_index, age_days AS touch_age_days,
         CASE
@@ -30,7 +37,7 @@ WITH shifts AS (
                        {age_decimals})
             ELSE 0.0
         END AS shift_days
-    FROM journey_touches
+    FROM counted
 ),
 shifted AS (
     SELECT

@@ -7,7 +7,8 @@
 -- decide right after their last touch and 1 when they decide at the end of what can be observed
 -- (for example on a common date at the campaign's end). The attribution step places
 -- non-converting journeys' decisions from these positions (workbench.decisions; docs/contracts.md,
--- "Journeys"); user_id and end_time (the conversion) key each journey for that step's weights.
+-- "Journeys"); user_id and end_time (the conversion) key each journey for that step's weights,
+-- n_touches (touches in the lookback window) classes it.
 --
 -- Input: journey_touches (the journeys step; a converted journey's youngest touch has
 -- age_days = lag). One row per converted journey with a positive window.
@@ -17,7 +18,8 @@ WITH data_end AS (
     ) AS data_end
 ),
 converted AS (
-    SELECT user_id, journey, MAX(end_time) AS end_time, MIN(age_days) AS lag_days
+    SELECT user_id, journey, MAX(end_time) AS end_time, MIN(age_days) AS lag_days,
+           CAST(COUNT(*) AS BIGINT) AS n_touches
     FROM journey_touches
     WHERE converted = 1
     GROUP BY user_id, journey
@@ -26,12 +28,13 @@ windows AS (
     SELECT
         CAST(c.user_id AS STRING) AS user_id,
         c.end_time,
+        c.n_touches,
         lag_days,
         LEAST(d.data_end - (c.end_time - c.lag_days), {lookback_days}) AS window_days
     FROM converted AS c
     CROSS JOIN data_end AS d
 )
-SELECT user_id, end_time, lag_days, window_days,
+SELECT user_id, end_time, n_touches, lag_days, window_days,
        LEAST(lag_days / window_days, 1.0) AS position
 FROM windows
 WHERE window_days > 0
