@@ -19,6 +19,9 @@ from click.testing import CliRunner
 from workbench.sim.budget import get_world, simulate_budget, true_allocation_outcomes
 from workbench.sim.media import WORLDS, simulate_media, true_effect, write_media
 
+#: Every test needs the media-mix fit (about 15 s) and most the journey model's (about 30 s).
+pytestmark = pytest.mark.slow
+
 MEDIA_WORLD, MEDIA_SEED = "retail", 1
 JOURNEY_WORLD, USERS, WEEKS, SEED = "new_reach", 6_000, 8, 3
 SMALL_MMM = {"draws": 100, "tune": 100, "chains": 2, "sampler": "nutpie", "seed": 1}
@@ -116,7 +119,6 @@ def _true_journey_change(plan_ds, scenario: str) -> float:
     return float(truth["conversions"][1] - truth["conversions"][0])
 
 
-@pytest.mark.slow
 def test_a_scenario_across_tv_and_paid_search_holds_the_two_worlds_true_change(media, cross_plan):
     sim, _ = media
     tv = _true_media_change(sim, "tv", 1.5, WEEKS)
@@ -144,7 +146,6 @@ def test_a_scenario_across_tv_and_paid_search_holds_the_two_worlds_true_change(m
     np.testing.assert_allclose(joint.values, parts.values, rtol=1e-9)
 
 
-@pytest.mark.slow
 def test_offline_channels_are_planned_by_the_media_mix_model_and_optimised_with_the_rest(
     cross_plan,
 ):
@@ -164,7 +165,6 @@ def test_offline_channels_are_planned_by_the_media_mix_model_and_optimised_with_
     assert cross_plan.attrs["media_spend_source"]["display"] == "spend table"
 
 
-@pytest.mark.slow
 def test_channels_in_both_models_are_shown_side_by_side_with_whether_they_agree(cross_plan):
     both = [str(c) for c in cross_plan["channel_both"].values]
     assert both == ["display", "social"]
@@ -184,7 +184,6 @@ def test_channels_in_both_models_are_shown_side_by_side_with_whether_they_agree(
     np.testing.assert_allclose(inc.values, drop.values, rtol=1e-9)
 
 
-@pytest.mark.slow
 def test_the_report_puts_offline_channels_in_the_allocation_and_both_estimates_side_by_side(
     cross_plan, tmp_path
 ):
