@@ -19,9 +19,7 @@ from click.testing import CliRunner
 from workbench.sim.budget import get_world, simulate_budget, true_allocation_outcomes
 from workbench.sim.media import WORLDS, simulate_media, true_effect, write_media
 
-#: Every test needs the media-mix fit (about 15 s) and most the journey model's (about 30 s).
-pytestmark = pytest.mark.slow
-
+# Tests marked slow need the media-mix fit (about 15 s), most also the journey model's (30 s).
 MEDIA_WORLD, MEDIA_SEED = "retail", 1
 JOURNEY_WORLD, USERS, WEEKS, SEED = "new_reach", 6_000, 8, 3
 SMALL_MMM = {"draws": 100, "tune": 100, "chains": 2, "sampler": "nutpie", "seed": 1}
@@ -119,6 +117,7 @@ def _true_journey_change(plan_ds, scenario: str) -> float:
     return float(truth["conversions"][1] - truth["conversions"][0])
 
 
+@pytest.mark.slow
 def test_a_scenario_across_tv_and_paid_search_holds_the_two_worlds_true_change(media, cross_plan):
     sim, _ = media
     tv = _true_media_change(sim, "tv", 1.5, WEEKS)
@@ -146,6 +145,7 @@ def test_a_scenario_across_tv_and_paid_search_holds_the_two_worlds_true_change(m
     np.testing.assert_allclose(joint.values, parts.values, rtol=1e-9)
 
 
+@pytest.mark.slow
 def test_offline_channels_are_planned_by_the_media_mix_model_and_optimised_with_the_rest(
     cross_plan,
 ):
@@ -165,6 +165,7 @@ def test_offline_channels_are_planned_by_the_media_mix_model_and_optimised_with_
     assert cross_plan.attrs["media_spend_source"]["display"] == "spend table"
 
 
+@pytest.mark.slow
 def test_channels_in_both_models_are_shown_side_by_side_with_whether_they_agree(cross_plan):
     both = [str(c) for c in cross_plan["channel_both"].values]
     assert both == ["display", "social"]
@@ -184,6 +185,7 @@ def test_channels_in_both_models_are_shown_side_by_side_with_whether_they_agree(
     np.testing.assert_allclose(inc.values, drop.values, rtol=1e-9)
 
 
+@pytest.mark.slow
 def test_the_report_puts_offline_channels_in_the_allocation_and_both_estimates_side_by_side(
     cross_plan, tmp_path
 ):
@@ -207,6 +209,7 @@ def test_the_report_puts_offline_channels_in_the_allocation_and_both_estimates_s
     assert "<strong>tv</strong>" in summary and "media-mix model" in summary
 
 
+@pytest.mark.slow
 def test_planning_with_the_media_mix_model_alone_gives_back_its_contributions(media):
     """Over the media-mix model's own weeks at current spend, the plan's conversions of each
     channel are mmm.nc's ``contribution`` draw by draw (the window is the model's data)."""
@@ -236,6 +239,7 @@ def _cli(args):
     return CliRunner().invoke(main, args)
 
 
+@pytest.mark.slow
 def test_cli_refuses_an_mmm_file_without_the_media_mix_variables(media, tmp_path):
     from workbench.store import read_results, write_results
 
@@ -250,6 +254,7 @@ def test_cli_refuses_an_mmm_file_without_the_media_mix_variables(media, tmp_path
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_cli_refuses_a_scenario_naming_a_channel_in_neither_model(media, tmp_path):
     _, folder = media
     scenarios = tmp_path / "scenarios.yaml"
@@ -261,3 +266,35 @@ def test_cli_refuses_a_scenario_naming_a_channel_in_neither_model(media, tmp_pat
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "podcast" in lines[0] and "scenarios.yaml" in lines[0]
     assert not out.exists()
+
+
+def test_the_media_mix_weeks_come_from_the_spend_table_or_the_models_last_weeks():
+    """A channel with rows in the spend table takes the window's weeks (and the carry-in weeks
+    before it) from there; another channel takes the media-mix model's last weeks."""
+    import pandas as pd
+    import xarray as xr
+
+    from workbench.planning.media import media_paths
+
+    spend = np.arange(1.0, 13.0).reshape(1, 6, 2)  # geo, period, channel (tv, radio)
+    ds = xr.Dataset(
+        {"spend": (("geo", "period", "channel"), spend)},
+        coords={"channel": ["tv", "radio"]},
+        attrs={"l_max": 3},
+    )
+    start = 100.0  # days since the epoch
+    table = pd.DataFrame(
+        {
+            "channel": ["tv", "tv", "tv", "tv"],
+            "period_start": [start - 14, start - 7, start, start + 7],
+            "spend": [5.0, 6.0, 7.0, 8.0],
+        }
+    )
+    paths = media_paths(ds, 2, table, start)
+    assert paths.channels == ["tv", "radio"]
+    np.testing.assert_array_equal(paths.window[:, 0], [7.0, 8.0])
+    np.testing.assert_array_equal(paths.history[:, 0], [5.0, 6.0])
+    # radio: the model's last 2 weeks (10, 12) and the 2 before them (6, 8)
+    np.testing.assert_array_equal(paths.window[:, 1], [10.0, 12.0])
+    np.testing.assert_array_equal(paths.history[:, 1], [6.0, 8.0])
+    assert paths.source == ["spend table", "media-mix model's last weeks"]

@@ -22,6 +22,7 @@ between an offline and a digital channel is modelled).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -179,7 +180,8 @@ def media_kpis(model: PlanResponse, current: np.ndarray, worth: np.ndarray) -> x
     caused = model.media_conversions(np.ones(len(names)))
     conv = caused[:, [model.media.channels.index(c) for c in offline]]
     spend = np.broadcast_to(current[cols], conv.shape)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN ROAS without clv.nc
         draws = {
             "spend": spend,
             "conversions": conv,

@@ -108,7 +108,8 @@ def _summary_plan(plan: xr.Dataset) -> list[str]:
         r = sc.loc[summaries.OPTIMISED_SCENARIO]
         parts = []
         for what in ("value", "conversions"):
-            if f"delta_{what}" in r:
+            # value is NaN when the plan had no clv.nc (media-mix model alone)
+            if f"delta_{what}" in r and r[f"delta_{what}"] == r[f"delta_{what}"]:
                 iv = interval(r[f"delta_{what}_lower"], r[f"delta_{what}_upper"], signed)
                 parts.append(
                     f"{what} by <strong>{esc(signed(r[f'delta_{what}']))}</strong>"

@@ -33,12 +33,14 @@ def cross_model_html(plan: xr.Dataset) -> str:
     media-mix model plans and the side-by-side table (empty when plan.nc has neither)."""
     body = ""
     offline = media_mix_channels(plan)
-    if offline:
+    if offline and len(offline) < plan.sizes["channel"]:
         body += (
             f"<p>{_names(offline)} leave no user-level touches: the plan values their spend with "
             "the media-mix model (weekly spend and outcomes) and every other channel with the "
             "journey model, in the same scenarios and the same optimiser.</p>"
         )
+    elif offline:
+        body += "<p>Every channel is valued with the media-mix model (weekly spend, outcomes).</p>"
     if "channel_both" not in plan.dims:
         return body
     rows = []
@@ -84,9 +86,10 @@ def summary_items(plan: xr.Dataset) -> list[str]:
     items = []
     offline = media_mix_channels(plan)
     if offline:
+        others = len(offline) < plan.sizes["channel"]
         items.append(
-            f"The plan includes {_names(offline)}, valued with the media-mix model; the other "
-            "channels are valued with the journey model."
+            f"The plan includes {_names(offline)}, valued with the media-mix model"
+            + ("; the other channels are valued with the journey model." if others else ".")
         )
     if "models_agree" in plan:
         agree = plan["models_agree"].to_series()
