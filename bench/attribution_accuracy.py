@@ -2,7 +2,8 @@
 
 For each simulator scenario (default; additive hazard with decay; logistic with a synergy pair;
 first-touch-heavy awareness channels; roles: opening-touch effects and a follow-up channel; and
-the additive, logistic and roles worlds with every user deciding on the campaign's last day) the
+the additive, logistic and roles worlds with every user deciding on the campaign's last day, and
+the additive and roles worlds with every user deciding at the end of their own window) the
 same simulated journeys go through
 ``workbench attribute`` (default settings: posterior by NUTS or Laplace as ``--method auto``
 chooses) and the baselines stored beside it. The table reports the mean absolute error of the
@@ -31,6 +32,8 @@ SCENARIOS = (
     "additive_campaign_end",
     "logistic_campaign_end",
     "roles_campaign_end",
+    "additive_window_end",
+    "roles_window_end",
 )
 #: Held-out log-loss rows of the table (attrs ``holdout_log_loss``).
 LOG_LOSS_MODELS = ("bayes", "logistic", "boosted_trees", "markov")

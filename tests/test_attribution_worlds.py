@@ -71,3 +71,16 @@ def test_a_channel_switched_off_by_the_spike_has_no_effect_and_no_synergy_in_tha
     np.testing.assert_array_equal(out["synergy"].isel(channel_pair=0).values == 0.0, off.values)
     assert bool((out["beta"].sel(channel=["b", "c"]) == 0.01).all())
     assert out["p_effect_positive"].values.tolist() == [0.3, 1.0, 1.0]
+
+
+def test_window_end_worlds_decide_days_to_weeks_after_the_last_touch():
+    # every touched user decides at the end of their own window (+ a delay of minutes to hours):
+    # no touch after the decision, and the lags from the last touch spread over days
+    sim = simulate(users=USERS, weeks=8, scenario="additive_window_end", seed=2)
+    last = sim.touchpoints.groupby("user_id")["timestamp"].max()
+    journeys = sim.journeys.set_index("user_id")
+    lag_days = (journeys["decision_time"] - last.reindex(journeys.index)).dt.total_seconds() / 86400
+    assert (lag_days > 0).all()
+    assert np.quantile(lag_days, 0.25) > 0.5
+    assert np.quantile(lag_days, 0.75) > 5.0
+    assert sim.truth["decision_timing"] == "window_end"

@@ -71,7 +71,8 @@ def main() -> None:
     default="default",
     show_default=True,
     help="Shape of the true conversion model: default, additive, logistic, awareness, roles, "
-    "additive_campaign_end, logistic_campaign_end, roles_campaign_end; or confounded (e-mail "
+    "additive_campaign_end, logistic_campaign_end, roles_campaign_end, additive_window_end, "
+    "roles_window_end; or confounded (e-mail "
     "sent to high-intent users, with a hold-out test in experiments).",
 )
 @click.option("--seed", default=1, show_default=True, help="Random seed; same seed, same files.")

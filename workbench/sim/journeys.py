@@ -10,9 +10,10 @@ search last in the ``awareness`` scenario.
 
 A user's decision time D is their last touch plus a small Exponential delay (untouched users get
 a latent D at the end of their window), or, in ``campaign_end`` worlds, the campaign's last day
-for every user. A follow-up channel's touches are served within ``FOLLOW_UP_MAX_DAYS`` after a
-touch of the channels it follows (same user); they are drawn after the other channels', so worlds
-without a follow-up channel are unchanged. With common random numbers (one generator per channel and
+for every user, or, in ``window_end`` worlds, the end of each user's own window plus the delay.
+A follow-up channel's touches are served within ``FOLLOW_UP_MAX_DAYS`` after a touch of the
+channels it follows (same user); they are drawn after the other channels', so worlds without a
+follow-up channel are unchanged. With common random numbers (one generator per channel and
 week, drawn in order), more touches of a channel extend that channel's touch list and leave every
 other channel's touches unchanged.
 """
@@ -213,6 +214,7 @@ def decision_times(
     ``after_last_touch``: touched users decide at their last touch + delay; untouched ones at
     the end of their window (capped at the period end) + delay, a latent time used when a
     counterfactual plan reaches them. ``campaign_end``: everyone decides at ``period_days``.
+    ``window_end``: everyone decides at the end of their window (capped) + delay.
     """
     if timing not in DECISION_TIMINGS:
         raise ValueError(f"timing must be one of {DECISION_TIMINGS}; got {timing!r}")
@@ -222,6 +224,8 @@ def decision_times(
     if timing == "campaign_end":
         return np.full(pop.n_users, float(period_days)), touched
     window_end = np.minimum(pop.window_start + pop.window_length, period_days)
+    if timing == "window_end":
+        return window_end + pop.delay, touched
     d = np.where(touched, last, window_end) + pop.delay
     return d, touched
 

@@ -18,6 +18,8 @@ Scenarios (``--scenario``):
   direct_mail has no effect.
 - ``<world>_campaign_end`` (``additive``, ``logistic``, ``roles``): the same world, but every
   user decides on one common date, the campaign's end, instead of minutes after their last touch.
+- ``<world>_window_end`` (``additive``, ``roles``): the same world, but every user decides at
+  the end of their own active window (plus the delay), days to weeks after their last touch.
 """
 
 from __future__ import annotations
@@ -42,8 +44,9 @@ PURCHASE_WEEKS_AFTER = 52
 #: Horizon of the truth's expected CLV per acquisition channel, weeks after the first order.
 CLV_HORIZON_WEEKS = 52.0
 
-#: When users decide: shortly after their last touch, or all on the campaign's last day.
-DECISION_TIMINGS: tuple[str, ...] = ("after_last_touch", "campaign_end")
+#: When users decide: shortly after their last touch, all on the campaign's last day, or at the
+#: end of their own active (shopping) window, whatever their touches (as in the budget worlds).
+DECISION_TIMINGS: tuple[str, ...] = ("after_last_touch", "campaign_end", "window_end")
 #: A follow-up touch comes this long after the touch it follows, at most (days; uniform).
 FOLLOW_UP_MAX_DAYS = 3.0
 
@@ -242,6 +245,10 @@ SCENARIOS: dict[str, WorldSpec] = {
 for _name in ("additive", "logistic", "roles"):
     SCENARIOS[f"{_name}_campaign_end"] = replace(
         SCENARIOS[_name], name=f"{_name}_campaign_end", decision="campaign_end"
+    )
+for _name in ("additive", "roles"):
+    SCENARIOS[f"{_name}_window_end"] = replace(
+        SCENARIOS[_name], name=f"{_name}_window_end", decision="window_end"
     )
 
 
