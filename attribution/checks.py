@@ -18,7 +18,7 @@ log-loss against a logistic regression and gradient-boosted trees, and the flags
 - Held-out log-loss: mean Bernoulli negative log-likelihood per journey (nats) on the
   ``holdout`` patterns, for the Bayesian model fitted on the other patterns, a logistic
   regression on the journey features (capped counts per channel and recency bin, opening and
-  closing channel; statsmodels GLM Binomial, journeys as frequency weights) and scikit-learn's
+  closing channel; scikit-learn's unpenalised LogisticRegression, journeys as weights) and its
   gradient-boosted trees on the same features (a flexible baseline: any shape of response and
   interaction). The model is flagged as beaten when a baseline's log-loss is lower than its own
   by more than ``BEATEN_TOLERANCE`` (relative).
@@ -69,6 +69,10 @@ PPC_GROUPS = ("path_length", "distinct_channels", "channel", "opening_channel", 
 BEATEN_TOLERANCE = 0.01
 #: Gradient-boosted trees (scikit-learn HistGradientBoostingClassifier): settings of the
 #: flexible baseline; early stopping on 10% of its training rows picks the number of trees.
+#: Logistic baseline (scikit-learn LogisticRegression, no penalty: C = inf): Newton iterations until the
+#: largest gradient entry is below ``tol`` (the log-loss is then exact to far more digits than
+#: reported).
+LOGISTIC = {"tol": 1e-10, "max_iter": 100}
 BOOSTED_TREES = {
     "learning_rate": 0.1,
     "max_iter": 300,
@@ -236,31 +240,40 @@ def _merged(patterns: Patterns) -> Patterns:
 def logistic_log_loss(train: Patterns, test: Patterns) -> float:
     """Held-out log-loss of a logistic regression on the journey features (``journey_features``).
 
-    statsmodels GLM Binomial (logit link) on the conversion rate per pattern with
-    ``freq_weights = n_journeys``: the same likelihood as one Bernoulli row per journey.
+    scikit-learn's ``LogisticRegression`` without penalty (the maximum-likelihood fit; Newton
+    steps with a Cholesky solve) on each training pattern as two weighted rows (converted:
+    weight k; not: n - k), the same likelihood as one Bernoulli row per journey. The same
+    coefficients as statsmodels' GLM Binomial with ``freq_weights`` (to 1e-13 at 200,000
+    journeys), about 8x faster (its IRLS solves a pseudo-inverse per iteration).
     """
-    import statsmodels.api as sm
+    import warnings
 
-    def design(p: Patterns) -> np.ndarray:
-        return sm.add_constant(journey_features(p), has_constant="add")
+    from scipy.linalg import LinAlgWarning
+    from sklearn.linear_model import LogisticRegression
 
-    # rows with equal features give the same likelihood merged (n and k summed), hence the same
-    # fit, from about half the rows at scale
-    train = _merged(train)
-    rate = train.n_conversions / train.n_journeys
-    glm = sm.GLM(rate, design(train), family=sm.families.Binomial(), freq_weights=train.n_journeys)
-    fitted = glm.fit()
-    return binomial_log_loss(fitted.predict(design(test)), test.n_journeys, test.n_conversions)
+    x, y, weight = _weighted_rows(train)
+    # features constant over the training rows (a channel that never opened a journey) carry
+    # no information and make the Hessian singular: their coefficient is 0
+    varying = np.ptp(x, axis=0) > 0
+    if not varying.any():  # the intercept alone: the training conversion rate
+        rate = np.sum(weight * y) / np.sum(weight)
+        return binomial_log_loss(
+            np.full(test.n_patterns, rate), test.n_journeys, test.n_conversions
+        )
+    fit = LogisticRegression(C=np.inf, solver="newton-cholesky", **LOGISTIC)
+    with warnings.catch_warnings():
+        # other collinear features: scikit-learn continues with L-BFGS (the predicted
+        # probabilities, all the log-loss uses, are unique even when the coefficients are not)
+        warnings.simplefilter("ignore", LinAlgWarning)
+        fit.fit(x[:, varying], y, sample_weight=weight)
+    prob = fit.predict_proba(journey_features(test)[:, varying])[:, 1]
+    return binomial_log_loss(prob, test.n_journeys, test.n_conversions)
 
 
-def boosted_trees_log_loss(train: Patterns, test: Patterns, seed: int = 0) -> float:
-    """Held-out log-loss of gradient-boosted trees (scikit-learn's
-    ``HistGradientBoostingClassifier``, settings ``BOOSTED_TREES``) on the journey features.
-
-    Each training pattern is two weighted rows (converted: weight k; not: n - k), the same
-    likelihood as one row per journey."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
+def _weighted_rows(train: Patterns) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(features, label, weight)``: each pattern as a converted row of weight k and a
+    non-converted row of weight n - k (zero-weight rows dropped), after merging rows with equal
+    features (the same likelihood, from about half the rows at scale)."""
     train = _merged(train)
     x = journey_features(train)
     k = train.n_conversions.astype(np.float64)
@@ -268,8 +281,18 @@ def boosted_trees_log_loss(train: Patterns, test: Patterns, seed: int = 0) -> fl
     rows = np.concatenate([np.flatnonzero(k > 0), np.flatnonzero(rest > 0)])
     y = np.concatenate([np.ones(int((k > 0).sum())), np.zeros(int((rest > 0).sum()))])
     weight = np.concatenate([k[k > 0], rest[rest > 0]])
+    return x[rows], y, weight
+
+
+def boosted_trees_log_loss(train: Patterns, test: Patterns, seed: int = 0) -> float:
+    """Held-out log-loss of gradient-boosted trees (scikit-learn's
+    ``HistGradientBoostingClassifier``, settings ``BOOSTED_TREES``) on the journey features
+    (training rows as in ``_weighted_rows``)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    x, y, weight = _weighted_rows(train)
     trees = HistGradientBoostingClassifier(random_state=seed, **BOOSTED_TREES)
-    trees.fit(x[rows], y, sample_weight=weight)
+    trees.fit(x, y, sample_weight=weight)
     prob = trees.predict_proba(journey_features(test))[:, 1]
     return binomial_log_loss(prob, test.n_journeys, test.n_conversions)
 

@@ -45,7 +45,6 @@ computed once in numpy; only patterns with conversions enter ``k log(1 - exp(-H)
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -60,7 +59,7 @@ from attribution.lift import add_to_model as add_lift
 from attribution.settings import METHODS, NUTS_MAX_CONVERTING_PATTERNS
 from attribution.sparsity import PRIOR_INCLUSION
 from attribution.synergy import SCREEN_ALPHA, Screen, screen_openings, screen_pairs
-from posterior_tools.diagnostics import diagnostics_attrs, nuts_diagnostics, warn_if_failed
+from posterior_tools.diagnostics import diagnostics_attrs, warn_if_failed
 from posterior_tools.settings import CHAINS, DRAWS, TUNE
 
 # A synergy pair enters the model only when enough converting journeys saw both channels;
@@ -575,23 +574,16 @@ class ConversionModel:
         return pairs, openings, base, mode
 
     def _sample_nuts(self, names: list[str]) -> tuple[xr.Dataset, dict]:
-        import pymc as pm
+        # nutpie by default (posterior_tools.settings.NUTS_SAMPLER): compiled once, Rust NUTS.
+        from posterior_tools.nuts import sample_nuts
 
-        with self.model_, warnings.catch_warnings():
-            # PyMC's own convergence warnings are replaced by ours (diagnostics_ + one warning).
-            warnings.simplefilter("ignore", UserWarning)
-            idata = pm.sample(
-                draws=self.draws,
-                tune=self.tune,
-                chains=self.chains,
-                cores=self.cores,
-                random_seed=self.seed,
-                target_accept=self.target_accept,
-                progressbar=False,
-                compute_convergence_checks=False,
-            )
-        posterior = idata.posterior[names]
-        diagnostics = nuts_diagnostics(posterior, idata.sample_stats, self.chains)
-        return posterior.drop_attrs() if hasattr(
-            posterior, "drop_attrs"
-        ) else posterior, diagnostics
+        return sample_nuts(
+            self.model_,
+            names,
+            draws=self.draws,
+            tune=self.tune,
+            chains=self.chains,
+            cores=self.cores,
+            seed=self.seed,
+            target_accept=self.target_accept,
+        )

@@ -14,6 +14,7 @@ and ``tests/test_clv_models.py`` check it against NUTS on small simulated sets.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,8 @@ OPTIMISER_GTOL = 1e-6
 # negative-curvature direction) taken away from a saddle before restarting.
 SADDLE_RESTARTS = 3
 SADDLE_STEP = 1.0
+# Compiled transforms per model (``_transform_function``), dropped with the model.
+_TRANSFORMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -170,19 +173,33 @@ def _hessian(grad, x: np.ndarray) -> np.ndarray:
 
 def _transform(model, value_vars, var_names, point, samples: np.ndarray) -> dict:
     """Map unconstrained draws (sample, D) to the named model variables."""
-    import pytensor
-
-    outs = model.replace_rvs_by_values([model[name] for name in var_names])
-    fn = pytensor.function(value_vars, outs, on_unused_input="ignore")
+    fn, names = _transform_function(model, value_vars)
+    picks = [names.index(name) for name in var_names]
     sizes = [int(np.size(point[v.name])) for v in value_vars]
     shapes = [np.shape(point[v.name]) for v in value_vars]
     splits = np.cumsum(sizes)[:-1]
     collected: dict[str, list] = {name: [] for name in var_names}
     for row in samples:
         parts = [p.reshape(s) for p, s in zip(np.split(row, splits), shapes, strict=True)]
-        for name, value in zip(var_names, fn(*parts), strict=True):
-            collected[name].append(value)
+        values = fn(*parts)
+        for name, pick in zip(var_names, picks, strict=True):
+            collected[name].append(values[pick])
     return {name: np.asarray(v) for name, v in collected.items()}
+
+
+def _transform_function(model, value_vars) -> tuple:
+    """One compiled map from the value variables to every free and deterministic variable of
+    ``model``, and their names; compiled once per model (the mode's values and the draws of
+    the same model reuse it: a PyTensor compile costs far more than the draws it maps)."""
+    import pytensor
+
+    cached = _TRANSFORMS.get(model)
+    if cached is None:
+        names = [v.name for v in [*model.free_RVs, *model.deterministics]]
+        outs = model.replace_rvs_by_values([model[name] for name in names])
+        fn = pytensor.function(value_vars, outs, on_unused_input="ignore")
+        cached = _TRANSFORMS[model] = (fn, names)
+    return cached
 
 
 def _as_dataarray(model, name: str, values: np.ndarray) -> xr.DataArray:

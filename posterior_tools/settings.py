@@ -16,3 +16,7 @@ INTERVAL_LABEL = f"{INTERVAL:.0%} interval"
 DRAWS = 1000
 TUNE = 1000
 CHAINS = 2
+
+#: NUTS implementation: nutpie (Rust NUTS on the model compiled once by numba) or PyMC's own.
+NUTS_SAMPLERS = ("nutpie", "pymc")
+NUTS_SAMPLER = "nutpie"

@@ -1,0 +1,139 @@
+"""The faster paths of issue 17 give the answers of the slower ones they replace.
+
+- the logistic baseline (scikit-learn, Newton-Cholesky) against statsmodels' GLM Binomial on the
+  same simulated journeys;
+- NUTS by nutpie and by PyMC's sampler against the exact posterior of a conjugate normal model;
+- the Laplace approximation's transform, compiled once per model, against the exact posterior.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from attribution import as_patterns
+from attribution.checks import binomial_log_loss, journey_features, logistic_log_loss
+
+N_OBS, TRUE_MEAN, PRIOR_SD = 40, 1.5, 10.0
+
+
+def _simulated_patterns(seed: int = 3, n_patterns: int = 400):
+    """Random pattern table on three channels: codes, opening/closing channels, journeys, and
+    conversions from a logistic truth in the capped counts."""
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 64, size=(n_patterns, 3))
+    table = pd.DataFrame({f"k_{c}": codes[:, c] for c in range(3)})
+    present = codes > 0
+    # opening and closing channel: random channels among those present
+    pick = rng.random((2, n_patterns, 3)) * present
+    table["first_channel"], table["last_channel"] = pick.argmax(axis=2)
+    table = table[present.any(axis=1)].reset_index(drop=True)
+    table["holdout"] = rng.random(len(table)) < 0.25
+    table["n_journeys"] = rng.integers(20, 200, len(table))
+    logit = -3.0 + 0.02 * table[["k_0", "k_1", "k_2"]].to_numpy() @ np.array([1.0, 0.5, 0.0])
+    table["n_conversions"] = rng.binomial(table["n_journeys"], 1 / (1 + np.exp(-logit)))
+    return as_patterns(table, ["a", "b", "c"])
+
+
+def test_logistic_baseline_equals_statsmodels_glm_on_the_same_journeys():
+    sm = pytest.importorskip("statsmodels.api")
+    patterns = _simulated_patterns()
+    train, test = patterns.subset(~patterns.holdout), patterns.subset(patterns.holdout)
+
+    x = journey_features(train)
+    rate = train.n_conversions / train.n_journeys
+    glm = sm.GLM(
+        rate,
+        sm.add_constant(x, has_constant="add"),
+        family=sm.families.Binomial(),
+        freq_weights=train.n_journeys,
+    ).fit()
+    expected = binomial_log_loss(
+        glm.predict(sm.add_constant(journey_features(test), has_constant="add")),
+        test.n_journeys,
+        test.n_conversions,
+    )
+    assert logistic_log_loss(train, test) == pytest.approx(expected, rel=1e-9)
+
+
+def test_logistic_baseline_ignores_a_feature_constant_in_training():
+    # channel c never opens a training journey: its opening one-hot is all zero there
+    patterns = _simulated_patterns()
+    train, test = patterns.subset(~patterns.holdout), patterns.subset(patterns.holdout)
+    keep = train.first_channel != 2
+    loss = logistic_log_loss(train.subset(keep), test)
+    assert math.isfinite(loss) and 0 < loss < math.log(2)
+
+
+def _normal_mean_model():
+    """mu ~ Normal(0, PRIOR_SD), y_i ~ Normal(mu, 1): the posterior of mu is normal with
+    known mean and sd; returns (model, exact mean, exact sd)."""
+    import pymc as pm
+
+    y = np.random.default_rng(7).normal(TRUE_MEAN, 1.0, N_OBS)
+    precision = 1 / PRIOR_SD**2 + N_OBS
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0.0, PRIOR_SD)
+        pm.Deterministic("mu_doubled", 2 * mu)
+        pm.Normal("y", mu, 1.0, observed=y)
+    return model, y.sum() / precision, precision**-0.5
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sampler", ["nutpie", "pymc"])
+def test_both_nuts_samplers_recover_the_exact_posterior_of_a_normal_mean(sampler):
+    from posterior_tools.nuts import sample_nuts
+
+    model, mean, sd = _normal_mean_model()
+    posterior, diagnostics = sample_nuts(
+        model,
+        ["mu", "mu_doubled"],
+        draws=400,
+        tune=300,
+        chains=2,
+        cores=1,
+        seed=11,
+        target_accept=0.9,
+        sampler=sampler,
+    )
+    mu = posterior["mu"].values
+    assert posterior["mu"].dims == ("chain", "draw") and mu.shape == (2, 400)
+    assert diagnostics["diagnostics_ok"], diagnostics
+    # Monte Carlo standard error of the mean from the bulk ESS
+    mcse = sd / math.sqrt(diagnostics["ess_bulk_min"])
+    assert abs(mu.mean() - mean) < 4 * mcse
+    assert mu.std() == pytest.approx(sd, rel=0.15)
+    np.testing.assert_allclose(posterior["mu_doubled"].values, 2 * mu)
+
+
+def test_unknown_sampler_is_refused():
+    from posterior_tools.nuts import sample_nuts
+
+    model, _, _ = _normal_mean_model()
+    with pytest.raises(ValueError, match="sampler must be one of"):
+        sample_nuts(
+            model, ["mu"], draws=1, tune=1, chains=1, cores=1, seed=1, target_accept=0.9,
+            sampler="stan",
+        )  # fmt: skip
+
+
+def test_laplace_draws_and_mode_values_share_one_compiled_transform_and_are_exact():
+    from posterior_tools import laplace
+
+    model, mean, sd = _normal_mean_model()
+    mode = laplace.find_mode(model)
+    assert mode.values(model, ["mu"])["mu"] == pytest.approx(mean, abs=1e-6)
+    compiled = laplace._TRANSFORMS[model]
+    posterior, diagnostics = laplace.laplace_posterior(
+        model, ["mu_doubled", "mu"], draws=2000, chains=2, seed=3, mode=mode
+    )
+    assert laplace._TRANSFORMS[model] is compiled  # not compiled again
+    assert diagnostics["diagnostics_ok"]
+    mu = posterior["mu"].values
+    # the normal model's Laplace approximation is its exact posterior
+    assert abs(mu.mean() - mean) < 4 * sd / math.sqrt(mu.size)
+    assert mu.std() == pytest.approx(sd, rel=0.05)
+    np.testing.assert_allclose(posterior["mu_doubled"].values, 2 * mu)
