@@ -67,12 +67,12 @@ PPC_GROUPS = ("path_length", "distinct_channels", "channel", "opening_channel", 
 #: The model counts as beaten when a baseline's held-out log-loss is lower by more than this
 #: fraction of the model's.
 BEATEN_TOLERANCE = 0.01
+#: Logistic baseline (scikit-learn LogisticRegression, no penalty: C = inf): Newton iterations
+#: until the largest gradient entry is below ``tol`` (the log-loss is then exact to far more
+#: digits than reported).
+LOGISTIC = {"tol": 1e-10, "max_iter": 100}
 #: Gradient-boosted trees (scikit-learn HistGradientBoostingClassifier): settings of the
 #: flexible baseline; early stopping on 10% of its training rows picks the number of trees.
-#: Logistic baseline (scikit-learn LogisticRegression, no penalty: C = inf): Newton iterations until the
-#: largest gradient entry is below ``tol`` (the log-loss is then exact to far more digits than
-#: reported).
-LOGISTIC = {"tol": 1e-10, "max_iter": 100}
 BOOSTED_TREES = {
     "learning_rate": 0.1,
     "max_iter": 300,
