@@ -121,8 +121,8 @@ def demo(
     seed: int = 1,
     notebooks: bool = True,
 ) -> dict[str, str]:
-    """Simulate, attribute, clv, plan, media mix, experiment, customer experience, report and
-    the notebooks, end to end, under ``workdir`` (data/sim, results, reports).
+    """Simulate, attribute, clv, media mix, plan (both models), experiment, customer experience,
+    report and the notebooks, end to end, under ``workdir`` (data/sim, results, reports).
 
     Args:
         workdir: folder for data/, results/ and reports/.
