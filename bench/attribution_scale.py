@@ -13,7 +13,9 @@ run is a separate process timed by ``/usr/bin/time -v`` (wall clock and peak res
   after each touch, 30-day lookback) and paths, and ChannelAttribution's ``markov_model``
   (first order, its defaults) attributes them.
 
-Run: ``python -m bench.attribution_scale [--quick] [--sizes 200000 2000000] [--nuts]``.
+Run: ``python -m bench.attribution_scale [--quick] [--sizes 200000 2000000] [--nuts]``;
+``--steps duckdb|spark`` times the data steps one by one at the first size instead (engine
+start, staging, each SQL statement; wall, driver CPU and the JVM's CPU seconds).
 """
 
 from __future__ import annotations
@@ -179,6 +181,101 @@ def measure(n_users: int, folder: Path, nuts: bool) -> dict:
     return row
 
 
+class _TimedEngine:
+    """An engine that records wall seconds, driver CPU seconds and the CPU seconds of the
+    driver's child processes (Spark's JVM) for every statement, labelled by the SQL step's name
+    (the first word of its leading comment)."""
+
+    def __init__(self, engine):
+        self.engine, self.name, self.rows = engine, engine.name, []
+
+    def _timed(self, method: str, sql: str):
+        step = re.search(r"--\s*(\w+):", sql)
+        label = sql if step is None else step.group(1)
+        if step is not None and sql.lstrip().upper().startswith("CREATE"):
+            label = f"{label} (materialised)"
+        started, cpu, children = time.perf_counter(), time.process_time(), _children_cpu()
+        result = getattr(self.engine, method)(sql)
+        self.rows.append(
+            (
+                " ".join(label.split())[:60],
+                time.perf_counter() - started,
+                time.process_time() - cpu,
+                _children_cpu() - children,
+            )
+        )
+        return result
+
+    def execute(self, sql: str) -> None:
+        return self._timed("execute", sql)
+
+    def query(self, sql: str):
+        return self._timed("query", sql)
+
+    def register(self, *args, **kwargs):
+        return self.engine.register(*args, **kwargs)
+
+    def close(self) -> None:
+        self.engine.close()
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of this process's live child processes (Spark's JVM)."""
+    import psutil
+
+    total = 0.0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            times = child.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def step_times(touchpoints: str, conversions: str, engine: str) -> str:
+    """Where the attribution data steps spend their time on ``engine``: engine start, staging
+    (validation on the driver and registering the views) and every SQL statement of
+    ``workbench.journeys.run_steps``, as a Markdown table (wall s, driver CPU s, child CPU s)."""
+    from workbench import io, journeys
+    from workbench.engines import make_engine
+
+    load = os.getloadavg()[0]
+    rows = []
+    started, cpu, children = time.perf_counter(), time.process_time(), _children_cpu()
+    sql = make_engine(engine)
+    rows.append(("engine start", time.perf_counter() - started, time.process_time() - cpu,
+                 _children_cpu() - children))  # fmt: skip
+    started, cpu, children = time.perf_counter(), time.process_time(), _children_cpu()
+    io.stage(sql, "touchpoints", touchpoints)
+    io.stage(sql, "conversions", conversions)
+    rows.append(("staging (validation + views)", time.perf_counter() - started,
+                 time.process_time() - cpu, _children_cpu() - children))  # fmt: skip
+    timed = _TimedEngine(sql)
+    tables = journeys.run_steps(timed, LOOKBACK_DAYS)
+    sql.close()
+    steps: dict[str, list[float]] = {}
+    for label, *values in timed.rows:
+        acc = steps.setdefault(label, [0.0, 0.0, 0.0, 0])
+        for i, v in enumerate(values):
+            acc[i] += v
+        acc[3] += 1
+    lines = [
+        f"`{engine}`: {tables.n_journeys:,} journeys -> {len(tables.patterns):,} patterns "
+        f"(load average {load:.1f} before, {os.getloadavg()[0]:.1f} after)",
+        "",
+        "| step | statements | wall s | driver CPU s | child CPU s (JVM) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for label, wall, driver, child in rows:
+        lines.append(f"| {label} | | {wall:.1f} | {driver:.1f} | {child:.1f} |")
+    for label, (wall, driver, child, n) in sorted(steps.items(), key=lambda kv: -kv[1][0]):
+        lines.append(f"| {label} | {n} | {wall:.1f} | {driver:.1f} | {child:.1f} |")
+    total = [sum(r[i] for r in rows) + sum(v[i - 1] for v in steps.values()) for i in (1, 2, 3)]
+    lines.append(f"| total | | {total[0]:.1f} | {total[1]:.1f} | {total[2]:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
 def _cell(run: dict | None) -> str:
     if run is None:
         return "not run"
@@ -252,9 +349,20 @@ if __name__ == "__main__":
     parser.add_argument("--sizes", nargs="*", type=int, default=None, help="users per size")
     parser.add_argument("--nuts", action="store_true", help="also time --method nuts")
     parser.add_argument("--peer", nargs=2, metavar=("TOUCHPOINTS", "CONVERSIONS"), default=None)
+    parser.add_argument(
+        "--steps",
+        choices=("duckdb", "spark"),
+        default=None,
+        help="time the data steps one by one on this engine (first size only)",
+    )
     parser.add_argument("--out", default=None, help="also write the Markdown section here")
     args = parser.parse_args()
-    if args.peer:
+    if args.steps:
+        size = (args.sizes or (QUICK_SIZES if args.quick else SIZES))[0]
+        with tempfile.TemporaryDirectory(prefix="attribution_steps_") as tmp:
+            tp, cv, _ = write_journeys(size, Path(tmp))
+            print(step_times(str(tp), str(cv), args.steps))
+    elif args.peer:
         res, n_journeys, n_paths = markov_peer(*args.peer)
         print(f"{n_journeys} journeys, {n_paths} paths")
         print(res)
