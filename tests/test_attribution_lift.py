@@ -144,22 +144,14 @@ def test_the_sql_step_finds_the_journeys_and_touches_inside_the_window(duckdb_en
     assert lift.removed_code[b] == 0 and lift.opener_removed[b] == 1.0
 
 
-@pytest.fixture(scope="module")
-def small_world(tmp_path_factory) -> tuple[Path, dict]:
-    from workbench.sim.confounded import simulate_confounded, write_world
-
-    folder = tmp_path_factory.mktemp("confounded")
-    world = simulate_confounded(users=8_000, seed=3)
-    write_world(world, folder, fmt="csv")
-    return folder, world.truth
-
-
 @pytest.mark.slow
-def test_a_precise_lift_test_moves_the_confounded_channel_towards_the_truth(small_world):
+def test_a_precise_lift_test_moves_the_confounded_channel_towards_the_truth(tmp_path):
     from workbench.api import attribute
+    from workbench.sim.confounded import simulate_confounded
+    from workbench.store import read_results
 
-    folder, truth = small_world
-    test = truth["lift_tests"][0]
+    world = simulate_confounded(users=5_000, seed=3)
+    test = world.truth["lift_tests"][0]
     # a precise test (10% standard error) of the true lift
     precise = pd.DataFrame(
         {
@@ -170,30 +162,47 @@ def test_a_precise_lift_test_moves_the_confounded_channel_towards_the_truth(smal
             "standard_error": [0.1 * test["true_incremental_conversions"]],
         }
     )
-    ds = attribute(
-        str(folder / "touchpoints.csv"),
-        str(folder / "conversions.csv"),
+    out = tmp_path / "results" / "attribution.nc"
+    out.parent.mkdir()
+    attribute(
+        world.touchpoints,
+        world.conversions,
         experiments=precise,
         method="laplace",
-        draws=200,
+        draws=100,
         holdout_check=False,
         seed=2,
+        out=out,
     )
+    ds = read_results(out)
 
     def share(name: str) -> float:
         mean = ds[name].mean(("chain", "draw"))
         return float(mean.sel(channel="email") / mean.sum())
 
-    true = truth["shapley_shares"]["email"]
+    true = world.truth["shapley_shares"]["email"]
     before, after = share("attributed_conversions_uncalibrated"), share("attributed_conversions")
     assert before > 1.3 * true  # the observational fit over-credits the targeted channel
     assert abs(after - true) < 0.5 * abs(before - true)
-    predicted = float(ds["lift_test_predicted"].mean())
-    predicted_before = float(ds["lift_test_predicted_uncalibrated"].mean())
     measured = test["true_incremental_conversions"]
+    predicted_before = float(ds["lift_test_predicted_uncalibrated"].mean())
+    predicted = float(ds["lift_test_predicted"].mean())
     assert abs(predicted - measured) < 0.5 * abs(predicted_before - measured)
-    assert float(ds["selection"].sel(channel="email").mean()) > 0.0
+    # the stored layout (docs/contracts.md, "Journey-model lift tests")
     assert ds["lift_test_channel"].values.tolist() == ["email"]
+    assert ds["lift_test_start"].values.tolist() == [test["start"]]
+    assert float(ds["lift_test_measured"][0]) == pytest.approx(measured)
+    for name in ("lift_test_predicted", "lift_test_predicted_uncalibrated"):
+        assert ds[name].dims == ("chain", "draw", "lift_test")
+    assert ds["attributed_conversions_uncalibrated"].dims == ("chain", "draw", "channel")
+    assert float(ds["selection"].sel(channel="email").mean()) > 0.0
+    assert float(ds["selection"].sel(channel="display").max()) == 0.0
+    report = CliRunner().invoke(
+        main, ["report", "--results", str(out.parent), "--out", str(tmp_path / "reports")]
+    )
+    assert report.exit_code == 0, report.output
+    html = (tmp_path / "reports" / "report.html").read_text()
+    assert "Lift tests in the journey model" in html and "Share with tests" in html
 
 
 @pytest.fixture(scope="module")
