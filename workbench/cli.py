@@ -447,13 +447,18 @@ def _roi_priors(_ctx, _param, values) -> dict[str, tuple[float, float]] | None:
 )
 @click.option("--out", default="results/mmm.nc", show_default=True, type=PATH)
 @click.option(
-    "--adstock", type=click.Choice(mmm_settings.ADSTOCKS), default="geometric", show_default=True
+    "--adstock",
+    type=click.Choice((mmm_settings.AUTO, *mmm_settings.ADSTOCKS)),
+    default=mmm_settings.DEFAULT_ADSTOCK,
+    show_default=True,
+    help=f"Carry-over form; {mmm_settings.AUTO}: fit each and keep the better PSIS-LOO fit.",
 )
 @click.option(
     "--saturation",
-    type=click.Choice(mmm_settings.SATURATIONS),
-    default="logistic",
+    type=click.Choice((mmm_settings.AUTO, *mmm_settings.SATURATIONS)),
+    default=mmm_settings.DEFAULT_SATURATION,
     show_default=True,
+    help=f"Saturation form; {mmm_settings.AUTO}: as for --adstock.",
 )
 @click.option(
     "--l-max", default=mmm_settings.L_MAX, show_default=True, help="Longest carry-over, weeks."
@@ -474,7 +479,12 @@ def _roi_priors(_ctx, _param, values) -> dict[str, tuple[float, float]] | None:
     show_default=True,
     help=f"Refit without the last {mmm_settings.HOLDOUT_SHARE:.0%} of weeks (out-of-sample MAPE).",
 )
-@click.option("--sampler", type=click.Choice(["pymc", "nutpie"]), default="pymc", show_default=True)
+@click.option(
+    "--sampler",
+    type=click.Choice(mmm_settings.SAMPLERS),
+    default=mmm_settings.SAMPLER,
+    show_default=True,
+)
 @click.option("--engine", type=ENGINE, default="duckdb", show_default=True)
 def mmm(**options):
     """Bayesian media-mix model on weekly spend: contribution, ROI, carry-over and saturation

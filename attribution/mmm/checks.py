@@ -39,11 +39,11 @@ def fit_checks(
     seed: int = 0,
 ) -> dict:
     """In-sample checks from the draws: ``kpi`` (G, T), ``mean`` (S, G, T) in KPI units,
-    ``sigma`` (S,) noise sd in KPI-mean units."""
+    ``sigma`` (S, G) noise sd in KPI-mean units."""
     observed = kpi[:, :n_fit].sum(axis=0)
     fitted = mean[:, :, :n_fit].sum(axis=1)
     rng = np.random.default_rng(seed)
-    noise = rng.normal(size=mean[:, :, :n_fit].shape) * sigma[:, None, None]
+    noise = rng.normal(size=mean[:, :, :n_fit].shape) * sigma[:, :, None]
     predictive = fitted + (noise * kpi_scale[None, :, None]).sum(axis=1)
     lo, hi = np.quantile(predictive, INTERVAL_QUANTILES, axis=0)
     return {

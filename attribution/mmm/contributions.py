@@ -60,7 +60,7 @@ def posterior_paths(model) -> PosteriorPaths:
     for lo in range(0, S, chunk):
         p = {k: v[lo : lo + chunk] for k, v in p_all.items()}
         sat = equations.saturated(p, x_lagged, model.adstock, model.saturation, data.l_max)
-        beta = equations.beta(p, sat, data.spend_fit, data.kpi_scale, data.n_fit)
+        beta = equations.beta(p, sat, data.spend_fit, data.kpi_scale, data.fit_mask)
         max_effect = beta * data.kpi_scale[None, :, None]
         effect = sat * max_effect[:, :, None, :]  # (B, G, T, C)
         base = equations.baseline(p, design) * data.kpi_scale[None, :, None]

@@ -2,9 +2,12 @@
 (geo, period), controls (geo, period, control) and the lift tests.
 
 National data is one geo named ``national``. Scales (the model works on scaled numbers so that
-its priors mean the same on any business): the KPI by its mean per geo over the fitted periods,
-spend by each channel's mean positive weekly spend per geo (a channel off for months is scaled by
-its active weeks, not diluted by the zeros), controls to mean 0 and sd 1.
+its priors mean the same on any business): the KPI by its mean per geo, spend by each channel's
+mean positive weekly spend per geo (a channel off for months is scaled by its active weeks, not
+diluted by the zeros), controls to mean 0 and sd 1. Scales are computed on the periods the
+held-out check fits (all but the last ``HOLDOUT_SHARE``, see :func:`holdout_periods`) whatever
+is fitted, so the full fit and the check are one model that differs only in which periods the
+likelihood sees (``fit_mask``) and are sampled from one compiled model.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import pandas as pd
 import xarray as xr
 
 from attribution.mmm import adstock as _adstock
+from attribution.mmm.settings import HOLDOUT_SHARE
 
 NATIONAL = "national"
 
@@ -36,7 +40,8 @@ class LiftTests:
 
 @dataclass(frozen=True)
 class MediaData:
-    """Checked, scaled model inputs. ``n_fit``: the likelihood sees periods [0, n_fit)."""
+    """Checked, scaled model inputs. ``n_fit``: the likelihood sees periods [0, n_fit);
+    ``n_scale``: scales, standardisation and trend changepoints come from periods [0, n_scale)."""
 
     channels: tuple[str, ...]
     geos: tuple[str, ...]
@@ -49,11 +54,17 @@ class MediaData:
     spend_scale: np.ndarray  # (geo, channel)
     n_fit: int
     l_max: int
+    n_scale: int
 
     @property
     def x_lagged(self) -> np.ndarray:
         """Scaled spend with lags, (geo, period, channel, lag)."""
         return _adstock.lagged(self.spend / self.spend_scale[:, None, :], self.l_max)
+
+    @property
+    def fit_mask(self) -> np.ndarray:
+        """1.0 for the periods the likelihood sees, else 0.0, (period,)."""
+        return (np.arange(self.spend.shape[1]) < self.n_fit).astype(float)
 
     @property
     def spend_fit(self) -> np.ndarray:
@@ -90,10 +101,11 @@ def prepare(
         raise ValueError("the KPI must be finite and >= 0")
     n = s.shape[1]
     n_fit = n if n_fit is None else int(n_fit)
-    kpi_scale = yv[:, :n_fit].mean(axis=1)
+    n_scale = min(n_fit, holdout_periods(n))
+    kpi_scale = yv[:, :n_scale].mean(axis=1)
     if (kpi_scale <= 0).any():
         raise ValueError("every geo needs a positive KPI in the fitted periods")
-    positive = np.where(s > 0, s, np.nan)
+    positive = np.where(s[:, :n_scale] > 0, s[:, :n_scale], np.nan)
     with np.errstate(all="ignore"):
         spend_scale = np.nanmean(positive, axis=1)
     # A channel never active in a geo: scale 1 (its spend is all zeros there, so no effect).
@@ -106,8 +118,8 @@ def prepare(
         cv = np.asarray(c.transpose("geo", "period", "control").values, dtype=float)
         if not np.isfinite(cv).all():
             raise ValueError("controls must be finite for every period (and geo)")
-        mean = cv[:, :n_fit].mean(axis=(0, 1))
-        sd = cv[:, :n_fit].std(axis=(0, 1))
+        mean = cv[:, :n_scale].mean(axis=(0, 1))
+        sd = cv[:, :n_scale].std(axis=(0, 1))
         names = tuple(str(v) for v in c.control.values)
         keep = sd > 0
         cv = (cv[..., keep] - mean[keep]) / sd[keep]
@@ -127,7 +139,13 @@ def prepare(
         spend_scale=spend_scale,
         n_fit=n_fit,
         l_max=l_max,
+        n_scale=n_scale,
     )
+
+
+def holdout_periods(n_periods: int) -> int:
+    """Periods fitted by the held-out check: all but the last HOLDOUT_SHARE (at least one)."""
+    return n_periods - max(1, int(round(HOLDOUT_SHARE * n_periods)))
 
 
 def lift_tests(data: MediaData, tests: pd.DataFrame) -> LiftTests:

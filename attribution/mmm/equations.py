@@ -5,7 +5,7 @@ evaluating the posterior); data arrays have dims (geo G, period T, channel C, la
 
     kpi_gt / m_g = baseline_gt + sum_c beta_gc s_c(adstock_c(x_gc)_t) + noise
     baseline_gt  = intercept_g + trend_t + seasonality_t + controls_gt . gamma
-    beta_gc      = roi_gc * spend_gc / (m_g * sum_{t < n_fit} s_c(adstock_c(x_gc)_t))
+    beta_gc      = roi_gc * spend_gc / (m_g * sum_{t fitted} s_c(adstock_c(x_gc)_t))
 
 ``m_g`` is the geo's mean KPI and ``x`` spend in typical-spend units. The last line is the ROI
 parameterisation (as in Google's Meridian): the model samples each channel's return on spend
@@ -37,15 +37,23 @@ class Design:
     controls: np.ndarray
 
 
-def weights(p: dict, adstock: str, l_max: int):
-    """Carry-over weights (B, C, L)."""
-    if adstock == "geometric":
-        return _adstock.geometric_weights(p["adstock_alpha"], l_max)
-    return _adstock.delayed_weights(p["adstock_alpha"], p["adstock_theta"], l_max)
+def weights(p: dict, adstock, l_max: int):
+    """Carry-over weights (B, C, L). ``adstock`` is ``"geometric"``, ``"delayed"`` or, inside
+    the PyMC model, a 0/1 switch (1: delayed) given as data, so that one compiled model serves
+    both forms."""
+    if isinstance(adstock, str):
+        if adstock == "geometric":
+            return _adstock.geometric_weights(p["adstock_alpha"], l_max)
+        return _adstock.delayed_weights(p["adstock_alpha"], p["adstock_theta"], l_max)
+    return adstock * weights(p, "delayed", l_max) + (1 - adstock) * weights(p, "geometric", l_max)
 
 
-def saturate(x, p: dict, saturation: str, xp=np):
-    """Saturated adstock (B, G, T, C) from adstock ``x`` (B, G, T, C)."""
+def saturate(x, p: dict, saturation, xp=np):
+    """Saturated adstock (B, G, T, C) from adstock ``x`` (B, G, T, C). ``saturation`` is
+    ``"logistic"``, ``"hill"`` or a 0/1 switch (1: Hill) as for :func:`weights`."""
+    if not isinstance(saturation, str):
+        hill = saturate(x, p, "hill", xp)
+        return saturation * hill + (1 - saturation) * saturate(x, p, "logistic", xp)
     if saturation == "logistic":
         return _saturation.logistic(x, p["saturation_lam"][:, None, None, :], xp)
     k = p["saturation_k"][:, None, None, :]
@@ -53,16 +61,17 @@ def saturate(x, p: dict, saturation: str, xp=np):
     return _saturation.hill(x, k, slope, xp)
 
 
-def saturated(p: dict, x_lagged, adstock: str, saturation: str, l_max: int, xp=np):
+def saturated(p: dict, x_lagged, adstock, saturation, l_max: int, xp=np):
     """s_c(adstock_c(x)) for every geo, period and channel, (B, G, T, C)."""
     w = weights(p, adstock, l_max)  # (B, C, L)
     ad = _adstock.apply(x_lagged[None], w[:, None, None, :, :])
     return saturate(ad, p, saturation, xp)
 
 
-def beta(p: dict, sat, spend_fit: np.ndarray, kpi_scale: np.ndarray, n_fit: int, xp=np):
-    """Weekly effect at full saturation, in KPI-mean units (B, G, C), from the ROI."""
-    total = sat[:, :, :n_fit, :].sum(axis=2)
+def beta(p: dict, sat, spend_fit, kpi_scale: np.ndarray, fit_mask, xp=np):
+    """Weekly effect at full saturation, in KPI-mean units (B, G, C), from the ROI over the
+    fitted periods: ``spend_fit`` (G, C) their spend, ``fit_mask`` (T,) 1 where fitted."""
+    total = (sat * fit_mask[None, None, :, None]).sum(axis=2)
     return p["roi"] * spend_fit[None] / (kpi_scale[None, :, None] * xp.maximum(total, _TINY))
 
 

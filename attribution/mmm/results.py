@@ -10,8 +10,9 @@ import xarray as xr
 
 from attribution.mmm.checks import fit_checks, fit_ok, holdout_mape
 from attribution.mmm.contributions import posterior_paths
+from attribution.mmm.data import holdout_periods  # noqa: F401  (the fit's import)
 from attribution.mmm.response import response_curves
-from attribution.mmm.settings import HOLDOUT_SHARE, RESPONSE_SPEND_MULTIPLES
+from attribution.mmm.settings import RESPONSE_SPEND_MULTIPLES
 from posterior_tools.diagnostics import nuts_diagnostics
 
 #: Posterior parameters copied into the results (when the model has them).
@@ -153,13 +154,8 @@ def _lift_under(model, tests, equations) -> np.ndarray:
     data = model.data_
     p = model.draw_params()
     sat = equations.saturated(p, data.x_lagged, model.adstock, model.saturation, data.l_max)
-    beta = equations.beta(p, sat, data.spend_fit, data.kpi_scale, data.n_fit)
+    beta = equations.beta(p, sat, data.spend_fit, data.kpi_scale, data.fit_mask)
     lifts = equations.test_lifts(
         p, sat, beta, data.kpi_scale, tests, model.adstock, model.saturation, data.l_max
     )
     return np.stack(lifts, axis=1)
-
-
-def holdout_periods(n_periods: int) -> int:
-    """Periods fitted by the held-out check: all but the last HOLDOUT_SHARE (at least one)."""
-    return n_periods - max(1, int(round(HOLDOUT_SHARE * n_periods)))

@@ -12,6 +12,13 @@ L_MAX = 8
 #: Carry-over forms and saturation forms the model offers.
 ADSTOCKS = ("geometric", "delayed")
 SATURATIONS = ("logistic", "hill")
+#: "auto": fit each form briefly and keep the one the data support (attribution.mmm.selection);
+#: the default for both, since a user rarely knows the shape of a channel's response.
+AUTO = "auto"
+DEFAULT_ADSTOCK = AUTO
+DEFAULT_SATURATION = AUTO
+#: Tuning steps and draws per chain of each candidate fit in the form selection.
+SELECTION_DRAWS = 300
 
 #: Fourier order of the yearly seasonality (sin/cos pairs) and the period length in weeks.
 YEARLY_FOURIER_ORDER = 2
@@ -39,15 +46,25 @@ LOGISTIC_LAM = (2.0, 2.0)
 #: Gamma(shape, rate) of the Hill half-saturation point (in typical spends) and of its slope.
 HILL_K = (2.0, 1.5)
 HILL_SLOPE = (3.0, 2.0)
-#: Baseline: intercept ~ Normal(1, sd) in KPI-mean units; slope per year ~ Normal(0, sd);
+#: Baseline: the geo's mean KPI over the fitted weeks ~ Normal(1, sd) in KPI-mean units (the
+#: intercept is that level minus the other terms' means); slope per year ~ Normal(0, sd);
 #: each trend change per year ~ Laplace(0, scale); seasonality and per-sd control coefficients.
-INTERCEPT_SD = 0.5
+LEVEL_SD = 0.5
 TREND_SLOPE_SD = 0.3
 TREND_CHANGE_SCALE = 0.05
 SEASONALITY_SD = 0.2
 CONTROL_SD = 0.2
 #: HalfNormal scale of the observation noise sd, in KPI-mean units.
 NOISE_SD = 0.2
+
+# -- sampler ------------------------------------------------------------------------------------
+#: NUTS implementations offered; the default compiles the model once (numba) and runs Rust NUTS.
+SAMPLERS = ("nutpie", "pymc")
+SAMPLER = "nutpie"
+#: NUTS target acceptance: above PyMC's 0.8 because the ROI/saturation posterior is curved.
+TARGET_ACCEPT = 0.9
+#: Chains run in parallel on at most this many cores.
+CORES = 2
 
 # -- checks -------------------------------------------------------------------------------------
 #: The out-of-sample check refits on all but the last HOLDOUT_SHARE of periods.

@@ -48,8 +48,8 @@ def mmm(
     conversions: Any = None,
     controls: Any = None,
     experiments: Any = None,
-    adstock: str = "geometric",
-    saturation: str = "logistic",
+    adstock: str = mmm_settings.DEFAULT_ADSTOCK,
+    saturation: str = mmm_settings.DEFAULT_SATURATION,
     l_max: int = mmm_settings.L_MAX,
     roi_prior: Mapping[str, tuple[float, float]] | None = None,
     draws: int = inference.DRAWS,
@@ -57,7 +57,7 @@ def mmm(
     chains: int = inference.CHAINS,
     seed: int = 1,
     holdout_check: bool = True,
-    sampler: str = "pymc",
+    sampler: str = mmm_settings.SAMPLER,
     engine: str = "duckdb",
     out: str | os.PathLike | None = None,
     progress: Callable[[str], None] | None = None,
@@ -78,14 +78,16 @@ def mmm(
             standard_error): each adds the model's incremental conversions of that channel in
             that window (caused by its spend in the window) ~ Normal(measured, standard_error);
             the estimates without the tests are stored beside (``roi_uncalibrated``).
-        adstock: ``geometric`` or ``delayed`` (delayed-peak) carry-over.
-        saturation: ``logistic`` or ``hill``.
+        adstock: ``geometric`` or ``delayed`` (delayed-peak) carry-over, or ``auto``: fit
+            each form briefly and keep the one with the better PSIS-LOO fit (recorded in the
+            attrs ``form_selection``; the chosen forms are the attrs ``adstock``, ``saturation``).
+        saturation: ``logistic`` or ``hill``, or ``auto`` (as for ``adstock``).
         l_max: longest carry-over in weeks.
         roi_prior: optional ``{channel: (mean, sd)}`` ROI priors, conversions per unit spend.
         draws, tune, chains: NUTS settings per chain.
         seed: random seed (same inputs and seed, same numbers).
         holdout_check: refit without the last 10% of weeks for the out-of-sample MAPE.
-        sampler: ``pymc`` or ``nutpie``.
+        sampler: ``nutpie`` (Rust NUTS on the model compiled once) or ``pymc``.
         engine: ``duckdb`` or ``spark`` for the SQL steps.
         out: write the Dataset atomically to this NetCDF path when given.
         progress: called with one line per step (the CLI prints them).
@@ -97,9 +99,14 @@ def mmm(
         channel, spend_level)``, parameters, fit checks and diagnostics in attrs.
     """
     from attribution.mmm import MediaMixModel, fit_media_mix
+    from attribution.mmm.selection import candidate_forms
 
     say = progress or (lambda _m: None)
     _check_options(outcomes, conversions, draws, tune, chains, l_max)
+    try:
+        forms = candidate_forms(adstock, saturation)
+    except ValueError as err:
+        raise InputError(str(err)) from err
     weekly, rows = _weekly_tables(spend, outcomes, conversions, controls, engine)
     spend_da, kpi_da, controls_da = _arrays(weekly, spend, outcomes, conversions, controls)
     say(
@@ -112,8 +119,8 @@ def mmm(
         tests = _experiments(experiments, spend_da)
         rows["experiments"] = len(tests)
     model = MediaMixModel(
-        adstock=adstock,
-        saturation=saturation,
+        adstock=forms[0][0],
+        saturation=forms[0][1],
         l_max=l_max,
         roi_prior=roi_prior,
         draws=draws,
@@ -123,7 +130,7 @@ def mmm(
         sampler=sampler,
     )
     try:
-        ds = fit_media_mix(model, spend_da, kpi_da, controls_da, tests, holdout_check, say)
+        ds = fit_media_mix(model, spend_da, kpi_da, controls_da, tests, holdout_check, say, forms)
     except ValueError as err:  # inputs the model cannot use (a user ROI prior's channel, ...)
         raise InputError(str(err)) from err
     settings = {
