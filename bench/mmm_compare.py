@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -37,15 +38,22 @@ GEO_SHAPE = (50, "retail")  # geos, world (156 weeks, 8 channels)
 
 
 def _timed(cmd: list[str], log: Path) -> dict:
-    """Run ``cmd`` under /usr/bin/time; wall and CPU seconds, peak RSS (GB)."""
+    """Run ``cmd`` under /usr/bin/time; wall and CPU seconds, peak RSS (GB), and the 1-minute
+    load average before and after (other processes on the machine inflate the wall clock)."""
     stats = log.with_suffix(".time")
     full = ["/usr/bin/time", "-f", "%e %U %S %M", "-o", str(stats), *cmd]
+    load_before = os.getloadavg()[0]
     with open(log, "w") as fh:
         proc = subprocess.run(full, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed; see {log}")
     wall, user, system, rss = stats.read_text().split()[-4:]
-    return {"wall_s": float(wall), "cpu_s": float(user) + float(system), "peak_gb": int(rss) / 1e6}
+    return {
+        "wall_s": float(wall),
+        "cpu_s": float(user) + float(system),
+        "peak_gb": int(rss) / 1e6,
+        "load": [load_before, os.getloadavg()[0]],
+    }
 
 
 def _write_world(world: str, seed: int, geos: int = 0) -> Path:
@@ -86,6 +94,8 @@ def _ours(folder: Path, name: str, lift: bool, extra: tuple[str, ...] = ()) -> d
         "contribution_q95": q.isel(quantile=1).values.tolist(),
         "checks": ds.attrs.get("checks"),
         "diagnostics": ds.attrs.get("diagnostics"),
+        "form": f"{ds.attrs.get('adstock')}/{ds.attrs.get('saturation')}",
+        "form_selection": ds.attrs.get("form_selection"),
     }
     if "roi_uncalibrated" in ds:
         uq = ds["contribution_uncalibrated"].quantile([0.05, 0.95], ("chain", "draw"))
@@ -181,9 +191,9 @@ def markdown(results: dict) -> str:
         "over channels; covered: channels whose true contribution is inside the 90% interval. "
         "Time from `/usr/bin/time` (wall clock; CPU = user + system).".format(results["seed"]),
         "",
-        "| world | model | ROI MAPE | covered | wall s | CPU s | peak GB | R-hat max | "
+        "| world | model | ROI MAPE | covered | wall s | CPU s | peak GB | load | R-hat max | "
         "divergences |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---|---:|---:|",
     ]
     for world, entry in results["worlds"].items():
         for key, label in (
@@ -198,17 +208,34 @@ def markdown(results: dict) -> str:
             s = r["score"]
             if key == "workbench" and world == "confounded":
                 label = "workbench + lift test"
+            if key == "workbench" and r.get("form"):
+                label += f" ({r['form']})"
+            load = r.get("load")
             diag = r.get("diagnostics") or {}
             lines.append(
                 f"| {world} | {label} | {s['mape']:.3f} | {s['covered']}/{s['n']} | "
                 + (
                     f"{r['wall_s']:.0f} | {r['cpu_s']:.0f} | {r['peak_gb']:.2f} | "
+                    + (f"{load[0]:.1f}-{load[1]:.1f} | " if load else " | ")
                     if "wall_s" in r
-                    else "(same run) | | | "
+                    else "(same run) | | | | "
                 )
                 + (f"{diag['rhat_max']:.3f} | " if "rhat_max" in diag else "| ")
                 + f"{diag.get('divergences', r.get('divergences', ''))} |"
             )
+    ratios = [
+        f"{world} {e['workbench']['wall_s'] / e[peer]['wall_s']:.2f} wall, "
+        f"{e['workbench']['cpu_s'] / e[peer]['cpu_s']:.2f} CPU"
+        for world, e in results["worlds"].items()
+        for peer in ("pymc_marketing_lift" if world == "confounded" else "pymc_marketing",)
+        if "wall_s" in e.get("workbench", {}) and "wall_s" in e.get(peer, {})
+    ]
+    if ratios:
+        lines += [
+            "",
+            "Time of workbench / PyMC-Marketing (the confounded world: both with the lift test; "
+            "workbench's run includes its uncalibrated twin): " + "; ".join(ratios) + ".",
+        ]
     lines += ["", "Per-channel relative ROI error (posterior mean vs truth):", ""]
     for world, entry in results["worlds"].items():
         keys = [

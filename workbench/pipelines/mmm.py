@@ -433,6 +433,15 @@ def summary_lines(ds: xr.Dataset) -> list[str]:
             before = float(ds["roi_uncalibrated"].sel(channel=c).mean()) * 1000
             line += f"  without lift tests {before:.2f}"
         lines.append(line)
+    selection = ds.attrs.get("form_selection")
+    lines.append(
+        f"form: {ds.attrs.get('adstock')} carry-over, {ds.attrs.get('saturation')} saturation"
+        + (
+            f" (chosen by PSIS-LOO among {len(selection['candidates'])})"
+            if selection
+            else " (as asked)"
+        )
+    )
     checks = ds.attrs.get("checks", {})
     lines.append(
         "fit: R2 {:.3f}, MAPE in sample {:.3f}, out of sample {}; diagnostics {}".format(
