@@ -89,14 +89,15 @@ def _day(date: str, hours: float = 0.0) -> pd.Timestamp:
     return pd.Timestamp(date) + pd.Timedelta(hours=hours)
 
 
-def test_the_sql_step_finds_the_journeys_and_touches_inside_the_window(duckdb_engine):
+def _lift_rows(engine):
+    """The lift rows step on hand-made journeys (below) on ``engine``."""
     from workbench import io
     from workbench import journeys as steps
     from workbench.pipelines.attribution_lift import check_tests, stage_tests
 
     touches = pd.DataFrame(
         {
-            "user_id": ["a", "a", "a", "b", "b", "c", "d"],
+            "user_id": ["a", "a", "a", "b", "b", "c", "d", "e"],
             "timestamp": [
                 _day("2024-01-28"),  # a: e-mail before the window (kept in both)
                 _day("2024-02-03"),  # a: e-mail in the window (removed)
@@ -105,8 +106,9 @@ def test_the_sql_step_finds_the_journeys_and_touches_inside_the_window(duckdb_en
                 _day("2024-02-03"),  # b: search
                 _day("2024-02-03"),  # c: search only (no e-mail: not a test journey)
                 _day("2024-02-20"),  # d: e-mail, but d converts after the window
+                _day("2024-02-05"),  # e: e-mail, no conversion: decides (estimated) soon after
             ],
-            "channel": ["email", "email", "search", "email", "search", "search", "email"],
+            "channel": ["email", "email", "search", "email", "search", "search", "email", "email"],
         }
     )
     conversions = pd.DataFrame(
@@ -129,12 +131,17 @@ def test_the_sql_step_finds_the_journeys_and_touches_inside_the_window(duckdb_en
             "standard_error": [0.5],
         }
     )
-    io.stage(duckdb_engine, "touchpoints", touches)
-    io.stage(duckdb_engine, "conversions", conversions)
-    tables = steps.run_steps(duckdb_engine, 30.0)
-    frame, lift = stage_tests(duckdb_engine, check_tests(duckdb_engine, tests), tables, 30.0)
+    io.stage(engine, "touchpoints", touches)
+    io.stage(engine, "conversions", conversions)
+    tables = steps.run_steps(engine, 30.0)
+    _, lift = stage_tests(engine, check_tests(engine, tests), tables, 30.0)
     assert tables.channels == ["email", "search"]
-    assert lift.n_tests == 1 and lift.journeys_by_test().tolist() == [2.0]
+    return lift
+
+
+def test_the_sql_step_finds_the_journeys_and_touches_inside_the_window(duckdb_engine):
+    lift = _lift_rows(duckdb_engine)
+    assert lift.n_tests == 1 and lift.journeys_by_test().tolist() == [3.0]
     rows = {tuple(code): i for i, code in enumerate(lift.codes.tolist())}
     # codes: bins [0, 1), [1, 7), [7, 30] days; code = n_0 + 4 n_1 + 16 n_2
     a = rows[(4 + 16, 1)]  # e-mail 2 days and 8 days before, search 0.5 days before
@@ -142,6 +149,16 @@ def test_the_sql_step_finds_the_journeys_and_touches_inside_the_window(duckdb_en
     assert lift.first[a] == 0 and lift.opener_removed[a] == 0.0  # its opener was before
     b = rows[(4, 4)]  # e-mail 2 days before (opened), search 1 day before: both bin 1
     assert lift.removed_code[b] == 0 and lift.opener_removed[b] == 1.0
+    # e: a non-converting journey, evaluated at its estimated decision inside the window
+    e = [i for i, code in enumerate(lift.codes.tolist()) if code[1] == 0]
+    assert len(e) == 1 and lift.removed_code[e[0]] == 0 and lift.opener_removed[e[0]] == 1.0
+
+
+@pytest.mark.spark
+def test_duckdb_and_spark_give_the_same_lift_rows(duckdb_engine, spark_engine):
+    on_duckdb, on_spark = _lift_rows(duckdb_engine), _lift_rows(spark_engine)
+    for name in ("row_test", "codes", "first", "removed_code", "opener_removed", "n_journeys"):
+        np.testing.assert_array_equal(getattr(on_duckdb, name), getattr(on_spark, name))
 
 
 @pytest.mark.slow
