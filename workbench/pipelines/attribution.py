@@ -122,6 +122,7 @@ def attribute(
         engine=engine,
         synergy=synergy,
         roles=roles,
+        experiments=None if experiments is None else _label(experiments),
     )
     ds = dataset.assemble(tables, patterns, model, credit, checks, lookback_days)
     ds.attrs.update(

@@ -181,7 +181,7 @@ def lift_results(model, patterns, credit: xr.Dataset, frame: pd.DataFrame, tests
     attribution.nc variables (docs/contracts.md, "Journey-model lift tests")."""
     import dataclasses
 
-    from attribution.lift import predicted_lift
+    from attribution.lift import SELECTION_SD, predicted_lift
 
     plain = dataclasses.replace(model, lift_tests=None, method=UNCALIBRATED_METHOD, start=None)
     plain.fit(patterns)
@@ -211,4 +211,5 @@ def lift_results(model, patterns, credit: xr.Dataset, frame: pd.DataFrame, tests
     for name in ("lift_test_measured", "lift_test_standard_error", "lift_test_predicted"):
         ds[name].attrs["units"] = "conversions"
     ds.attrs["uncalibrated_method"] = plain.method_
+    ds.attrs["lift_selection_sd"] = SELECTION_SD
     return ds
