@@ -166,3 +166,28 @@ def test_the_budget_world_fit_recovers_the_scale_of_baseline_decay_and_touch_eff
     assert np.all(decay < 3.0 * true_decay)
     assert beta.sum() == pytest.approx(true_beta.sum(), rel=0.25)
     assert float(posterior["baseline"].mean()) < 2.0 * spec.scenario.intercept
+
+
+@pytest.mark.spark
+def test_spread_positions_are_the_same_on_duckdb_and_spark(spark_engine):
+    # the journey_codes step's per-journey count and position expressions, on both engines
+    positions = np.array(
+        [k / 10 + 0.01 * np.arange(DECISION_POINTS) for k in range(1, TOUCH_CLASSES + 1)]
+    )
+    touches = pd.DataFrame(
+        {
+            "user_id": [f"u{i % 37:03d}" for i in range(150)],
+            "journey": np.zeros(150, dtype=np.int64),
+        }
+    )
+    sql = (
+        f"SELECT user_id, {position_sql(positions, 4)} AS position FROM ("
+        f"SELECT user_id, {touch_count_sql(positions)} AS n_journey_touches FROM touches) AS t "
+        "GROUP BY user_id, position ORDER BY user_id"
+    )
+    frames = []
+    for engine in (DuckDBEngine(), spark_engine):
+        engine.register("touches", touches)
+        frames.append(engine.query(sql).reset_index(drop=True))
+    assert len(frames[0]) == 37  # one position per user
+    pd.testing.assert_frame_equal(frames[0], frames[1], check_dtype=False)

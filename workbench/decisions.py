@@ -101,10 +101,11 @@ def position_sql(positions, decimals: int) -> str:
         )
         return f"CASE substr(md5(CAST(user_id AS STRING)), 2, 1) {whens} END"
 
+    # CAST: Spark reads the literals as decimals, DuckDB as doubles
     if len(values) == 1:
-        return by_hash(values[0])
+        return f"CAST({by_hash(values[0])} AS DOUBLE)"
     whens = " ".join(f"WHEN {k + 1} THEN {by_hash(row)}" for k, row in enumerate(values))
-    return f"CASE LEAST(n_journey_touches, {len(values)}) {whens} END"
+    return f"CAST(CASE LEAST(n_journey_touches, {len(values)}) {whens} END AS DOUBLE)"
 
 
 def touch_count_sql(positions) -> str:
