@@ -170,13 +170,11 @@ def run(
         results["worlds"][world] = entry
         store.write_text(json.dumps(results, indent=1))
     if geo:
+        from bench.mmm_geo import run_geo
+
         geos, world = GEO_SHAPE
         print(f"[mmm bench] {world} x {geos} geos: workbench", file=sys.stderr, flush=True)
-        folder = _write_world(world, seed, geos=geos)
-        truth = json.loads((folder / "truth.json").read_text())
-        entry = _ours(folder, "workbench", False, ("--no-holdout-check",))
-        entry["score"] = score(entry, truth)
-        results["geo"] = {"geos": geos, "world": world, "workbench": entry}
+        results["geo"] = run_geo(geos, world, seed=seed)
         store.write_text(json.dumps(results, indent=1))
     return results
 
@@ -263,16 +261,9 @@ def markdown(results: dict) -> str:
     if "workbench_uncalibrated" in conf and "workbench" in conf:
         lines += ["", _calibration_lines(conf)]
     if "geo" in results:
-        g = results["geo"]["workbench"]
-        lines += [
-            "",
-            f"Geo run: {results['geo']['geos']} geos x 156 weeks x 8 channels "
-            f"(`{results['geo']['world']}` world), `workbench mmm --no-holdout-check`: "
-            f"{g['wall_s']:.0f} s wall, {g['cpu_s']:.0f} s CPU, peak {g['peak_gb']:.2f} GB; "
-            f"ROI MAPE {g['score']['mape']:.3f}, covered {g['score']['covered']}/"
-            f"{g['score']['n']}; R-hat max {g['diagnostics']['rhat_max']:.3f}, "
-            f"divergences {g['diagnostics']['divergences']}.",
-        ]
+        from bench.mmm_geo import describe
+
+        lines += ["", describe(results["geo"])]
     return "\n".join(lines) + "\n"
 
 
