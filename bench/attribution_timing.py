@@ -1,0 +1,129 @@
+"""Where non-converting journeys decide, and what it does to the fit on a budget world.
+
+Users of the budget worlds (``workbench.sim.budget``) decide at the end of their own active
+window, days to weeks after their last touch. The same simulated data go through the journey
+SQL steps with non-converting journeys evaluated
+
+- ``median``: at the converted journeys' median decision position (the convention before the
+  selection correction; ``workbench.journeys.decision_timing``),
+- ``corrected``: at the selection-corrected positions per touch-count class
+  (``workbench.decisions``, what ``workbench attribute`` does),
+- ``true``: at each user's TRUE decision time (known only to the simulator),
+
+and the conversion model (Laplace) is fitted on each pattern table. The table gives the
+posterior means of the baseline hazard and of each channel's effect, decay and saturation next
+to the world's true values.
+
+Run: ``python -m bench.attribution_timing --world new_reach --seed 1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from unittest import mock
+
+import numpy as np
+import pandas as pd
+
+USERS, WEEKS, LOOKBACK_DAYS = 40_000, 10, 30.0
+CONVENTIONS = ("median", "corrected", "true")
+
+
+def fit(world: str, seed: int, users: int, convention: str) -> dict:
+    """Posterior means of the model fitted with ``convention``'s decision placement."""
+    from attribution import ConversionModel, as_patterns, recency_ages_days
+    from workbench import decisions, io
+    from workbench import journeys as steps
+    from workbench.engines import make_engine
+    from workbench.sim.budget import get_world, make_budget_world, simulate_budget
+    from workbench.sim.scenarios import START_DATE
+
+    spec = get_world(world)
+    tables = simulate_budget(spec, users, WEEKS, seed)
+    engine = make_engine("duckdb")
+    io.stage(engine, "touchpoints", tables["touchpoints"])
+    io.stage(engine, "conversions", tables["conversions"])
+    names = steps.channels(engine)
+    steps.stage_journeys(engine, LOOKBACK_DAYS)
+    timing = steps.decision_timing(engine, LOOKBACK_DAYS)
+    if convention == "median":
+        steps.stage_journey_codes(engine, len(names), LOOKBACK_DAYS, timing)
+    elif convention == "corrected":
+        timing = decisions.place(engine, names, LOOKBACK_DAYS, timing)
+    else:
+        # each user's true decision time as the position (D - L) / window of journey_codes
+        world_draw = make_budget_world(spec, users, WEEKS, seed, with_credit=False)
+        epoch = (np.datetime64(START_DATE, "D") - np.datetime64("1970-01-01", "D")).astype(int)
+        engine.register(
+            "true_decision",
+            pd.DataFrame(
+                {
+                    "user_id": [f"u{i:07d}" for i in range(users)],
+                    "decision": world_draw.decision + epoch,
+                }
+            ),
+        )
+        true_position = (
+            "(SELECT (d.decision - end_time) / LEAST("
+            f"{timing.data_end!r} - end_time, {LOOKBACK_DAYS!r}) "
+            "FROM true_decision AS d WHERE d.user_id = counted.user_id)"
+        )
+        with mock.patch.object(decisions, "position_sql", lambda *_: true_position):
+            steps.stage_journey_codes(engine, len(names), LOOKBACK_DAYS, timing)
+    patterns = steps.patterns(engine, len(names))
+    engine.close()
+    model = ConversionModel(
+        channels=names,
+        recency_ages_days=recency_ages_days(LOOKBACK_DAYS),
+        method="laplace",
+        draws=200,
+        chains=1,
+        seed=seed,
+    ).fit(as_patterns(patterns, names))
+    post = model.posterior_.mean(("chain", "draw"))
+    row = {"convention": convention, "baseline": float(post["baseline"])}
+    for name in ("beta", "decay", "saturation"):
+        row.update({f"{name}_{c}": float(post[name].sel(channel=c)) for c in names})
+    row["journeys"] = int(patterns["n_journeys"].sum())
+    row["truth"] = spec
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--world", default="new_reach")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--users", type=int, default=USERS)
+    parser.add_argument("--conventions", nargs="*", default=list(CONVENTIONS))
+    args = parser.parse_args(argv)
+    rows = [fit(args.world, args.seed, args.users, c) for c in args.conventions]
+    spec = rows[0]["truth"]
+    channels = list(spec.scenario.channels)
+    print(
+        f"\nBudget world {args.world}, {args.users:,} users x {WEEKS} weeks, seed {args.seed}; "
+        "posterior means (Laplace), truth in the last column"
+    )
+    labels = {"true": "true decision times"}
+    print(
+        "| parameter | "
+        + " | ".join(labels.get(r["convention"], r["convention"]) for r in rows)
+        + " | world's truth |"
+    )
+    print("|---|" + "---:|" * (len(rows) + 1))
+    print(
+        "| baseline | "
+        + " | ".join(f"{r['baseline']:.4f}" for r in rows)
+        + f" | {spec.scenario.intercept:.4f} |"
+    )
+    for name in ("beta", "decay", "saturation"):
+        for c in channels:
+            true = getattr(spec.scenario.channels[c], name)
+            cells = " | ".join(f"{r[f'{name}_{c}']:.3g}" for r in rows)
+            print(f"| {name} {c} | {cells} | {true:.3g} |")
+    print("| journeys in the table | " + " | ".join(f"{r['journeys']:,}" for r in rows) + " | |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
