@@ -155,6 +155,7 @@ def test_the_sql_step_finds_the_journeys_and_touches_inside_the_window(duckdb_en
 
 
 @pytest.mark.spark
+@pytest.mark.slow
 def test_duckdb_and_spark_give_the_same_lift_rows(duckdb_engine, spark_engine):
     on_duckdb, on_spark = _lift_rows(duckdb_engine), _lift_rows(spark_engine)
     for name in ("row_test", "codes", "first", "removed_code", "opener_removed", "n_journeys"):
