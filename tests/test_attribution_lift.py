@@ -278,3 +278,42 @@ def test_bad_experiments_are_one_line_exit_2_and_nothing_overwritten(
     assert "experiments.csv" in errors[0] and f"column '{column}'" in errors[0]
     assert words in errors[0]
     assert out.read_bytes() == b"an earlier result"
+
+
+def test_the_hold_out_analysed_by_workbench_experiment_gives_the_simulated_row(
+    tiny_world, tmp_path
+):
+    import json
+
+    truth = json.loads((tiny_world / "truth.json").read_text())
+    test = truth["lift_tests"][0]
+    row_out = tmp_path / "row.csv"
+    args = [
+        "experiment",
+        "--assignments",
+        str(tiny_world / "assignments.csv"),
+        "--conversions",
+        str(tiny_world / "conversions.csv"),
+        "--channel",
+        "email",
+        "--market-users",
+        str(test["exposed_users"]),
+        "--end",
+        str((pd.Timestamp(test["end"]) + pd.Timedelta(days=1)).date()),
+        "--lift-test-out",
+        str(row_out),
+        "--out",
+        str(tmp_path / "experiment.nc"),
+    ]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    row, simulated = pd.read_csv(row_out).iloc[0], _row(tiny_world).iloc[0]
+    assert (row["channel"], row["start"], row["end"]) == (
+        simulated["channel"],
+        simulated["start"],
+        simulated["end"],
+    )
+    # a Bayesian bootstrap against the normal difference in means: the same up to noise
+    se = simulated["standard_error"]
+    assert abs(row["incremental_conversions"] - simulated["incremental_conversions"]) < 0.1 * se
+    assert row["standard_error"] == pytest.approx(se, rel=0.1)

@@ -66,6 +66,7 @@ class ConfoundedWorld:
     touchpoints: pd.DataFrame
     conversions: pd.DataFrame
     experiments: pd.DataFrame
+    assignments: pd.DataFrame
     truth: dict[str, Any]
 
 
@@ -211,11 +212,20 @@ def simulate_confounded(users: int = 20_000, seed: int = 1, weeks: int = WEEKS) 
             }
         ],
     }
-    return ConfoundedWorld(touchpoints, conversions, experiments, truth)
+    # the hold-out's arms, assigned at the test's start (for ``workbench experiment --channel``)
+    assignments = pd.DataFrame(
+        {
+            "user_id": [f"c{u:06d}" for u in range(users)],
+            "arm": np.where(holdout, "holdout", "exposed"),
+            "assigned_at": to_time(np.full(users, TEST_START_DAY)),
+        }
+    )
+    return ConfoundedWorld(touchpoints, conversions, experiments, assignments, truth)
 
 
 def write_world(world: ConfoundedWorld, out_dir, fmt: str = "parquet") -> dict:
-    """Write touchpoints, conversions, experiments (``fmt``) and truth.json into ``out_dir``,
+    """Write touchpoints, conversions, experiments, assignments (``fmt``) and truth.json into
+    ``out_dir``,
     atomically (``workbench.simulate``'s writer); returns the paths by name."""
     import json
 
@@ -225,6 +235,7 @@ def write_world(world: ConfoundedWorld, out_dir, fmt: str = "parquet") -> dict:
         "touchpoints": world.touchpoints,
         "conversions": world.conversions,
         "experiments": world.experiments,
+        "assignments": world.assignments,
     }
     text = {TRUTH_FILE: json.dumps(world.truth, indent=2, sort_keys=True) + "\n"}
     return _write_atomically(out_dir, frames, text, fmt)
