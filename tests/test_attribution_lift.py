@@ -317,3 +317,24 @@ def test_the_hold_out_analysed_by_workbench_experiment_gives_the_simulated_row(
     se = simulated["standard_error"]
     assert abs(row["incremental_conversions"] - simulated["incremental_conversions"]) < 0.1 * se
     assert row["standard_error"] == pytest.approx(se, rel=0.1)
+
+
+def test_simulate_confounded_writes_the_world_and_its_test_measures_the_true_lift(tmp_path):
+    import json
+
+    result = CliRunner().invoke(
+        main,
+        ["simulate", "--scenario", "confounded", "--users", "60000", "--out", str(tmp_path)],
+    )
+    assert result.exit_code == 0, result.output
+    for name in ("touchpoints", "conversions", "experiments", "assignments"):
+        assert (tmp_path / f"{name}.parquet").is_file()
+    truth = json.loads((tmp_path / "truth.json").read_text())
+    assert sum(truth["shapley_shares"].values()) == pytest.approx(1.0)
+    test = truth["lift_tests"][0]
+    # the hold-out's estimate is unbiased for the true lift: within 3 standard errors
+    error = test["measured_incremental_conversions"] - test["true_incremental_conversions"]
+    assert abs(error) < 3 * test["standard_error"]
+    assert test["standard_error"] < 0.5 * test["true_incremental_conversions"]
+    touched = pd.read_parquet(tmp_path / "touchpoints.parquet")
+    assert sorted(touched["channel"].unique()) == truth["channels"]
