@@ -42,12 +42,12 @@ def shares(credit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     )
 
 
-def run(users: int, seed: int, method: str) -> dict:
+def run(users: int, seed: int, method: str, email_beta: float | None = None) -> dict:
     from workbench.api import attribute
     from workbench.sim.confounded import CONFOUNDED_CHANNEL, simulate_confounded, write_world
 
     with tempfile.TemporaryDirectory() as tmp:
-        world = simulate_confounded(users=users, seed=seed)
+        world = simulate_confounded(users=users, seed=seed, confounded_beta=email_beta)
         paths = write_world(world, tmp)
         started = time.perf_counter()
         ds = attribute(
@@ -79,8 +79,10 @@ def run(users: int, seed: int, method: str) -> dict:
         "calibrated": [cal.tolist(), cal_lo.tolist(), cal_hi.tolist()],
         "selection": ds["selection"].mean(("chain", "draw")).values.tolist(),
         "confounded": CONFOUNDED_CHANNEL,
-        "over_credit_ratio": float(unc[e] / truth[e]),
-        "calibrated_relative_error": float(abs(cal[e] - truth[e]) / truth[e]),
+        "over_credit_ratio": float(unc[e] / truth[e]) if truth[e] > 0 else float("inf"),
+        "calibrated_relative_error": float(abs(cal[e] - truth[e]) / truth[e])
+        if truth[e] > 0
+        else float("nan"),
         "others_worse_by": {channels[c]: float(worse[c]) for c in others},
         "others_interval_width": {channels[c]: float(width[c]) for c in others},
         "others_ok": bool(all(worse[c] <= width[c] for c in others)),
@@ -114,7 +116,8 @@ def table(r: dict) -> str:
         f"{t['true']:.0f}); the model predicted {t['predicted_uncalibrated']:.0f} without the test "
         f"and {t['predicted_calibrated']:.0f} with it. Over-credit without the test: "
         f"{r['over_credit_ratio']:.2f} x the true share; relative error with it: "
-        f"{r['calibrated_relative_error']:.1%} (target <= {TARGET_RELATIVE_ERROR:.0%}). Other "
+        f"{r['calibrated_relative_error']:.1%} (target <= {TARGET_RELATIVE_ERROR:.0%}; inf and "
+        "nan when the true share is 0). Other "
         "channels' error change vs their interval width: "
         + ", ".join(
             f"{c} {r['others_worse_by'][c]:+.3f} / {r['others_interval_width'][c]:.3f}"
@@ -131,8 +134,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--method", default="laplace", choices=("laplace", "nuts", "auto"))
     parser.add_argument("--json", type=Path, default=None, help="Also write the result here.")
+    parser.add_argument(
+        "--email-beta", type=float, default=None, help="The confounded channel's true effect."
+    )
     args = parser.parse_args(argv)
-    result = run(args.users, args.seed, args.method)
+    result = run(args.users, args.seed, args.method, args.email_beta)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
     print(table(result))

@@ -70,13 +70,15 @@ class ConfoundedWorld:
     truth: dict[str, Any]
 
 
-def true_model() -> TrueConversionModel:
-    """The channels' part of the true hazard (baseline 0; each user's baseline is added)."""
+def true_model(confounded_beta: float | None = None) -> TrueConversionModel:
+    """The channels' part of the true hazard (baseline 0; each user's baseline is added);
+    ``confounded_beta`` replaces the confounded channel's ``BETA``."""
+    beta = {**BETA} if confounded_beta is None else {**BETA, CONFOUNDED_CHANNEL: confounded_beta}
     return TrueConversionModel(
         channels=CHANNELS,
         link="hazard",
         intercept=0.0,
-        beta=np.array([BETA[c] for c in CHANNELS]),
+        beta=np.array([beta[c] for c in CHANNELS]),
         decay=np.array([DECAY[c] for c in CHANNELS]),
         saturation=np.array([SATURATION[c] for c in CHANNELS]),
         lookback_days=LOOKBACK_DAYS,
@@ -96,9 +98,16 @@ def _exposures(user, time, channel, decision, n_users, decay, keep=None) -> np.n
     )
 
 
-def simulate_confounded(users: int = 20_000, seed: int = 1, weeks: int = WEEKS) -> ConfoundedWorld:
+def simulate_confounded(
+    users: int = 20_000,
+    seed: int = 1,
+    weeks: int = WEEKS,
+    confounded_beta: float | None = None,
+) -> ConfoundedWorld:
     """Simulate the world (module docstring): touchpoints, conversions, the hold-out's
-    experiments row and the truth (true Shapley shares, the test's true lift)."""
+    experiments row and the truth (true Shapley shares, the test's true lift).
+    ``confounded_beta`` sets the confounded channel's true effect (default ``BETA``; 0: a
+    channel that causes nothing)."""
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(14,)))
     period = weeks * DAYS_PER_WEEK
     if not TEST_END_DAY <= period:
@@ -128,7 +137,7 @@ def simulate_confounded(users: int = 20_000, seed: int = 1, weeks: int = WEEKS) 
         in_test[~withheld],
     )
 
-    model = true_model()
+    model = true_model(confounded_beta)
     exposure = _exposures(user, time, channel, decision, users, model.decay)
     s = model.saturate(exposure)
     p = -np.expm1(-(baseline + s @ model.beta))
