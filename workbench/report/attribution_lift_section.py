@@ -55,7 +55,9 @@ def journey_lift_section(ds: xr.Dataset) -> Section:
         "to show how far each channel moved. Ranges are "
         f"{esc(label)}s of the posterior.</p>"
         + table(
-            ["Channel", "Window", "Measured lift (± s.e.)", "Model before", "Model after"], rows
+            ["Channel", "Window", "Measured lift (± s.e.)", "Model before", "Model after"],
+            rows,
+            numeric_from=2,
         )
     )
     before = shares(ds["attributed_conversions_uncalibrated"])
