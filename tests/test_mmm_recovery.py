@@ -72,6 +72,8 @@ def test_a_lift_test_pulls_the_confounded_channel_back_to_its_true_roi(tmp_path)
         controls=folder / "controls.csv",
         experiments=folder / "experiments.csv",
         holdout_check=False,
+        adstock="geometric",  # the world's forms: this test is about the lift test, not the
+        saturation="logistic",  # form selection (tests/test_mmm_selection.py)
         out=out,
         **SMALL,
     )
