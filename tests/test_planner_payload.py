@@ -74,10 +74,10 @@ def test_a_thinned_payload_values_any_allocation_as_the_response_model_on_its_dr
     from workbench.pipelines import plan as pipeline
 
     f = standins
-    inputs = pipeline._read_inputs(f / "attribution.nc", f / "clv.nc", f / "spend.csv")
+    inputs = pipeline.read_inputs(f / "attribution.nc", f / "clv.nc", f / "spend.csv")
     samples, _, _ = pipeline._draw_split(inputs.attr_ds, 1, 40, 20)
     model = pipeline._response_model(inputs, samples, 1)[0].journey
-    params = pipeline._parameters(inputs.attr_ds)
+    params = pipeline.model_parameters(inputs.attr_ds)
     ds = response_payload(model, params, inputs.attr_ds["pattern_counts"], samples, most=15)
     payload = payload_from_plan(ds)
     kept = thin(model.n_samples, 15)

@@ -245,7 +245,7 @@ def plan(**options):
     touches are planned with the journey model, the others with the media-mix model, in one
     optimiser; a channel in both models is planned with the journey model and both estimates
     are stored side by side in plan.nc."""
-    from workbench.pipelines.plan import summary_lines
+    from workbench.pipelines.plan_summary import summary_lines
 
     ds = _call("plan", **options)
     click.echo("\n".join([*summary_lines(ds), f"wrote {options['out']}"]))

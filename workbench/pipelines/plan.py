@@ -48,13 +48,12 @@ import xarray as xr
 
 from posterior_tools.settings import INTERVAL_QUANTILES as INTERVAL
 from workbench.errors import InputError
+from workbench.pipelines.plan_inputs import PlanInputs, model_parameters, read_inputs
 
 #: Posterior samples kept for scenarios and curves (thinned evenly from chain x draw).
 MAX_DRAWS = 200
 #: Posterior samples the optimiser climbs on (a subset of the above, for speed).
 OPTIMISER_DRAWS = 60
-#: The attribution model's posterior parameters (``attribution.model.PARAMETERS``).
-MODEL_PARAMETERS = ("baseline", "beta", "decay", "saturation", "synergy")
 #: Optimiser objectives: the mean or a lower quantile (``q10``) of the value gained.
 DEFAULT_OBJECTIVE = "mean"
 #: Seed offset of the media-mix draws paired with the journey model's (their own stream).
@@ -62,25 +61,6 @@ MEDIA_DRAW_STREAM = 104_729
 #: A scenario beats current in a draw only by more than this share of the current outcome: a
 #: change left at rounding noise (channels with no effect in that draw) is a tie, not a win.
 TIE_RTOL = 1e-9
-
-
-@dataclass
-class _Inputs:
-    """What the plan reads: the results files, the journey channels' spend grid, the media-mix
-    channels' weekly spend, and the current spend of every planned channel (journey channels
-    first, then the channels only the media-mix model covers)."""
-
-    attr_ds: xr.Dataset | None
-    clv_ds: xr.Dataset | None
-    mmm_ds: xr.Dataset | None
-    channels: list[str]
-    grid: xr.Dataset | None
-    media_paths: Any
-    current: np.ndarray
-
-    @property
-    def journey_channels(self) -> list[str]:
-        return [] if self.grid is None else [str(c) for c in self.grid["channel"].values]
 
 
 def plan(
@@ -135,7 +115,7 @@ def plan(
     from workbench.store import write_results
 
     goal = parse_objective(objective)
-    inputs = _read_inputs(attribution, clv, spend, mmm)
+    inputs = read_inputs(attribution, clv, spend, mmm)
     plan_list = _scenarios(inputs, scenarios)
     first = inputs.attr_ds if inputs.attr_ds is not None else inputs.mmm_ds
     samples, opt_samples, disjoint = _draw_split(first, seed, max_draws, optimiser_draws)
@@ -174,66 +154,7 @@ def plan(
     return ds
 
 
-def _read_inputs(attribution, clv, spend, mmm=None) -> _Inputs:
-    from workbench.planning.media import check_media_results, media_channels, media_paths
-    from workbench.planning.spend import load_spend, spend_grid
-
-    if attribution is None and mmm is None:
-        raise InputError("nothing to plan: give attribution results, media-mix results or both")
-    spend_label = str(spend) if isinstance(spend, str | os.PathLike) else "<DataFrame>"
-    attr_ds = clv_ds = mmm_ds = grid = paths = None
-    if attribution is not None:
-        attr_ds = _open(attribution, "attribution")
-        _require(
-            attr_ds, ("pattern_counts", "pattern_n_journeys", "attributed_conversions"), attribution
-        )
-        if clv is None or spend is None:
-            raise InputError(
-                "planning the journey channels of attribution results needs clv results and "
-                "a spend table as well"
-            )
-    if clv is not None:
-        clv_ds = _open(clv, "clv")
-    if mmm is not None:
-        mmm_ds = _open(mmm, "media-mix")
-        check_media_results(mmm_ds, None if isinstance(mmm, xr.Dataset) else str(mmm))
-    journey = [str(c) for c in attr_ds["channel"].values] if attr_ds is not None else []
-    media = media_channels(mmm_ds) if mmm_ds is not None else []
-    table = load_spend(spend) if spend is not None else None
-    if table is not None:
-        unknown = sorted(set(table["channel"]) - set(journey) - set(media))
-        if unknown:
-            raise InputError(
-                f"spend refers to channel(s) {', '.join(unknown)} that neither the attribution "
-                f"nor the media-mix results have; known: {', '.join(journey + media)}",
-                file=spend_label,
-                column="channel",
-            )
-    window_start, n_weeks = None, None
-    if attr_ds is not None:
-        rows = table[table["channel"].isin(journey)]
-        grid = spend_grid(rows, journey, attr_ds.get("weekly_touches"), spend_label)
-        window_start, n_weeks = float(grid["period_start"].values[0]), int(grid.sizes["period"])
-    elif table is not None:
-        window_start = float(table["period_start"].min())
-        n_weeks = int(round((table["period_start"].max() - window_start) / 7.0)) + 1
-    if mmm_ds is not None:
-        n_weeks = n_weeks if n_weeks is not None else int(mmm_ds.sizes["period"])
-        paths = media_paths(mmm_ds, n_weeks, table, window_start)
-    media_only = [c for c in media if c not in journey]
-    channels = journey + media_only
-    current = np.concatenate(
-        [
-            grid["spend"].sum("period").values if grid is not None else np.zeros(0),
-            [paths.window[:, media.index(c)].sum() for c in media_only],
-        ]
-    ).astype(float)
-    if not (current > 0).any():
-        raise InputError("every channel has zero spend; nothing to plan", file=spend_label)
-    return _Inputs(attr_ds, clv_ds, mmm_ds, channels, grid, paths, current)
-
-
-def _scenarios(inputs: _Inputs, scenarios) -> list:
+def _scenarios(inputs: PlanInputs, scenarios) -> list:
     """Current spend, then the user's scenarios (validated before any model work)."""
     from workbench.planning.scenarios import CURRENT, Scenario, read_scenarios
 
@@ -265,7 +186,7 @@ def _draw_split(posterior: xr.Dataset, seed: int, max_draws: int, optimiser_draw
     return samples, opt_samples, bool(spare.size > 0)
 
 
-def _media_draws(inputs: _Inputs, samples: np.ndarray, opt_samples: np.ndarray, seed: int):
+def _media_draws(inputs: PlanInputs, samples: np.ndarray, opt_samples: np.ndarray, seed: int):
     """The media-mix draws paired with the plan's samples and the optimiser's: the samples
     themselves when the media-mix model is the only posterior, else random draws of it
     (``workbench.planning.media.pair_draws``: the two posteriors are independent)."""
@@ -278,7 +199,7 @@ def _media_draws(inputs: _Inputs, samples: np.ndarray, opt_samples: np.ndarray, 
 
 
 def _response_model(
-    inputs: _Inputs, samples: np.ndarray, seed: int, media_draws: np.ndarray | None = None
+    inputs: PlanInputs, samples: np.ndarray, seed: int, media_draws: np.ndarray | None = None
 ):
     """Spend -> conversions and value per posterior sample, across both models
     (``PlanResponse``): the journey model's response for its channels, the media-mix model's
@@ -318,7 +239,7 @@ def _response_model(
     return model, reach, clv_c, value_note
 
 
-def _journey_response(inputs: _Inputs, samples, clv_c: np.ndarray, clv_base: float, seed: int):
+def _journey_response(inputs: PlanInputs, samples, clv_c: np.ndarray, clv_base: float, seed: int):
     """The journey model's response (``ResponseModel``): the attribution model's hazard, touch
     curves fitted to weekly spend and touches, the audience (reach and frequency) fitted to the
     journeys' touch counts. Returns it and the touch-curve and audience Dataset."""
@@ -328,7 +249,7 @@ def _journey_response(inputs: _Inputs, samples, clv_c: np.ndarray, clv_base: flo
     from workbench.planning.response import ResponseModel, model_hazard, new_reach_mix
 
     attr = inputs.attr_ds
-    hazard = model_hazard(_parameters(attr), attr["pattern_counts"], samples)
+    hazard = model_hazard(model_parameters(attr), attr["pattern_counts"], samples)
     n = hazard.n_samples
     n_journeys = attr["pattern_n_journeys"].values.astype(float)
     # No weekly touches (NaN): every channel's touches are taken as proportional to spend.
@@ -367,7 +288,7 @@ class _Best:
     objective: float
 
 
-def _optimise(inputs: _Inputs, opt_model, total: float, bounds, goal) -> _Best:
+def _optimise(inputs: PlanInputs, opt_model, total: float, bounds, goal) -> _Best:
     """The optimiser's allocation under the total budget and per-channel bounds."""
     from workbench.planning.optimise import optimise, resolve_bounds
     from workbench.planning.scenarios import OPTIMISED, Scenario
@@ -392,7 +313,7 @@ def _optimise(inputs: _Inputs, opt_model, total: float, bounds, goal) -> _Best:
     return _Best(scenario, bool(best.converged), best.message, best.objective)
 
 
-def _evaluate(inputs: _Inputs, model, plan_list) -> xr.Dataset:
+def _evaluate(inputs: PlanInputs, model, plan_list) -> xr.Dataset:
     """Every scenario's conversions and value per draw, and their changes against current."""
     spend_mat = np.array([[s.spend[c] for c in inputs.channels] for s in plan_list])
     mult = _multiplier(spend_mat, inputs.current)
@@ -408,16 +329,16 @@ def _evaluate(inputs: _Inputs, model, plan_list) -> xr.Dataset:
     return ds
 
 
-def _planner_payload(inputs: _Inputs, journey, samples: np.ndarray) -> xr.Dataset:
+def _planner_payload(inputs: PlanInputs, journey, samples: np.ndarray) -> xr.Dataset:
     """The journey model's response as compact data for the planner page (``planner_*``
     variables; the page plans the journey channels)."""
     from workbench.planning.payload import response_payload
 
     attr = inputs.attr_ds
-    return response_payload(journey, _parameters(attr), attr["pattern_counts"], samples)
+    return response_payload(journey, model_parameters(attr), attr["pattern_counts"], samples)
 
 
-def _media_mix(inputs: _Inputs, model) -> xr.Dataset:
+def _media_mix(inputs: PlanInputs, model) -> xr.Dataset:
     """With mmm.nc: which model plans each channel, the media-mix model's response curve of
     each of its channels over the window, and both models' estimates side by side for the
     channels both cover (``workbench.planning.cross_model``)."""
@@ -437,7 +358,7 @@ def _media_mix(inputs: _Inputs, model) -> xr.Dataset:
     return ds if both is None else ds.merge(both)
 
 
-def _with_media_kpis(ds: xr.Dataset, inputs: _Inputs, model, clv_c: np.ndarray) -> xr.Dataset:
+def _with_media_kpis(ds: xr.Dataset, inputs: PlanInputs, model, clv_c: np.ndarray) -> xr.Dataset:
     """The media-mix channels' KPIs (spend, conversions, CPA, ROAS) in the ``kpi`` table, whose
     rows for them are empty after the journey model's KPIs (``cross_model.media_kpis``)."""
     from workbench.planning.cross_model import media_kpis
@@ -454,7 +375,7 @@ def _with_media_kpis(ds: xr.Dataset, inputs: _Inputs, model, clv_c: np.ndarray) 
     return ds
 
 
-def _media_attrs(inputs: _Inputs, model, rule: str) -> dict[str, Any]:
+def _media_attrs(inputs: PlanInputs, model, rule: str) -> dict[str, Any]:
     attrs: dict[str, Any] = {"optimised_outcome": model.objective_outcome()}
     if model.media is not None:
         attrs["both_models_rule"] = rule
@@ -464,7 +385,7 @@ def _media_attrs(inputs: _Inputs, model, rule: str) -> dict[str, Any]:
     return attrs
 
 
-def _curves_and_kpis(inputs: _Inputs, model, reach, clv_c: np.ndarray) -> xr.Dataset:
+def _curves_and_kpis(inputs: PlanInputs, model, reach, clv_c: np.ndarray) -> xr.Dataset:
     from workbench.planning import kpis
     from workbench.planning.response import response_curves, single_channel_check
 
@@ -495,7 +416,9 @@ def _curves_and_kpis(inputs: _Inputs, model, reach, clv_c: np.ndarray) -> xr.Dat
     return ds
 
 
-def _provenance(locals_, inputs: _Inputs, n_draws, seed, settings, best: _Best, value_note, extra):
+def _provenance(
+    locals_, inputs: PlanInputs, n_draws, seed, settings, best: _Best, value_note, extra
+):
     from workbench.store import provenance
 
     sources = {k: locals_[k] for k in ("attribution", "clv", "spend", "mmm", "scenarios")}
@@ -519,54 +442,6 @@ def _provenance(locals_, inputs: _Inputs, n_draws, seed, settings, best: _Best, 
         **({"spend_window_days": window} if window is not None else {}),
         **extra,
     )
-
-
-def summary_lines(ds: xr.Dataset) -> list[str]:
-    """The plan in a few lines of text: each scenario's change against current spend (mean and
-    interval) and P(beats current), then the optimised allocation."""
-    lo, hi = (f"q{round(q * 100):02d}" for q in INTERVAL)
-    lines = [
-        "change vs current spend over the data window: mean "
-        f"[{round((INTERVAL[1] - INTERVAL[0]) * 100)}% interval]"
-    ]
-    for name in ds["scenario"].values.tolist()[1:]:  # the first is the current plan
-        row = ds.sel(scenario=name)
-        lines.append(
-            f"{name:>20}: conversions {float(row.delta_conversions_mean):+,.1f} "
-            f"[{float(row[f'delta_conversions_{lo}']):+,.1f}, "
-            f"{float(row[f'delta_conversions_{hi}']):+,.1f}]"
-            + _value_text(row, lo, hi)
-            + f"  P(beats current) {_probability(float(row.p_beats_current))}"
-        )
-    best = ds["spend_multiplier"].sel(scenario="optimised")
-    lines.append(
-        f"optimised ({ds.attrs['settings']['objective']}"
-        + (" of conversions" if ds.attrs.get("optimised_outcome") == "conversions" else "")
-        + "): "
-        + ", ".join(
-            f"{c} x{m:.2f}" for c, m in zip(best["channel"].values, best.values, strict=True)
-        )
-    )
-    return lines
-
-
-def _value_text(row: xr.Dataset, lo: str, hi: str) -> str:
-    """The change in value, or nothing when clv.nc was not given (value unknown)."""
-    if not np.isfinite(float(row.delta_value_mean)):
-        return ""
-    return (
-        f"  value {float(row.delta_value_mean):+,.0f} "
-        f"[{float(row[f'delta_value_{lo}']):+,.0f}, {float(row[f'delta_value_{hi}']):+,.0f}]"
-    )
-
-
-def _probability(p: float) -> str:
-    """A probability for people: never "1.00" or "0.00" unless every draw agrees."""
-    if 0 < p < 0.01:
-        return "<0.01"
-    if 0.99 < p < 1:
-        return ">0.99"
-    return f"{p:.2f}"
 
 
 def _multiplier(spend: np.ndarray, current: np.ndarray) -> np.ndarray:
@@ -607,38 +482,3 @@ def _scenario_dataset(plan_list, channels, spend_mat, mult, conv, value) -> xr.D
         data,
         coords={"scenario": names, "channel": channels, "draw": np.arange(conv.shape[1])},
     )
-
-
-def _open(source: Any, what: str) -> xr.Dataset:
-    if isinstance(source, xr.Dataset):
-        return source
-    from workbench.store import read_results
-
-    path = str(source)
-    if not os.path.isfile(path):
-        raise InputError(f"{what} results file not found", file=path)
-    try:
-        return read_results(path)
-    except (OSError, ValueError) as err:
-        raise InputError(f"cannot read {what} results ({err})", file=path) from err
-
-
-def _require(ds: xr.Dataset, names: tuple[str, ...], source: Any) -> None:
-    missing = [n for n in names if n not in ds]
-    if missing:
-        raise InputError(
-            f"attribution results lack {', '.join(missing)}; re-run `workbench attribute`",
-            file=str(source) if not isinstance(source, xr.Dataset) else None,
-        )
-
-
-def _parameters(attr_ds: xr.Dataset) -> xr.Dataset:
-    """The model's posterior parameters (with their coords and the ``recency_ages_days`` attr)."""
-    missing = [n for n in MODEL_PARAMETERS[:-1] if n not in attr_ds]
-    if missing:
-        raise InputError(
-            f"attribution results lack the model parameters {', '.join(missing)}; "
-            "re-run `workbench attribute`"
-        )
-    names = [n for n in (*MODEL_PARAMETERS, "opening") if n in attr_ds]  # opening: roles
-    return attr_ds[names].assign_attrs(attr_ds.attrs)
