@@ -13,7 +13,8 @@ Defaults: ``method="auto"`` samples with NUTS up to
 ``attribution.settings.NUTS_MAX_CONVERTING_PATTERNS`` converting patterns and uses the Laplace
 approximation above (attrs ``posterior_method`` names the one used); NUTS runs
 ``posterior_tools.settings`` chains x (tune + draws), PyMC's own defaults (with 500 + 500 the
-NUTS diagnostics failed on R-hat noise alone at 20k simulated users). The held-out log-loss
+NUTS diagnostics failed on R-hat noise alone at 20k simulated users), sampled by nutpie
+(``posterior_tools.nuts``: the model compiled once, Rust NUTS). The held-out log-loss
 check refits by Laplace whatever the main method (``attribution.checks.HOLDOUT_REFIT_METHOD``),
 so it adds a Laplace fit instead of a second NUTS run.
 """
