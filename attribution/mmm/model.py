@@ -45,6 +45,7 @@ from attribution.mmm.settings import (
     L_MAX,
     LEVEL_SD,
     LOGISTIC_LAM,
+    LOW_RANK_MASS_MATRIX,
     MEDIA_SHARE_PRIOR,
     NOISE_SD,
     ROI_GEO_TAU_SD,
@@ -345,6 +346,7 @@ class MediaMixModel:
                 seed=self.seed,
                 progress_bar=False,
                 target_accept=TARGET_ACCEPT,
+                low_rank_modified_mass_matrix=LOW_RANK_MASS_MATRIX,
             )
         else:
             import pymc as pm
