@@ -14,6 +14,9 @@ and the conversion model (Laplace) is fitted on each pattern table. The table gi
 posterior means of the baseline hazard and of each channel's effect, decay and saturation next
 to the world's true values.
 
+For the journey simulator's window-end worlds (``--world additive_window_end``, 12 weeks) it
+prints each convention's share MAE against the true Shapley shares instead.
+
 Run: ``python -m bench.attribution_timing --world new_reach --seed 1``.
 """
 
@@ -28,6 +31,74 @@ import pandas as pd
 
 USERS, WEEKS, LOOKBACK_DAYS = 40_000, 10, 30.0
 CONVENTIONS = ("median", "corrected", "true")
+#: Journey-simulator worlds (``workbench simulate``, 12 weeks) scored by share MAE instead.
+SIMULATOR_WORLDS = ("additive_window_end", "roles_window_end")
+SIMULATOR_WEEKS = 12
+
+
+def _stage_codes(engine, names, timing, convention: str, decisions_days: pd.DataFrame) -> None:
+    """journey_codes with ``convention``'s placement; ``decisions_days`` (user_id, decision in
+    days since 1970-01-01) for the true decision times."""
+    from workbench import decisions
+    from workbench import journeys as steps
+
+    if convention == "median":
+        steps.stage_journey_codes(engine, len(names), LOOKBACK_DAYS, timing)
+    elif convention == "corrected":
+        decisions.place(engine, names, LOOKBACK_DAYS, timing)
+    else:
+        # each user's true decision time as the position (D - L) / window of journey_codes
+        engine.register("true_decision", decisions_days)
+        true_position = (
+            "(SELECT (d.decision - end_time) / LEAST("
+            f"{timing.data_end!r} - end_time, {LOOKBACK_DAYS!r}) "
+            "FROM true_decision AS d WHERE d.user_id = counted.user_id)"
+        )
+        with mock.patch.object(decisions, "position_sql", lambda *_: true_position):
+            steps.stage_journey_codes(engine, len(names), LOOKBACK_DAYS, timing)
+
+
+def _simulator_fit(world: str, seed: int, users: int, convention: str) -> dict:
+    """Share MAE against the true Shapley shares on a journey-simulator world."""
+    from attribution import ConversionModel, as_patterns, recency_ages_days
+    from workbench import io
+    from workbench import journeys as steps
+    from workbench.engines import make_engine
+    from workbench.simulate import simulate
+
+    sim = simulate(users=users, weeks=SIMULATOR_WEEKS, scenario=world, seed=seed)
+    engine = make_engine("duckdb")
+    io.stage(engine, "touchpoints", sim.touchpoints)
+    io.stage(engine, "conversions", sim.conversions)
+    names = steps.channels(engine)
+    steps.stage_journeys(engine, LOOKBACK_DAYS)
+    timing = steps.decision_timing(engine, LOOKBACK_DAYS)
+    days = (sim.journeys["decision_time"] - pd.Timestamp("1970-01-01")).dt.total_seconds()
+    true_days = pd.DataFrame(
+        {"user_id": sim.journeys["user_id"].astype(str), "decision": days / 86_400.0}
+    )
+    _stage_codes(engine, names, timing, convention, true_days)
+    patterns = as_patterns(steps.patterns(engine, len(names)), names)
+    engine.close()
+    model = ConversionModel(
+        channels=names,
+        recency_ages_days=recency_ages_days(LOOKBACK_DAYS),
+        method="laplace",
+        draws=200,
+        chains=1,
+        seed=seed,
+    ).fit(patterns)
+    credit = model.credit(patterns)["attributed_conversions"]
+    shares = (credit / credit.sum("channel")).mean(("chain", "draw")).to_numpy()
+    truth = pd.Series(sim.truth["shapley_shares"]).reindex(names).to_numpy(dtype=float)
+    print(
+        f"{world} seed {seed}, {users:,} users, {convention}: share MAE "
+        f"{np.abs(shares - truth).mean():.4f}; shares "
+        + ", ".join(f"{c} {v:.3f} ({t:.3f})" for c, v, t in zip(names, shares, truth, strict=True))
+        + " (truth in brackets)",
+        flush=True,
+    )
+    return {"convention": convention}
 
 
 def fit(world: str, seed: int, users: int, convention: str) -> dict:
@@ -39,6 +110,8 @@ def fit(world: str, seed: int, users: int, convention: str) -> dict:
     from workbench.sim.budget import get_world, make_budget_world, simulate_budget
     from workbench.sim.scenarios import START_DATE
 
+    if world in SIMULATOR_WORLDS:
+        return _simulator_fit(world, seed, users, convention)
     spec = get_world(world)
     tables = simulate_budget(spec, users, WEEKS, seed)
     engine = make_engine("duckdb")
@@ -98,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--conventions", nargs="*", default=list(CONVENTIONS))
     args = parser.parse_args(argv)
     rows = [fit(args.world, args.seed, args.users, c) for c in args.conventions]
+    if args.world in SIMULATOR_WORLDS:
+        return 0
     spec = rows[0]["truth"]
     channels = list(spec.scenario.channels)
     print(
