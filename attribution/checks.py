@@ -104,7 +104,7 @@ def posterior_predictive_checks(
     """
     max_cells = min(CHECK_MAX_CELLS, PPC_MAX_DRAWS * patterns.n_patterns)
     thinned, _ = thin_posterior(posterior, patterns.n_patterns, max_cells)
-    draws = posterior_draws(thinned)
+    draws = posterior_draws(thinned, observational=True)
     # P depends on the codes (and the opening channel); the groups are functions of the codes
     # and the opening and closing channels: sums over rows merged on those are the same sums.
     roles = patterns.has_roles
@@ -203,7 +203,7 @@ def model_log_loss(posterior: xr.Dataset, patterns: Patterns) -> float:
     thinned, _ = thin_posterior(posterior, patterns.n_patterns, max_cells)
     # the log-loss sums k log P + (n - k) log(1 - P): merging rows with equal codes (equal P)
     # and summing their n and k gives the same sum
-    draws = posterior_draws(thinned)
+    draws = posterior_draws(thinned, observational=True)
     merged = unique_codes(patterns, by_first=draws.has_roles).patterns
     first = merged.first_channel if draws.has_roles else None
     prob = code_probability(draws, merged.codes, first).mean(axis=0)

@@ -29,10 +29,12 @@ tell the two apart. So a channel with a lift test gets a non-negative *selection
 ``selection_c s_c`` beside its effect ``beta_c s_c`` (the same response: the association the
 journeys measure is ``beta_c + selection_c``), which removing the touches does not remove (it
 stands for the users' intent). The journeys identify the sum; the test identifies ``beta_c``.
-Without a test the model has no selection term. The Shapley credit, planning and the predictive
-checks (``attribution.shapley``, ``attribution.checks``) read ``beta`` (the causal part) and
-leave the selection term out, so the checks may find the tested channel's journeys converting
-more than predicted; the term's size is stored in the results (``selection``).
+Without a test the model has no selection term. The Shapley credit and planning
+(``attribution.shapley``, ``workbench.planning``) read ``beta`` (the causal part) and leave the
+selection term out; the predictive checks and the held-out log-loss (``attribution.checks``)
+compare the data with ``beta + selection``, the hazard the journeys show
+(``attribution.probability.posterior_draws(..., observational=True)``). The term's size is
+stored in the results (``selection``).
 
 The same function :func:`lift_increments` computes the model's lift in the PyMC graph (for the
 likelihood, both posterior methods) and in numpy from posterior draws (the stored predictions).

@@ -62,8 +62,14 @@ class Draws:
         return np.expm1(-theta * exposure) / np.expm1(-theta)
 
 
-def posterior_draws(posterior: xr.Dataset) -> Draws:
-    """Extract ``Draws`` from a posterior Dataset written by ``ConversionModel``."""
+def posterior_draws(posterior: xr.Dataset, observational: bool = False) -> Draws:
+    """Extract ``Draws`` from a posterior Dataset written by ``ConversionModel``.
+
+    With ``observational``, a channel's ``beta`` is its effect plus its ``selection`` term (a
+    channel with a lift test, ``attribution.lift``): the hazard the journeys show, which is what
+    the predictive checks and the held-out log-loss compare with the data. The credit and the
+    plan use the causal effect alone (the default).
+    """
     channels = [str(c) for c in posterior["channel"].values]
     stacked = posterior.stack(sample=("chain", "draw"))
 
@@ -79,9 +85,12 @@ def posterior_draws(posterior: xr.Dataset) -> Draws:
     else:
         pairs = np.zeros((0, 2), dtype=np.int64)
         synergy = np.zeros((stacked.sizes["sample"], 0))
+    beta = per_channel("beta")
+    if observational and "selection" in posterior:
+        beta = beta + per_channel("selection")
     return Draws(
         baseline=np.asarray(stacked["baseline"].values, dtype=np.float64),
-        beta=per_channel("beta"),
+        beta=beta,
         decay=per_channel("decay"),
         saturation=per_channel("saturation"),
         synergy=synergy.astype(np.float64),

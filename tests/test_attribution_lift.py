@@ -223,6 +223,38 @@ def test_a_precise_lift_test_moves_the_confounded_channel_towards_the_truth(tmp_
     assert "Lift tests in the journey model" in html and "Share with tests" in html
 
 
+@pytest.mark.slow
+def test_the_checks_judge_a_calibrated_fit_by_the_hazard_the_journeys_show():
+    """With a lift test the tested channel's journeys convert at effect + selection; checks that
+    compared them with the effect alone flagged every channel of this world (20,000 users:
+    e-mail's opening and closing journeys, path lengths; model_ok 0)."""
+    from workbench.api import attribute
+    from workbench.sim.confounded import simulate_confounded
+
+    world = simulate_confounded(users=20_000, seed=3)
+    test = world.truth["lift_tests"][0]
+    precise = pd.DataFrame(
+        {
+            "channel": [test["channel"]],
+            "start": [test["start"]],
+            "end": [test["end"]],
+            "incremental_conversions": [test["true_incremental_conversions"]],
+            "standard_error": [0.1 * test["true_incremental_conversions"]],
+        }
+    )
+    ds = attribute(
+        world.touchpoints,
+        world.conversions,
+        experiments=precise,
+        method="laplace",
+        draws=100,
+        holdout_check=False,
+        seed=2,
+    )
+    assert ds.attrs["model_ok"] == 1, ds.attrs["criticism_reasons"]
+    assert list(ds.attrs["unreliable_channels"]) == []
+
+
 @pytest.fixture(scope="module")
 def tiny_world(tmp_path_factory) -> Path:
     from workbench.sim.confounded import simulate_confounded, write_world
