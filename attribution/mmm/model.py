@@ -17,9 +17,13 @@ Priors (scales: KPI / its mean per geo, spend / the channel's typical active-wee
 years; constants in :mod:`attribution.mmm.settings`): the pooled log ROI is centred on the ROI at
 which paid media would drive ``MEDIA_SHARE_PRIOR`` of the KPI, give or take a factor of e; the
 carry-over rate Beta(2, 3) (mean 0.4) allows anything from none to long; the logistic rate
-Gamma(2, 2) puts a typical week near half the channel's maximum effect; the intercept is near an
-average week, the trend a few tens of percent a year at most, seasonality and per-sd control
-effects around +-20% of an average week; all weakly informative on the KPI's own scale.
+Gamma(2, 2) puts a typical week near half the channel's maximum effect; the geo's mean KPI level
+is near an average week (the intercept is that level minus the other terms' means over the
+fitted weeks, a centred parameterisation of the same model), the trend a few tens of percent a
+year at most, seasonality and per-sd control effects around +-20% of an average week, the noise
+sd per geo; all weakly informative on the KPI's own scale. The carry-over and saturation forms
+are switches given as data (one compiled model serves every form, the held-out check and the
+fit without lift tests: :meth:`MediaMixModel.resample`, :meth:`MediaMixModel.held_out`).
 """
 
 from __future__ import annotations
