@@ -114,3 +114,35 @@ def valid_frames() -> dict[str, pd.DataFrame]:
             }
         ),
     }
+
+
+@pytest.fixture(scope="session")
+def attribute_and_value() -> Callable[..., Path]:
+    """Fit the journey model (Laplace, no held-out refit) and an undiscounted 52-week CLV (the
+    simulated worlds' customer value) on the Parquet tables in a folder; returns the folder,
+    which then holds attribution.nc and clv.nc."""
+
+    def fit(folder: Path, seed: int, chains: int = 1) -> Path:
+        from workbench.api import attribute, clv
+
+        attribute(
+            folder / "touchpoints.parquet",
+            folder / "conversions.parquet",
+            method="laplace",
+            draws=200,
+            chains=chains,
+            seed=seed,
+            holdout_check=False,
+            out=folder / "attribution.nc",
+        )
+        clv(
+            folder / "transactions.parquet",
+            attribution_path=folder / "attribution.nc",
+            annual_discount_rate=0.0,
+            horizon=52.0,
+            compare_models=False,
+            out=folder / "clv.nc",
+        )
+        return folder
+
+    return fit

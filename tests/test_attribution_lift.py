@@ -163,15 +163,9 @@ def test_duckdb_and_spark_give_the_same_lift_rows(duckdb_engine, spark_engine):
 
 
 @pytest.mark.slow
-def test_a_precise_lift_test_moves_the_confounded_channel_towards_the_truth(tmp_path):
-    from workbench.api import attribute
-    from workbench.sim.confounded import simulate_confounded
-    from workbench.store import read_results
-
-    world = simulate_confounded(users=5_000, seed=3)
-    test = world.truth["lift_tests"][0]
-    # a precise test (10% standard error) of the true lift
-    precise = pd.DataFrame(
+def _precise_test(test: dict) -> pd.DataFrame:
+    """The experiments row of a precise test (10% standard error) of a simulated true lift."""
+    return pd.DataFrame(
         {
             "channel": [test["channel"]],
             "start": [test["start"]],
@@ -180,6 +174,16 @@ def test_a_precise_lift_test_moves_the_confounded_channel_towards_the_truth(tmp_
             "standard_error": [0.1 * test["true_incremental_conversions"]],
         }
     )
+
+
+def test_a_precise_lift_test_moves_the_confounded_channel_towards_the_truth(tmp_path):
+    from workbench.api import attribute
+    from workbench.sim.confounded import simulate_confounded
+    from workbench.store import read_results
+
+    world = simulate_confounded(users=5_000, seed=3)
+    test = world.truth["lift_tests"][0]
+    precise = _precise_test(test)
     out = tmp_path / "results" / "attribution.nc"
     out.parent.mkdir()
     attribute(
@@ -233,15 +237,7 @@ def test_the_checks_judge_a_calibrated_fit_by_the_hazard_the_journeys_show():
 
     world = simulate_confounded(users=20_000, seed=3)
     test = world.truth["lift_tests"][0]
-    precise = pd.DataFrame(
-        {
-            "channel": [test["channel"]],
-            "start": [test["start"]],
-            "end": [test["end"]],
-            "incremental_conversions": [test["true_incremental_conversions"]],
-            "standard_error": [0.1 * test["true_incremental_conversions"]],
-        }
-    )
+    precise = _precise_test(test)
     ds = attribute(
         world.touchpoints,
         world.conversions,

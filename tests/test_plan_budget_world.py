@@ -23,32 +23,15 @@ SCENARIOS = [{"name": "search_up_50", "change": {"paid_search": 0.5}}]
 
 
 @pytest.fixture(scope="module")
-def planned(tmp_path_factory):
-    from workbench.api import attribute, clv, plan
+def planned(tmp_path_factory, attribute_and_value):
+    from workbench.api import plan
     from workbench.sim.budget import get_world, simulate_budget, with_true_parameters
     from workbench.store import read_results
 
     folder = tmp_path_factory.mktemp("budget")
     for name, frame in simulate_budget(get_world(WORLD), USERS, WEEKS, SEED).items():
         frame.to_parquet(folder / f"{name}.parquet", index=False)
-    attribute(
-        folder / "touchpoints.parquet",
-        folder / "conversions.parquet",
-        method="laplace",
-        draws=200,
-        chains=1,
-        seed=SEED,
-        holdout_check=False,
-        out=folder / "attribution.nc",
-    )
-    clv(
-        folder / "transactions.parquet",
-        attribution_path=folder / "attribution.nc",
-        annual_discount_rate=0.0,
-        horizon=52.0,
-        compare_models=False,
-        out=folder / "clv.nc",
-    )
+    attribute_and_value(folder, SEED)
     options = dict(scenarios=SCENARIOS, max_draws=100, optimiser_draws=30, seed=SEED)
     fitted = plan(folder / "attribution.nc", folder / "clv.nc", folder / "spend.parquet", **options)
     true_model = with_true_parameters(read_results(folder / "attribution.nc"), get_world(WORLD))

@@ -49,30 +49,11 @@ def media(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def journeys(tmp_path_factory):
-    from workbench.api import attribute, clv
-
+def journeys(tmp_path_factory, attribute_and_value):
     folder = tmp_path_factory.mktemp("journeys")
     for name, frame in simulate_budget(get_world(JOURNEY_WORLD), USERS, WEEKS, SEED).items():
         frame.to_parquet(folder / f"{name}.parquet", index=False)
-    attribute(
-        folder / "touchpoints.parquet",
-        folder / "conversions.parquet",
-        method="laplace",
-        draws=200,
-        chains=1,
-        seed=SEED,
-        holdout_check=False,
-        out=folder / "attribution.nc",
-    )
-    clv(
-        folder / "transactions.parquet",
-        attribution_path=folder / "attribution.nc",
-        annual_discount_rate=0.0,
-        horizon=52.0,
-        compare_models=False,
-        out=folder / "clv.nc",
-    )
+    attribute_and_value(folder, SEED)
     return folder
 
 

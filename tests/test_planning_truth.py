@@ -38,32 +38,14 @@ SEARCH_MIN_STEP = 0.025
 
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory):
-    from workbench.api import attribute, clv, plan
+def pipeline(tmp_path_factory, attribute_and_value):
+    from workbench.api import plan
     from workbench.simulate import simulate, write
 
     folder = tmp_path_factory.mktemp("truth")
     sim = simulate(users=USERS, weeks=12, scenario="default", seed=SEED)
     write(sim, folder, fmt="parquet")
-    attribute(
-        folder / "touchpoints.parquet",
-        folder / "conversions.parquet",
-        method="laplace",
-        draws=200,
-        chains=2,
-        seed=SEED,
-        holdout_check=False,
-        out=folder / "attribution.nc",
-    )
-    # Undiscounted 52-week CLV, as the truth's customer value.
-    clv(
-        folder / "transactions.parquet",
-        attribution_path=folder / "attribution.nc",
-        annual_discount_rate=0.0,
-        horizon=52.0,
-        compare_models=False,
-        out=folder / "clv.nc",
-    )
+    attribute_and_value(folder, SEED, chains=2)
     result = plan(
         folder / "attribution.nc",
         folder / "clv.nc",
