@@ -105,10 +105,12 @@ def check_experiments(
     channels: list[str],
     first: pd.Timestamp,
     last_end: pd.Timestamp,
+    channels_from: str = "the spend table",
 ) -> pd.DataFrame:
     """The lift tests as a typed DataFrame; raises InputError for a non-numeric measured lift, a
-    standard error that is not > 0, a channel without spend, an end before the start or a window
-    outside the data period [first, last_end]."""
+    standard error that is not > 0, a channel not among ``channels`` (named as being in
+    ``channels_from``), an end before the start or a window outside the data period
+    [first, last_end]."""
     where = label(source, "experiments")
     out = frame[list(EXPERIMENT_COLUMNS)].copy()
     out["channel"] = out["channel"].astype(str)
@@ -138,7 +140,7 @@ def check_experiments(
     unknown = np.flatnonzero(~out["channel"].isin(channels).to_numpy())
     if len(unknown):
         raise InputError(
-            f"channel {out['channel'].iloc[unknown[0]]!r} is not in the spend table (channels: "
+            f"channel {out['channel'].iloc[unknown[0]]!r} is not in {channels_from} (channels: "
             f"{', '.join(channels)})",
             file=where,
             column="channel",

@@ -47,19 +47,11 @@ def read_experiments(
     frame = read_table(experiments)
     if "incremental_conversions" not in frame.columns:
         raise InputError("required column is missing", file=where, column="incremental_conversions")
-    unknown = np.flatnonzero(~frame["channel"].astype(str).isin(channels).to_numpy())
-    if len(unknown):
-        raise InputError(
-            f"channel {str(frame['channel'].iloc[unknown[0]])!r} is not in the touchpoints "
-            f"(channels: {', '.join(channels)})",
-            file=where,
-            column="channel",
-            rows=(unknown[:5] + 1).tolist(),
-            n_rows=len(unknown),
-        )
     first = pd.Timestamp(_day_to_date(first_day))
     last = pd.Timestamp(_day_to_date(last_day))
-    return check_experiments(experiments, frame, channels, first, last).reset_index(drop=True)
+    return check_experiments(
+        experiments, frame, channels, first, last, channels_from="the touchpoints"
+    ).reset_index(drop=True)
 
 
 def _day_to_date(day: float) -> str:
