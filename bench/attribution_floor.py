@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
+from bench.attribution_accuracy import SCENARIOS as ACCURACY_WORLDS
+
 WEEKS = 12
 #: Bounds of the fitted parameters (effects on the hazard or logit scale, decay per day,
 #: saturation theta): wide enough that the truth is well inside.
@@ -146,16 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--scenarios",
         nargs="*",
-        default=[
-            "default",
-            "additive",
-            "logistic",
-            "awareness",
-            "roles",
-            "additive_campaign_end",
-            "logistic_campaign_end",
-            "roles_campaign_end",
-        ],
+        default=list(ACCURACY_WORLDS),
     )
     args = parser.parse_args(argv)
     rows = []

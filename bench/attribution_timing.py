@@ -60,7 +60,7 @@ def _stage_codes(engine, names, timing, convention: str, decisions_days: pd.Data
 
 def _simulator_fit(world: str, seed: int, users: int, convention: str) -> dict:
     """Share MAE against the true Shapley shares on a journey-simulator world."""
-    from attribution import ConversionModel, as_patterns, recency_ages_days
+    from attribution import as_patterns
     from workbench import io
     from workbench import journeys as steps
     from workbench.engines import make_engine
@@ -80,14 +80,7 @@ def _simulator_fit(world: str, seed: int, users: int, convention: str) -> dict:
     _stage_codes(engine, names, timing, convention, true_days)
     patterns = as_patterns(steps.patterns(engine, len(names)), names)
     engine.close()
-    model = ConversionModel(
-        channels=names,
-        recency_ages_days=recency_ages_days(LOOKBACK_DAYS),
-        method="laplace",
-        draws=200,
-        chains=1,
-        seed=seed,
-    ).fit(patterns)
+    model = _fit(names, patterns, seed)
     credit = model.credit(patterns)["attributed_conversions"]
     shares = (credit / credit.sum("channel")).mean(("chain", "draw")).to_numpy()
     truth = pd.Series(sim.truth["shapley_shares"]).reindex(names).to_numpy(dtype=float)
@@ -103,7 +96,7 @@ def _simulator_fit(world: str, seed: int, users: int, convention: str) -> dict:
 
 def fit(world: str, seed: int, users: int, convention: str) -> dict:
     """Posterior means of the model fitted with ``convention``'s decision placement."""
-    from attribution import ConversionModel, as_patterns, recency_ages_days
+    from attribution import as_patterns
     from workbench import decisions, io
     from workbench import journeys as steps
     from workbench.engines import make_engine
@@ -146,14 +139,7 @@ def fit(world: str, seed: int, users: int, convention: str) -> dict:
             steps.stage_journey_codes(engine, len(names), LOOKBACK_DAYS, timing)
     patterns = steps.patterns(engine, len(names))
     engine.close()
-    model = ConversionModel(
-        channels=names,
-        recency_ages_days=recency_ages_days(LOOKBACK_DAYS),
-        method="laplace",
-        draws=200,
-        chains=1,
-        seed=seed,
-    ).fit(as_patterns(patterns, names))
+    model = _fit(names, as_patterns(patterns, names), seed)
     post = model.posterior_.mean(("chain", "draw"))
     row = {"convention": convention, "baseline": float(post["baseline"])}
     for name in ("beta", "decay", "saturation"):
@@ -198,6 +184,20 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {name} {c} | {cells} | {true:.3g} |")
     print("| journeys in the table | " + " | ".join(f"{r['journeys']:,}" for r in rows) + " | |")
     return 0
+
+
+def _fit(names: list[str], patterns, seed: int):
+    """The journey model as the bench fits it (Laplace, 200 draws, one chain)."""
+    from attribution import ConversionModel, recency_ages_days
+
+    return ConversionModel(
+        channels=names,
+        recency_ages_days=recency_ages_days(LOOKBACK_DAYS),
+        method="laplace",
+        draws=200,
+        chains=1,
+        seed=seed,
+    ).fit(patterns)
 
 
 if __name__ == "__main__":
