@@ -13,6 +13,7 @@ import re
 
 import numpy as np
 import pytest
+from browser import CHROMIUM_ARGS, COUNT_TEXT_NODES, chromium_or_skip, rename_channel
 from click.testing import CliRunner
 
 from workbench.report.markup import chance
@@ -23,40 +24,7 @@ SEED = 3
 #: The page agrees with ``workbench plan`` to this relative tolerance (the issue's 0.5%).
 PAGE_RTOL = 0.005
 
-#: Debian's Chromium, as tests/test_report.py drives it.
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 pytestmark = pytest.mark.slow
-
-
-def _chromium_or_skip() -> str:
-    import os
-    import shutil
-
-    found = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
-    if found:
-        return found
-    reason = f"no headless Chromium at {CHROMIUM} (apt-get install chromium)"
-    if os.environ.get("CI"):
-        pytest.fail(reason + "; CI must run the browser test")
-    pytest.skip(reason)
-
-
-def _rename_channel(path, old: str, new: str) -> None:
-    import pandas as pd
-
-    df = pd.read_parquet(path)
-    assert old in set(df["channel"]), f"{old} not among the simulated channels"
-    df["channel"] = df["channel"].astype(str).replace({old: new})
-    df.to_parquet(path, index=False)
 
 
 def _plan_cli(folder, out, scenarios=None):
@@ -95,7 +63,7 @@ def world(tmp_path_factory):
     data = folder / "data"
     paths = ensure_inputs(data, small=True, seed=SEED)
     for table in ("touchpoints", "spend"):
-        _rename_channel(paths[table], RENAMED, EVIL)
+        rename_channel(paths[table], RENAMED, EVIL)
     ensure_results(data, folder / "results", small=True, seed=SEED)
     plan = _plan_cli(folder, folder / "results" / "plan.nc")  # the CLI's draws, as a user runs it
     report(folder / "results", folder / "reports")
@@ -157,7 +125,7 @@ def test_page_is_one_file_with_a_hashed_script_and_no_markup_from_data(world):
 def session(world, tmp_path_factory):
     """The page in headless Chromium: two channels changed (one by keyboard), displayed
     numbers read, the scenario file downloaded and run through ``workbench plan``."""
-    executable = _chromium_or_skip()
+    executable = chromium_or_skip()
     from playwright.sync_api import sync_playwright
 
     url = world["page"].resolve().as_uri()
@@ -188,15 +156,7 @@ def session(world, tmp_path_factory):
                     )
             shown["p-beats"] = (page.locator("#p-beats").inner_text(), 0.0)
             allocation = page.evaluate("Array.from(window.planner.spend)")
-            text_nodes = page.evaluate(
-                """name => {
-                    const w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-                    let n = 0;
-                    while (w.nextNode()) { if (w.currentNode.nodeValue.includes(name)) n++; }
-                    return n;
-                }""",
-                EVIL,
-            )
+            text_nodes = page.evaluate(COUNT_TEXT_NODES, EVIL)
             images = page.locator("img").count()
             page.fill("#scenario-name", "two_channels")
             with page.expect_download() as info:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_planner_page import CHROMIUM_ARGS, _chromium_or_skip
+from browser import CHROMIUM_ARGS, chromium_or_skip
 from test_planning import CHANNELS, standin_attribution, standin_clv, standin_spend_table
 
 from workbench.planning.payload import outcomes_from_payload, payload_from_plan
@@ -54,7 +54,7 @@ def test_the_stand_in_exercises_opening_terms_and_synergy(roles_plan):
 
 @pytest.mark.browser
 def test_page_gives_per_draw_what_the_reference_gives_for_cuts_raises_and_presets(roles_plan):
-    executable = _chromium_or_skip()
+    executable = chromium_or_skip()
     from playwright.sync_api import sync_playwright
 
     ds, path = roles_plan

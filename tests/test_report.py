@@ -12,6 +12,7 @@ import re
 import numpy as np
 import pytest
 import xarray as xr
+from browser import CHROMIUM_ARGS, COUNT_TEXT_NODES, chromium_or_skip, rename_channel
 
 from workbench.errors import InputError
 from workbench.report import summaries
@@ -386,26 +387,8 @@ def test_dollar_signs_in_channel_names_do_not_break_plots(tmp_path):
 
 # --- the demo-like report in a real browser -----------------------------------------------------
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 #: The simulated channel renamed to the hostile name before attribution.
 RENAMED_CHANNEL = "display"
-
-
-def _rename_channel(path, old: str, new: str) -> None:
-    import pandas as pd
-
-    df = pd.read_parquet(path)
-    assert old in set(df["channel"]), f"{old} not among the simulated channels"
-    df["channel"] = df["channel"].astype(str).replace({old: new})
-    df.to_parquet(path, index=False)
 
 
 def _pipeline_results(folder) -> None:
@@ -415,8 +398,8 @@ def _pipeline_results(folder) -> None:
 
     data = folder / "data"
     paths = ensure_inputs(data, small=True, seed=3)
-    _rename_channel(paths["touchpoints"], RENAMED_CHANNEL, EVIL)
-    _rename_channel(paths["spend"], RENAMED_CHANNEL, EVIL)
+    rename_channel(paths["touchpoints"], RENAMED_CHANNEL, EVIL)
+    rename_channel(paths["spend"], RENAMED_CHANNEL, EVIL)
     ensure_results(data, folder / "results", small=True, seed=3)
 
 
@@ -429,25 +412,10 @@ def demo_report(tmp_path_factory):
     return report(folder / "results", folder / "reports")
 
 
-def _chromium_or_skip() -> str:
-    import os
-    import shutil
-
-    found = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
-    if found:
-        return found
-    reason = (
-        f"no headless Chromium at {CHROMIUM} (install Debian's chromium: apt-get install chromium)"
-    )
-    if os.environ.get("CI"):
-        pytest.fail(reason + "; CI must run the browser test")
-    pytest.skip(reason)
-
-
 @pytest.mark.browser
 @pytest.mark.slow
 def test_demo_report_in_headless_chromium_shows_sections_and_hostile_names_as_text(demo_report):
-    executable = _chromium_or_skip()
+    executable = chromium_or_skip()
     from playwright.sync_api import sync_playwright
 
     path = demo_report
@@ -463,15 +431,7 @@ def test_demo_report_in_headless_chromium_shows_sections_and_hostile_names_as_te
             ids = page.eval_on_selector_all("section", "els => els.map(e => e.id)")
             headings = page.locator("h2").all_inner_texts()
             # The hostile channel name is a text node, verbatim, in the rendered page.
-            text_nodes = page.evaluate(
-                """name => {
-                    const w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-                    let n = 0;
-                    while (w.nextNode()) { if (w.currentNode.nodeValue.includes(name)) n++; }
-                    return n;
-                }""",
-                EVIL,
-            )
+            text_nodes = page.evaluate(COUNT_TEXT_NODES, EVIL)
             scripts = page.locator("script").count()
             widths = page.eval_on_selector_all("img", "els => els.map(e => e.naturalWidth)")
             page.emulate_media(media="print")
