@@ -301,6 +301,22 @@ def boosted_trees_log_loss(train: Patterns, test: Patterns, seed: int = 0) -> fl
     return binomial_log_loss(prob, test.n_journeys, test.n_conversions)
 
 
+def baseline_threads():
+    """Context manager: the baselines' OpenMP and BLAS pools limited to ``BASELINE_THREADS``.
+
+    scikit-learn's estimators are imported first: threadpoolctl limits only the libraries
+    loaded when the limit is entered, and scikit-learn ships its own OpenMP runtime, loaded
+    with ``sklearn.ensemble``. Imported inside the limit (as before), the boosted trees kept two
+    OpenMP threads whose spinning cost 0.7-15.9 CPU s at 200,000 journeys on the shared 2-core
+    machine, against 0.19 s on one thread (same log-loss; bench/RESULTS.md, issue 17).
+    """
+    import sklearn.ensemble  # noqa: F401  (loads scikit-learn's OpenMP runtime)
+    import sklearn.linear_model  # noqa: F401
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(BASELINE_THREADS)
+
+
 def holdout_log_loss(
     model, patterns: Patterns, *, refit_method: str | None = HOLDOUT_REFIT_METHOD
 ) -> dict[str, float]:
@@ -340,9 +356,7 @@ def holdout_log_loss(
         # the log-loss scores the posterior-mean P, which the spike barely moves
         spike_and_slab=False,
     ).fit(train)
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(BASELINE_THREADS):
+    with baseline_threads():
         logistic = logistic_log_loss(train, test)
         trees = boosted_trees_log_loss(train, test, seed=int(model.seed or 0))
     return {

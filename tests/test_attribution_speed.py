@@ -137,3 +137,26 @@ def test_laplace_draws_and_mode_values_share_one_compiled_transform_and_are_exac
     assert abs(mu.mean() - mean) < 4 * sd / math.sqrt(mu.size)
     assert mu.std() == pytest.approx(sd, rel=0.05)
     np.testing.assert_allclose(posterior["mu_doubled"].values, 2 * mu)
+
+
+def test_baselines_run_on_one_thread_in_a_fresh_process():
+    # threadpoolctl limits only the libraries already loaded: scikit-learn's own OpenMP runtime
+    # must be limited too, also when scikit-learn was not imported before (a fresh CLI process)
+    import json
+    import subprocess
+    import sys
+
+    from attribution.checks import BASELINE_THREADS
+
+    code = (
+        "import json\n"
+        "from threadpoolctl import threadpool_info\n"
+        "from attribution.checks import baseline_threads\n"
+        "with baseline_threads():\n"
+        "    pools = [(i['internal_api'], i['num_threads']) for i in threadpool_info()]\n"
+        "print(json.dumps(pools))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    pools = dict(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert "openmp" in pools  # scikit-learn's OpenMP runtime is loaded and limited
+    assert set(pools.values()) == {BASELINE_THREADS}
