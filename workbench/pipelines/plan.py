@@ -209,13 +209,14 @@ def _response_model(
     channel), value source note)."""
     from workbench.planning.cross_model import PlanResponse
     from workbench.planning.media import media_response
-    from workbench.planning.value import customer_worth, worth_draws
+    from workbench.planning.value import customer_value
 
     n = len(samples)
     value_known = inputs.clv_ds is not None
     if value_known:
-        worth, clv_base, value_note = customer_worth(inputs.clv_ds, inputs.channels)
-        clv_c = worth_draws(inputs.clv_ds, inputs.channels, worth, n, seed)
+        value = customer_value(inputs.clv_ds, inputs.channels)
+        clv_base, value_note = value.baseline, value.note
+        clv_c = value.draw(n, seed)
     else:
         clv_base, clv_c = 0.0, np.full((n, len(inputs.channels)), np.nan)
         value_note = "no clv.nc: conversions are not valued; the optimiser maximises conversions"

@@ -1,17 +1,49 @@
-"""What an acquired customer is worth (currency): the first order plus the CLV of later orders,
-per acquiring channel, with the sampling uncertainty of those per-channel means.
+"""What an acquired customer is worth (currency): the first order plus the expected value of the
+repeat orders of a NEW customer acquired by each channel, with its uncertainty per draw.
 
-clv.nc gives per-customer CLV (``clv``), expected order value and, when attribution results
-were given, ``acquisition_channel_share(customer_id, channel)`` and ``clv_by_channel``.
+clv.nc gives per-customer purchase histories (``frequency``, ``recency``, ``T``), expected
+order values and, when attribution results were given, ``acquisition_channel_share(customer_id,
+channel)`` (the credit of each customer's first converting journey).
+
+**Per-channel purchase model** (when clv.nc has the histories and the shares): a BG/NBD fitted
+to each channel's customers, every customer weighted by the channel's share of their
+acquisition, with a normal prior on the log-parameters centred on the fit to all customers
+(sd ``CHANNEL_PRIOR_LOG_SD``: partial pooling, so a channel with few customers stays near the
+pooled model). Its Laplace approximation is sampled per draw. A channel's customer is worth
+
+    aov_c x (1 + E[X_c(horizon)])
+
+with ``aov_c`` the share-weighted mean expected order value of its customers (a normal draw with
+the sampling error of that mean, sd / sqrt(effective n)) and ``E[X_c(t)]`` the expected repeat
+purchases of a new customer within ``t`` (FHL eq. 9), discounted as clv.nc's CLV is (its
+``horizon``, ``time_unit`` and ``annual_discount_rate``). The plan needs exactly this: extra
+conversions are new customers, valued from their acquisition on. (The per-customer ``clv`` of
+clv.nc is another quantity: the remaining value of existing customers after their observed
+weeks, each shrunk towards the pooled model, which compresses the channels' differences.) A
+customer credited to no channel is worth the pooled model's new customer.
+
+Without purchase histories or shares, the older rule: the share-weighted mean order value plus
+``clv_by_channel`` (or the mean CLV), with the sampling error of a credit-weighted mean.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
 
 #: z-score of the 95% quantile: turns a 90% interval into a standard deviation.
 Z90 = 1.6448536269514722
+#: Prior sd of a channel's log BG/NBD parameters around the pooled fit (partial pooling).
+CHANNEL_PRIOR_LOG_SD = 1.0
+#: A channel whose customers' shares sum to less than this takes the pooled purchase model.
+MIN_CHANNEL_CUSTOMERS = 1.0
+#: ``a`` of the BG/NBD this close to 1 is moved off it (E[X(t)]'s closed form is 0/0 there).
+A_NEAR_ONE = 1e-6
+#: Time unit and horizon when clv.nc's attrs do not say (clv.settings' defaults).
+DEFAULT_TIME_UNIT, DEFAULT_HORIZON = "W", 52.0
+PURCHASE_COLUMNS = ("frequency", "recency", "T")
 
 
 def credit_weighted_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -23,17 +55,150 @@ def credit_weighted_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return out
 
 
-def customer_worth(clv: xr.Dataset, channels: list[str]) -> tuple[np.ndarray, float, str]:
-    """Value of an acquired customer (currency): first order + CLV of later orders.
+def _mean_sd(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Sampling sd of the credit-weighted mean per channel: sd(values) / sqrt(effective n),
+    effective n = (sum w)^2 / sum w^2 (0 for a channel without customers)."""
+    ok = np.isfinite(values)
+    w, v = weights[ok], values[ok]
+    n_eff = np.divide(w.sum(0) ** 2, (w**2).sum(0), out=np.zeros(w.shape[1]), where=w.sum(0) > 0)
+    spread = np.std(v, ddof=1) if v.size > 1 else 0.0
+    return np.divide(spread, np.sqrt(n_eff), out=np.zeros_like(n_eff), where=n_eff > 0)
 
-    Returns per channel (channel,) the credit-weighted value of the customers it acquires
-    (``clv_by_channel`` + their mean expected order value), the value of a customer credited to
-    no channel (means over all customers), and a note saying which inputs were used.
-    """
+
+@dataclass(frozen=True)
+class CustomerValue:
+    """Value of a customer acquired by each channel (currency): ``worth`` (channel,) the point
+    value, ``baseline`` a customer credited to no channel, ``note`` how it was computed, and
+    ``draw(n_samples, seed)`` (sample, channel) its uncertainty."""
+
+    worth: np.ndarray
+    baseline: float
+    note: str
+    aov: np.ndarray  # (channel,) currency per order
+    aov_sd: np.ndarray  # (channel,)
+    theta: np.ndarray | None  # (channel, 4) MAP log(r, alpha, a, b); None: older rule
+    theta_cov: np.ndarray | None  # (channel, 4, 4)
+    worth_sd: np.ndarray  # (channel,) older rule's sd
+    steps: tuple[np.ndarray, np.ndarray] | None  # discount step ends and factors
+
+    def draw(self, n_samples: int, seed: int) -> np.ndarray:
+        """Per-sample value of a customer acquired by each channel (sample, channel)."""
+        rng = np.random.default_rng(seed)
+        n_c = self.worth.size
+        if self.theta is None:
+            z = rng.standard_normal((n_samples, n_c))
+            return np.maximum(self.worth[None, :] + self.worth_sd[None, :] * z, 0.0)
+        aov = self.aov[None, :] + self.aov_sd[None, :] * rng.standard_normal((n_samples, n_c))
+        repeats = np.empty((n_samples, n_c))
+        for c in range(n_c):
+            theta = rng.multivariate_normal(self.theta[c], self.theta_cov[c], size=n_samples)
+            repeats[:, c] = _new_customer_repeats(theta, *self.steps)
+        # A customer is never worth less than nothing.
+        return np.maximum(aov * (1.0 + repeats), 0.0)
+
+
+def customer_value(clv: xr.Dataset, channels: list[str]) -> CustomerValue:
+    """The value of a customer each channel acquires (module docstring): the per-channel
+    purchase model when clv.nc has purchase histories and acquisition shares, else the older
+    rule. Raises ``InputError`` when clv.nc has nothing to value customers with."""
     order = order_values(clv)
+    share = acquisition_share(clv, channels)
+    histories = all(k in clv for k in PURCHASE_COLUMNS) and np.isfinite(order).any()
+    if share is not None and histories:
+        fitted = _per_channel_model(clv, order, share)
+        if fitted is not None:
+            return fitted
+    return _older_rule(clv, channels, order, share)
+
+
+def _per_channel_model(clv: xr.Dataset, order: np.ndarray, share: np.ndarray):
+    from clv.bgnbd import BGNBDLikelihood
+    from clv.inference import FitError, maximum_likelihood
+    from clv.settings import UNIT_DAYS
+    from clv.value import discount_steps
+
+    f, rec, big_t = (clv[k].values.astype(float) for k in PURCHASE_COLUMNS)
+    ok = np.isfinite(f) & np.isfinite(rec) & np.isfinite(big_t) & np.isfinite(order)
+    if ok.sum() < 2 or not (f[ok] > 0).any():
+        return None
+    f, rec, big_t, order, share = f[ok], rec[ok], big_t[ok], order[ok], share[ok]
+    try:
+        pooled, converged, _ = maximum_likelihood(BGNBDLikelihood(f, rec, big_t))
+    except (FitError, FloatingPointError, ValueError):
+        return None
+    if not converged:
+        return None
+    theta0 = np.log([pooled[k] for k in ("r", "alpha", "a", "b")])
+    unit = str(clv.attrs.get("time_unit", DEFAULT_TIME_UNIT))
+    horizon = float(clv.attrs.get("horizon", DEFAULT_HORIZON))
+    rate = float(clv.attrs.get("annual_discount_rate", 0.0) or 0.0)
+    steps = discount_steps(horizon, UNIT_DAYS.get(unit, UNIT_DAYS[DEFAULT_TIME_UNIT]), rate)
+    n_c = share.shape[1]
+    theta = np.tile(theta0, (n_c, 1))
+    cov = np.zeros((n_c, 4, 4))
+    for c in range(n_c):
+        w = share[:, c]
+        if w.sum() < MIN_CHANNEL_CUSTOMERS:
+            continue
+        keep = w > 0
+        theta[c], cov[c] = _channel_fit(
+            BGNBDLikelihood(f[keep], rec[keep], big_t[keep], weights=w[keep]), theta0
+        )
+    aov_all = float(np.mean(order))
+    aov = credit_weighted_mean(order, share)
+    aov_sd = _mean_sd(order, share)
+    aov = np.where(np.isfinite(aov), aov, aov_all)
+    worth = aov * (1.0 + _new_customer_repeats(theta, *steps))
+    baseline = aov_all * (1.0 + float(_new_customer_repeats(theta0[None, :], *steps)[0]))
+    note = (
+        "first order + expected repeat orders of a new customer, per acquiring channel: BG/NBD "
+        f"per channel weighted by acquisition shares, partially pooled (prior sd "
+        f"{CHANNEL_PRIOR_LOG_SD} on log parameters), {horizon:g} {unit}, annual discount {rate:g}"
+    )
+    return CustomerValue(worth, baseline, note, aov, aov_sd, theta, cov, np.zeros(n_c), steps)
+
+
+def _channel_fit(likelihood, theta0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """MAP and Laplace covariance of log(r, alpha, a, b) of one channel's weighted BG/NBD under
+    the prior ``Normal(theta0, CHANNEL_PRIOR_LOG_SD)`` per log-parameter."""
+    from scipy.optimize import minimize
+
+    precision = 1.0 / CHANNEL_PRIOR_LOG_SD**2
+
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad = likelihood.loglik_and_grad(theta, constant=False)
+        d = theta - theta0
+        return -value + 0.5 * precision * d @ d, -grad + precision * d
+
+    with np.errstate(all="ignore"):
+        fit = minimize(objective, theta0, jac=True, method="L-BFGS-B")
+        theta = fit.x if np.all(np.isfinite(fit.x)) else theta0
+        h = -likelihood.hessian(theta) + precision * np.eye(4)
+    h = (h + h.T) / 2
+    if np.all(np.isfinite(h)) and np.all(np.linalg.eigvalsh(h) > 0):
+        return theta, np.linalg.inv(h)
+    return theta, np.eye(4) / precision
+
+
+def _new_customer_repeats(theta: np.ndarray, ends: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """Discounted expected repeat purchases of a new customer over the steps ``ends`` (time
+    units) with discount ``factors``, for log(r, alpha, a, b) rows ``theta`` (n, 4) -> (n,)."""
+    from clv.formulas import unconditional_expected_purchases
+
+    r, alpha, a, b = np.exp(np.asarray(theta, float)).T
+    a = np.where(np.abs(a - 1.0) < A_NEAR_ONE, 1.0 + A_NEAR_ONE, a)
+    with np.errstate(all="ignore"):
+        cumulative = unconditional_expected_purchases(
+            ends[None, :], r[:, None], alpha[:, None], a[:, None], b[:, None]
+        )
+    steps = np.diff(cumulative, axis=1, prepend=0.0)
+    return np.nan_to_num(steps @ factors, nan=0.0, posinf=0.0)
+
+
+def _older_rule(clv: xr.Dataset, channels: list[str], order: np.ndarray, share) -> CustomerValue:
+    """First order + ``clv_by_channel`` (or the mean CLV), sd of a credit-weighted mean."""
     clv_all = clv["clv"].values.astype(float) if "clv" in clv else np.full(order.shape, np.nan)
     baseline = float(np.nanmean(order) + np.nanmean(clv_all))
-    share = acquisition_share(clv, channels)
     by_order = (
         credit_weighted_mean(order, share)
         if share is not None
@@ -45,12 +210,50 @@ def customer_worth(clv: xr.Dataset, channels: list[str]) -> tuple[np.ndarray, fl
     else:
         by_clv = np.full(len(channels), np.nanmean(clv_all))
         note = "first order + mean CLV of all customers (no clv_by_channel in clv.nc)"
-    worth = by_order + by_clv
     if not np.isfinite(baseline):
         from workbench.errors import InputError
 
         raise InputError("clv results have no clv or order values to value customers with")
-    return np.where(np.isfinite(worth), worth, baseline), baseline, note
+    worth = by_order + by_clv
+    worth = np.where(np.isfinite(worth), worth, baseline)
+    sd = np.zeros(len(channels))
+    if {"clv_by_channel_lower", "clv_by_channel_upper"} <= set(clv.data_vars):
+        lo = clv["clv_by_channel_lower"].reindex(channel=channels).values.astype(float)
+        hi = clv["clv_by_channel_upper"].reindex(channel=channels).values.astype(float)
+        sd = np.nan_to_num((hi - lo) / (2 * Z90))
+    elif share is not None and "clv" in clv:
+        sd = _mean_sd(order + clv_all, share)
+    nan = np.full(len(channels), np.nan)
+    return CustomerValue(worth, baseline, note, nan, nan, None, None, sd, None)
+
+
+def customer_worth(clv: xr.Dataset, channels: list[str]) -> tuple[np.ndarray, float, str]:
+    """Value of an acquired customer (currency) per channel (channel,), of a customer credited
+    to no channel, and a note saying how (:func:`customer_value`)."""
+    value = customer_value(clv, channels)
+    return value.worth, value.baseline, value.note
+
+
+def worth_draws(
+    clv: xr.Dataset, channels: list[str], worth: np.ndarray, n_samples: int, seed: int
+) -> np.ndarray:
+    """Per-sample value of a customer acquired by each channel (sample, channel), currency:
+    :meth:`CustomerValue.draw` (``worth`` is the point value, kept for callers of the older
+    rule, which draw around it)."""
+    value = customer_value(clv, channels)
+    if value.theta is None:
+        value = CustomerValue(
+            np.asarray(worth, float),
+            value.baseline,
+            value.note,
+            value.aov,
+            value.aov_sd,
+            None,
+            None,
+            value.worth_sd,
+            None,
+        )
+    return value.draw(n_samples, seed)
 
 
 def order_values(clv: xr.Dataset) -> np.ndarray:
@@ -66,36 +269,3 @@ def acquisition_share(clv: xr.Dataset, channels: list[str]) -> np.ndarray | None
         return None
     share = clv["acquisition_channel_share"].reindex(channel=channels, fill_value=0.0)
     return np.nan_to_num(share.transpose("customer_id", "channel").values.astype(float))
-
-
-def worth_draws(
-    clv: xr.Dataset, channels: list[str], worth: np.ndarray, n_samples: int, seed: int
-) -> np.ndarray:
-    """Per-sample value of a customer acquired by each channel (sample, channel), currency.
-
-    The mean is ``worth`` (:func:`customer_worth`). Its uncertainty: from a Bayesian clv.nc, the
-    90% interval of ``clv_by_channel`` as a normal sd; otherwise the sampling error of a
-    credit-weighted mean over the channel's customers, sd(value) / sqrt(effective n), with
-    effective n = (sum w)^2 / sum w^2. Without acquisition shares there is no per-channel
-    information and the draws equal the mean.
-    """
-    rng = np.random.default_rng(seed)
-    sd = np.zeros(len(channels))
-    if {"clv_by_channel_lower", "clv_by_channel_upper"} <= set(clv.data_vars):
-        lo = clv["clv_by_channel_lower"].reindex(channel=channels).values.astype(float)
-        hi = clv["clv_by_channel_upper"].reindex(channel=channels).values.astype(float)
-        sd = np.nan_to_num((hi - lo) / (2 * Z90))
-    else:
-        share = acquisition_share(clv, channels)
-        if share is not None and "clv" in clv:
-            per_customer = order_values(clv) + clv["clv"].values.astype(float)
-            ok = np.isfinite(per_customer)
-            w, v = share[ok], per_customer[ok]
-            n_eff = np.divide(
-                w.sum(0) ** 2, (w**2).sum(0), out=np.zeros(w.shape[1]), where=w.sum(0) > 0
-            )
-            spread = np.std(v, ddof=1) if v.size > 1 else 0.0
-            sd = np.divide(spread, np.sqrt(n_eff), out=np.zeros_like(n_eff), where=n_eff > 0)
-    draws = worth[None, :] + sd[None, :] * rng.standard_normal((n_samples, len(channels)))
-    # A customer is never worth less than nothing.
-    return np.maximum(draws, 0.0)

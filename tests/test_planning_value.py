@@ -1,0 +1,108 @@
+"""What the plan says a customer acquired by each channel is worth, against known answers.
+
+Customers of two channels buy by BG/NBD with different parameters (the budget worlds'
+e-mail and social customers: 180 and 81 per new customer over 52 weeks at the same order
+value); clv.nc gives their purchase histories, order values and acquisition shares. The plan
+must value a new customer of each channel at first order + that channel's expected repeat
+orders (not the pooled customers' value), with an interval that holds it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+CHANNELS = ["email", "social"]
+#: r, alpha (weeks), a, b per channel: workbench.sim.scenarios' e-mail and social customers.
+PARAMS = {"email": (1.3, 5.0, 1.2, 4.5), "social": (0.6, 6.0, 1.6, 2.2)}
+ORDER_VALUE, HORIZON, PER_CHANNEL = 30.0, 52.0, 1500
+
+
+def bgnbd_histories(r, alpha, a, b, big_t, rng):
+    """(frequency, recency) of customers buying by BG/NBD over their ``big_t`` weeks after the
+    first order: Poisson(lambda) while alive, dropping out after a repeat order with prob p."""
+    lam = rng.gamma(r, 1.0 / alpha, big_t.size)
+    p = rng.beta(a, b, big_t.size)
+    freq, rec = np.zeros(big_t.size), np.zeros(big_t.size)
+    for i in range(big_t.size):
+        t = 0.0
+        while True:
+            t += rng.exponential(1.0 / lam[i])
+            if t > big_t[i]:
+                break
+            freq[i], rec[i] = freq[i] + 1, t
+            if rng.random() < p[i]:
+                break
+    return freq, rec
+
+
+def two_channel_clv(shares: np.ndarray | None = None, seed: int = 0) -> xr.Dataset:
+    rng = np.random.default_rng(seed)
+    parts = []
+    for c in CHANNELS:
+        big_t = rng.uniform(4.0, 14.0, PER_CHANNEL)  # acquired during a 10-week campaign
+        parts.append((*bgnbd_histories(*PARAMS[c], big_t, rng), big_t))
+    freq, rec, big_t = (np.concatenate(x) for x in zip(*parts, strict=True))
+    n = freq.size
+    if shares is None:
+        shares = np.repeat(np.eye(len(CHANNELS)), PER_CHANNEL, axis=0)
+    return xr.Dataset(
+        {
+            "frequency": ("customer_id", freq),
+            "recency": ("customer_id", rec),
+            "T": ("customer_id", big_t),
+            "monetary_value": ("customer_id", np.full(n, ORDER_VALUE)),
+            "expected_order_value": ("customer_id", np.full(n, ORDER_VALUE)),
+            "clv": ("customer_id", np.full(n, 50.0)),
+            "acquisition_channel_share": (("customer_id", "channel"), shares),
+        },
+        coords={"customer_id": [f"u{i}" for i in range(n)], "channel": CHANNELS},
+        attrs={"time_unit": "W", "horizon": HORIZON, "annual_discount_rate": 0.0},
+    )
+
+
+def true_worth(channel: str) -> float:
+    from workbench.sim.purchases import expected_clv
+    from workbench.sim.scenarios import BGNBD, GammaGamma
+
+    # Gamma-Gamma with mean order p v / (q - 1) = ORDER_VALUE
+    gg = GammaGamma(p=6.0, q=4.0, v=ORDER_VALUE * 3.0 / 6.0)
+    assert gg.mean_order_value == pytest.approx(ORDER_VALUE)
+    return expected_clv(BGNBD(*PARAMS[channel]), gg, HORIZON)
+
+
+def test_a_new_customer_is_worth_the_first_order_plus_the_channels_expected_repeats():
+    from workbench.planning.value import customer_value
+
+    truth = np.array([true_worth(c) for c in CHANNELS])
+    assert truth[0] > 2 * truth[1]  # the channels' customers really differ
+    value = customer_value(two_channel_clv(), CHANNELS)
+    np.testing.assert_allclose(value.worth, truth, rtol=0.15)
+    # The customer credited to no channel is the pooled customer: between the two.
+    assert truth[1] < value.baseline < truth[0]
+    draws = value.draw(2000, seed=1)
+    lo, hi = np.quantile(draws, [0.05, 0.95], axis=0)
+    assert np.all((lo <= truth) & (truth <= hi)), (lo, truth, hi)
+    assert np.all(hi - lo > 0)
+
+
+def test_shared_credit_values_each_channel_by_the_customers_it_shares():
+    from workbench.planning.value import customer_value
+
+    # Every customer credited half to each channel: both channels acquired the same customers,
+    # so both are worth the pooled customer.
+    half = np.full((2 * PER_CHANNEL, 2), 0.5)
+    value = customer_value(two_channel_clv(half), CHANNELS)
+    assert value.worth[0] == pytest.approx(value.worth[1], rel=1e-6)
+    assert value.worth[0] == pytest.approx(value.baseline, rel=0.05)
+
+
+def test_without_purchase_histories_the_value_is_first_order_plus_clv_by_channel():
+    from workbench.planning.value import customer_value
+
+    clv = two_channel_clv().drop_vars(["frequency", "recency", "T"])
+    clv["clv_by_channel"] = ("channel", [100.0, 40.0])
+    value = customer_value(clv, CHANNELS)
+    np.testing.assert_allclose(value.worth, [ORDER_VALUE + 100.0, ORDER_VALUE + 40.0])
+    assert "clv_by_channel" in value.note
