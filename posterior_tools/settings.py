@@ -20,3 +20,7 @@ CHAINS = 2
 #: NUTS implementation: nutpie (Rust NUTS on the model compiled once by numba) or PyMC's own.
 NUTS_SAMPLERS = ("nutpie", "pymc")
 NUTS_SAMPLER = "nutpie"
+
+#: PyTensor's compile cache of the project (``posterior_tools.compiledir``): a directory of its
+#: own under the user's cache directory, so a process re-reads only the project's modules.
+PYTENSOR_CACHE_NAME = "workbench"

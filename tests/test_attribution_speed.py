@@ -160,3 +160,46 @@ def test_baselines_run_on_one_thread_in_a_fresh_process():
     pools = dict(json.loads(out.stdout.strip().splitlines()[-1]))
     assert "openmp" in pools  # scikit-learn's OpenMP runtime is loaded and limited
     assert set(pools.values()) == {BASELINE_THREADS}
+
+
+def _compiledir_in_fresh_process(env: dict) -> str:
+    """PyTensor's compile directory in a fresh process after ``use_project_cache()``."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from posterior_tools.compiledir import use_project_cache\n"
+        "took = use_project_cache()\n"
+        "import pytensor\n"
+        "print(took, pytensor.config.compiledir)\n"
+    )
+    env = {**{k: v for k, v in os.environ.items() if k != "PYTENSOR_FLAGS"}, **env}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+def test_the_compile_cache_is_the_projects_own_unless_the_user_chose_one(tmp_path):
+    from posterior_tools.settings import PYTENSOR_CACHE_NAME
+
+    took, where = _compiledir_in_fresh_process({"XDG_CACHE_HOME": str(tmp_path)}).split(" ", 1)
+    assert took == "True"
+    assert where.startswith(str(tmp_path / PYTENSOR_CACHE_NAME / "pytensor"))
+    mine = tmp_path / "mine"
+    took, where = _compiledir_in_fresh_process(
+        {
+            "XDG_CACHE_HOME": str(tmp_path),
+            "PYTENSOR_FLAGS": f"floatX=float64,base_compiledir={mine}",
+        }
+    ).split(" ", 1)
+    assert took == "False" and where.startswith(str(mine))
+
+
+def test_the_compile_cache_cannot_move_once_pytensor_is_imported():
+    import pytensor  # noqa: F401
+
+    from posterior_tools.compiledir import use_project_cache
+
+    assert use_project_cache() is False

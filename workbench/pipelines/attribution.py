@@ -31,6 +31,7 @@ import pandas as pd
 import xarray as xr
 
 from attribution.settings import DEFAULT_LOOKBACK_DAYS, METHODS, NUTS_MAX_CONVERTING_PATTERNS
+from posterior_tools.compiledir import use_project_cache
 from posterior_tools.settings import CHAINS, DRAWS, TUNE
 from workbench.errors import InputError
 from workbench.pipelines import attribution_dataset as dataset
@@ -92,6 +93,8 @@ def attribute(
     """
     started = time.perf_counter()
     _check_settings(lookback_days, draws, tune, chains, method)
+    # before PyMC is imported: a compile cache of the project's own (posterior_tools.compiledir)
+    use_project_cache()
     tables, n_touch_rows, n_conversion_rows, lift = _journey_tables(
         touchpoints, conversions, lookback_days, engine, started, experiments
     )
