@@ -8,8 +8,10 @@ Definitions (per channel ``c``, over the window of the spend and touch data):
 - ``cpa``: spend / credited conversions (currency per conversion).
 - ``cac``: spend / new customers credited to ``c`` (``acquisition_channel_share`` summed over
   customers in clv.nc); currency per customer.
-- ``roas``: value of the credited customers / spend, a customer being worth the first order
-  plus the CLV of later orders: credited conversions x (``aov`` + ``clv``) / spend.
+- ``roas``: value of the credited customers / spend, a customer being worth what the plan
+  values a new customer of ``c`` at (``value.customer_value``: the first order plus the
+  expected repeat orders of a new customer of ``c``; first order + ``clv`` when clv.nc has no
+  purchase histories): credited conversions x that value / spend.
 - ``aov``: average order value of the customers ``c`` acquires (credit-weighted mean of
   ``expected_order_value``, or of ``monetary_value`` when absent), ``retention``: their
   credit-weighted mean P(alive), ``clv``: ``clv_by_channel``; ``clv_to_cac``: clv / cac.
