@@ -96,6 +96,7 @@ def _ours(folder: Path, name: str, lift: bool, extra: tuple[str, ...] = ()) -> d
         "diagnostics": ds.attrs.get("diagnostics"),
         "form": f"{ds.attrs.get('adstock')}/{ds.attrs.get('saturation')}",
         "form_selection": ds.attrs.get("form_selection"),
+        "stage_seconds": ds.attrs.get("stage_seconds"),
     }
     if "roi_uncalibrated" in ds:
         uq = ds["contribution_uncalibrated"].quantile([0.05, 0.95], ("chain", "draw"))

@@ -4,11 +4,11 @@ geos x 156 weeks x 8 channels must fit on this machine in under 10 minutes), tim
 scored against the simulator's truth, with the sampler's diagnostics.
 
     python -m bench.mmm_geo [--geos 50] [--world retail] [--draws 1000] [--tune 1000]
-        [--adstock geometric] [--saturation logistic] [--holdout-check]
+        [--adstock auto] [--saturation auto] [--holdout-check | --no-holdout-check]
 
-The forms default to the world's true ones (the geo run measures the model's size, not the form
-selection, which ``bench.mmm_compare`` measures on the national worlds); ``--adstock auto
---saturation auto`` runs the defaults of ``workbench mmm``.
+The defaults are those of ``workbench mmm`` (forms chosen on the national total, the full geo
+fit, the held-out check); ``--adstock geometric --saturation logistic --no-holdout-check``
+times the geo fit alone. The stages' seconds (``stage_seconds`` of the results) are printed.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ def run_geo(
     world: str = "retail",
     draws: int = 1000,
     tune: int = 1000,
-    adstock: str = "geometric",
-    saturation: str = "logistic",
-    holdout_check: bool = False,
+    adstock: str = "auto",
+    saturation: str = "auto",
+    holdout_check: bool = True,
     seed: int = 1,
 ) -> dict:
     """Simulate ``world`` in ``geos`` geos, fit it with ``workbench mmm`` and score it."""
@@ -62,7 +62,9 @@ def describe(entry: dict) -> str:
         f"GB, load average {entry['load'][0]:.1f} before / {entry['load'][1]:.1f} after; ROI "
         f"MAPE {entry['score']['mape']:.3f}, covered {entry['score']['covered']}/"
         f"{entry['score']['n']}; R-hat max {d['rhat_max']:.3f}, bulk ESS min "
-        f"{d['ess_bulk_min']:.0f}, divergences {d['divergences']}."
+        f"{d['ess_bulk_min']:.0f}, divergences {d['divergences']}; form "
+        f"{entry['form']}; seconds per stage {entry.get('stage_seconds')}; out-of-sample MAPE "
+        f"{entry['checks'].get('mape_out_of_sample', float('nan')):.3f}."
     )
 
 
@@ -72,9 +74,9 @@ if __name__ == "__main__":
     parser.add_argument("--world", default="retail")
     parser.add_argument("--draws", type=int, default=1000)
     parser.add_argument("--tune", type=int, default=1000)
-    parser.add_argument("--adstock", default="geometric")
-    parser.add_argument("--saturation", default="logistic")
-    parser.add_argument("--holdout-check", action="store_true")
+    parser.add_argument("--adstock", default="auto")
+    parser.add_argument("--saturation", default="auto")
+    parser.add_argument("--holdout-check", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     result = run_geo(

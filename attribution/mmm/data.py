@@ -184,3 +184,19 @@ def lift_tests(data: MediaData, tests: pd.DataFrame) -> LiftTests:
         standard_error=np.asarray(tests["standard_error"], dtype=float),
         frame=tests.reset_index(drop=True),
     )
+
+
+def national_total(
+    spend: xr.DataArray, kpi: xr.DataArray, controls: xr.DataArray | None
+) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray | None]:
+    """The same weeks summed over geos: spend (period, channel) and KPI (period) totals per
+    week, controls given per geo averaged over geos (weighted by each geo's total KPI, so a
+    large geo's price weighs as its sales do); inputs without a ``geo`` dim are returned as
+    they are. Used to choose the carry-over and saturation forms of a geo model cheaply
+    (:func:`attribution.mmm.fit.fit_media_mix`)."""
+    if "geo" not in spend.dims:
+        return spend, kpi, controls
+    if controls is not None and "geo" in controls.dims:
+        weight = kpi.sum("period").reindex(geo=controls.geo)
+        controls = controls.weighted(weight / weight.sum()).sum("geo")
+    return spend.sum("geo"), kpi.sum("geo"), controls
