@@ -76,7 +76,11 @@ class DecisionTiming:
         converted_journeys: converted journeys behind the estimate.
         positions: the equally likely positions non-converting journeys are evaluated at,
             per class of touch count (``workbench.decisions``); empty: ``position`` alone.
-        passes: selection-correction passes behind ``positions`` (0: none were needed).
+        passes: selection-correction passes behind ``gaps_days`` (0: none were needed).
+        gaps_days: the equally likely gaps (days after the last touch, censored at the
+            observable window) non-converting journeys are evaluated at, per class of touch
+            count, when decisions are spread in time (``workbench.decisions``); empty: the
+            positions place them.
     """
 
     position: float
@@ -85,6 +89,7 @@ class DecisionTiming:
     converted_journeys: int
     positions: tuple[tuple[float, ...], ...] = ()
     passes: int = 0
+    gaps_days: tuple[tuple[float, ...], ...] = ()
 
     def attrs(self) -> dict:
         """netCDF-ready attrs (``decision_*``)."""
@@ -92,6 +97,8 @@ class DecisionTiming:
             # (touch-count class, point), flattened class-major
             "decision_positions": np.ravel(self.positions or (self.position,)).tolist(),
             "decision_passes": self.passes,
+            # (touch-count class, point) flattened class-major; nan: the positions place them
+            "decision_gaps_days": np.ravel(self.gaps_days or (float("nan"),)).tolist(),
             "decision_position": self.position,
             "decision_lag_median_days": self.lag_median_days,
             "decision_data_end_days": self.data_end,
@@ -214,7 +221,7 @@ def stage_journey_codes(
 
     ``timing`` places non-converting journeys' decisions (:func:`decision_timing`,
     ``workbench.decisions``); without it they are evaluated at their last touch (position 0)."""
-    from workbench.decisions import position_sql, touch_count_sql
+    from workbench.decisions import placement_sql
 
     n_bins = len(RECENCY_EDGES_DAYS)
     cells = ",\n        ".join(
@@ -235,10 +242,7 @@ def stage_journey_codes(
         count_cap=COUNT_CAP,
         code_base=CODE_BASE,
         n_channels=n_channels,
-        decision_position=position_sql(
-            timing.positions or (timing.position,), DECISION_POSITION_DECIMALS
-        ),
-        journey_touch_count=touch_count_sql(timing.positions or (timing.position,)),
+        **placement_sql(timing, lookback_days),
         data_end=repr(float(timing.data_end)),
         lookback_days=repr(float(lookback_days)),
         age_decimals=AGE_DECIMALS,

@@ -102,7 +102,6 @@ def stage_tests(engine, frame: pd.DataFrame, tables, lookback_days: float):
     from workbench import journeys as steps
     from workbench.engines import load_sql
 
-    timing = tables.decision_timing
     start = _days(frame["start"])
     # the window runs to the end of its last day
     end = _days(frame["end"].dt.normalize()) + 1.0
@@ -126,8 +125,6 @@ def stage_tests(engine, frame: pd.DataFrame, tables, lookback_days: float):
     removed = " + ".join(f"LEAST(p.r_{b}, {COUNT_CAP}) * {CODE_BASE**b}" for b in range(n_bins))
     sql = load_sql(
         "attribution_lift_rows",
-        **_decision_sql(timing),
-        data_end=repr(float(timing.data_end)),
         lookback_days=repr(float(lookback_days)),
         age_decimals=steps.AGE_DECIMALS,
         recency_bin_cases=steps.recency_bin_cases(),
@@ -149,22 +146,6 @@ def stage_tests(engine, frame: pd.DataFrame, tables, lookback_days: float):
         test_labels(frame),
     )
     return frame, tests
-
-
-def _decision_sql(timing) -> dict[str, str]:
-    """Where non-converting journeys' decisions are placed, as the journey_codes step places
-    them (``workbench.journeys.stage_journey_codes`` with ``workbench.decisions``): the position
-    expression and the journey touch count it may read."""
-    from workbench import decisions
-    from workbench.journeys import DECISION_POSITION_DECIMALS
-
-    positions = getattr(timing, "positions", ())
-    positions = positions if len(positions) else (timing.position,)
-    count = getattr(decisions, "touch_count_sql", None)
-    return {
-        "decision_position": decisions.position_sql(positions, DECISION_POSITION_DECIMALS),
-        "journey_touch_count": "CAST(0 AS BIGINT)" if count is None else count(positions),
-    }
 
 
 def lift_results(model, patterns, credit: xr.Dataset, frame: pd.DataFrame, tests) -> xr.Dataset:

@@ -4,10 +4,10 @@
 -- in-window touches, and whether one of those touches opened the journey.
 --
 -- A journey's decision is its conversion, or for a non-converting journey its estimated decision
--- time: last touch L + its position x LEAST({data_end} - L, {lookback_days}), the position placed
--- exactly as in the journey_codes step (whose codes and first_channel are joined here; the same
--- position expression and touch count n_journey_touches, from workbench.decisions). Touches are kept as there:
--- shifted age < {lookback_days}, or exactly {lookback_days} for an unshifted journey. A window is
+-- time: its end (last touch) + the shift_days the journey_codes step placed it at (read from
+-- that step's table, with its codes and first_channel, so the placement lives in one place).
+-- Touches are kept as there: shifted age < {lookback_days}, or exactly {lookback_days} for an
+-- unshifted journey. A window is
 -- [start_day, end_day) in days since 1970-01-01 (end_day is the day after the test's last day).
 -- The channel's remaining code counts its kept touches before start_day in the same recency
 -- bins, capped at {count_cap}: sum_b LEAST(n_b, {count_cap}) * {code_base}**b. Touches before
@@ -17,23 +17,12 @@
 --
 -- Inputs: journey_touches (journeys step), journey_codes (journey_codes step), lift_tests(test,
 -- channel_index, start_day, end_day). The columns k_0..k_{{C-1}} and removed_code are generated.
-WITH counted AS (
+WITH shifts AS (
     SELECT
-        user_id, journey, converted, end_time, channel_index, age_days,
-        {journey_touch_count} AS n_journey_touches
-    FROM journey_touches
-),
-shifts AS (
-    SELECT
-        user_id, journey, channel_index, end_time - age_days AS touch_time, age_days,
-        CASE
-            WHEN converted = 0
-            THEN ROUND({decision_position} * LEAST({data_end} - end_time, {lookback_days}),
-                       {age_decimals})
-            ELSE 0.0
-        END AS shift_days,
-        end_time
-    FROM counted
+        t.user_id, t.journey, t.channel_index, t.end_time - t.age_days AS touch_time,
+        t.age_days, c.shift_days, t.end_time
+    FROM journey_touches AS t
+    JOIN journey_codes AS c ON t.user_id = c.user_id AND t.journey = c.journey
 ),
 kept AS (
     SELECT
