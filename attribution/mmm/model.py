@@ -180,10 +180,15 @@ class MediaMixModel:
         coords["control"] = list(data.controls_names)
         with pm.Model(coords=coords) as model:
             p: dict = {}
-            # ROI: non-centred log-normal, pooled across channels unless the user gives a prior.
+            # ROI: log-normal, pooled across channels unless the user gives a prior. Centred:
+            # each channel's log ROI is sampled itself, not as a standardised deviation from the
+            # pooled mean. Three years of a channel's own spend inform its ROI, and channels'
+            # ROIs differ by factors, so the pooled sd is well away from 0: the regime where the
+            # centred form mixes better (Betancourt & Girolami 2015). Non-centred, the pooled sd
+            # mixed worst of all parameters (R-hat 1.015-1.017, bulk ESS 157-247 of 2,000 draws
+            # on the retail and confounded worlds; centred 1.000, 390-566).
             mu = pm.Normal("roi_log_mu", self._roi_prior_centre(data), ROI_MU_SD)
             tau = pm.HalfNormal("roi_log_tau", ROI_TAU_SD)
-            z = pm.Normal("roi_z", 0.0, 1.0, dims="channel")
             centre = pt.ones(C) * mu
             scale = pt.ones(C) * tau
             for ch, (mean, sd) in self.roi_prior.items():
@@ -191,7 +196,7 @@ class MediaMixModel:
                 s2 = np.log1p((sd / mean) ** 2)
                 centre = pt.set_subtensor(centre[c], np.log(mean) - s2 / 2)
                 scale = pt.set_subtensor(scale[c], np.sqrt(s2))
-            log_roi = pm.Deterministic("roi_log", centre + scale * z, dims="channel")
+            log_roi = pm.Normal("roi_log", centre, scale, dims="channel")
             pm.Deterministic("roi_channel", pt.exp(log_roi), dims="channel")
             if G > 1:
                 tau_g = pm.HalfNormal("roi_geo_tau", ROI_GEO_TAU_SD)
