@@ -214,10 +214,10 @@ def test_users_deciding_at_the_end_of_their_window_get_spread_selection_correcte
     gaps = np.array(timing.gaps_days)
     assert gaps.shape == (TOUCH_CLASSES, DECISION_POINTS)
     # the corrected gaps are longer than the converters' own median lag (converters decide
-    # while their touches are fresh), and longer for journeys with one touch than with four or
-    # more (a user touched often has a last touch near the end of their shopping)
+    # while their touches are fresh, and those near the data end are seen only when they
+    # decide before it). (At this size the one-touch and 4+ classes have under 100 converted
+    # journeys with their whole lookback inside the data each, so both take all the gaps.)
     assert np.median(gaps) > timing.lag_median_days
-    assert np.median(gaps[0]) > np.median(gaps[-1])
     # the gap is censored at the observable window: the position is 1
     assert placement_sql(timing, 30.0)["decision_position"] == "1.0"
 
