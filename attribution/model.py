@@ -28,14 +28,13 @@ counterfactual journey is not observed). Channels absent from the journey are nu
 all channels (``attribution.shapley``).
 
 Timing. Each journey is evaluated at its decision: a converted journey at its conversion, a
-non-converting one at an estimated decision time (the data step's placement: when decisions are
-spread in time, a gap after the last touch drawn from the converted journeys' lags, weighted by
-``(1 - P) / P`` per class of touch count and censored at the end of the journey's observable
-window; else the converters' median position in that window; ``workbench.decisions``), so the
-recency of touches means the same for both. With one gap drawn per non-converting journey,
-``-(n - k) H`` summed over a pattern's journeys estimates ``-sum_j E_x[H_j(x)]`` over the
-unknown decision time x, the first-order term of ``log E_x[exp(-H_j(x))]`` (docs/contracts.md,
-"Journeys").
+non-converting one at an estimated decision time (the data step's decision positions, from
+where converted journeys' decisions fall between their last touch and the end of what can be
+observed, weighted by ``(1 - P) / P`` per class of touch count when decisions are spread in
+time; ``workbench.decisions``), so the recency of touches means the same for both. With one
+position drawn per non-converting journey, ``-(n - k) H`` summed over a pattern's journeys
+estimates ``-sum_j E_x[H_j(x)]`` over the unknown decision position x, the first-order term of
+``log E_x[exp(-H_j(x))]`` (docs/contracts.md, "Journeys").
 
 The likelihood uses the pattern table's sufficient statistics. Because ``-(n - k) H`` is a sum
 over channels of functions of one channel's code (or one pair's codes), the non-converting part

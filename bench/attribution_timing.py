@@ -6,8 +6,8 @@ SQL steps with non-converting journeys evaluated
 
 - ``median``: at the converted journeys' median decision position (the convention before the
   selection correction; ``workbench.journeys.decision_timing``),
-- ``corrected``: at the selection-corrected decision gaps per touch-count class, censored at
-  each journey's observable window (``workbench.decisions``, what ``workbench attribute`` does),
+- ``corrected``: at the selection-corrected positions per touch-count class
+  (``workbench.decisions``, what ``workbench attribute`` does),
 - ``true``: at each user's TRUE decision time (known only to the simulator),
 
 and the conversion model (Laplace) is fitted on each pattern table. The table gives the
@@ -62,12 +62,8 @@ def _true_placement(true_position: str):
     """A stand-in for ``workbench.decisions.placement_sql`` placing every non-converting
     journey at ``true_position`` (an SQL expression of its true decision position)."""
 
-    def placement(timing, lookback_days: float) -> dict[str, str]:
-        return {
-            "decision_gap_days": repr(float(lookback_days)),
-            "decision_position": true_position,
-            "journey_touch_count": "CAST(0 AS BIGINT)",
-        }
+    def placement(timing) -> dict[str, str]:
+        return {"decision_position": true_position, "journey_touch_count": "CAST(0 AS BIGINT)"}
 
     return placement
 

@@ -1,7 +1,6 @@
-"""Where non-converting journeys decide (``workbench.decisions``): converters' decision gaps
-corrected for selection, spread over equally likely gaps and censored at each journey's
-observable window, and what that does to the fit on a budget world whose users decide at the
-end of their own window."""
+"""Where non-converting journeys decide (``workbench.decisions``): converters' decision positions
+corrected for selection, spread over equally likely positions, and what that does to the fit
+on a budget world whose users decide at the end of their own window."""
 
 from __future__ import annotations
 
@@ -17,12 +16,10 @@ from workbench.decisions import (
     HASH_DIGITS,
     MIN_CLASS_JOURNEYS,
     TOUCH_CLASSES,
-    class_gaps,
-    class_points,
+    class_positions,
     is_spread,
     mid_quantiles,
-    placement_sql,
-    points_sql,
+    position_sql,
     selection_weights,
     touch_count_sql,
 )
@@ -81,14 +78,14 @@ def test_each_user_gets_the_position_of_their_touch_class_and_md5_digit():
     engine = DuckDBEngine()
     engine.register("users", users)
     got = engine.query(
-        f"SELECT user_id, {points_sql(positions, 4)} AS position FROM users ORDER BY user_id"
+        f"SELECT user_id, {position_sql(positions, 4)} AS position FROM users ORDER BY user_id"
     )
     engine.close()
     digit = [HASH_DIGITS.index(hashlib.md5(u.encode()).hexdigest()[1]) for u in users["user_id"]]
     klass = np.minimum(users["n_journey_touches"].to_numpy(), TOUCH_CLASSES) - 1
     assert got["position"].to_numpy() == pytest.approx(np.round(positions[klass, digit], 4))
     # one position for everyone: a literal, and no touch count is computed
-    assert points_sql(np.full((TOUCH_CLASSES, DECISION_POINTS), 0.25), 4) == "0.25"
+    assert position_sql(np.full((TOUCH_CLASSES, DECISION_POINTS), 0.25), 4) == "0.25"
     assert touch_count_sql((0.25,)) == "CAST(0 AS BIGINT)"
     assert "COUNT(*)" in touch_count_sql(positions)
 
@@ -98,41 +95,17 @@ def test_a_touch_class_with_few_converted_journeys_takes_everyones_positions():
     # class 1: many journeys deciding late; class 2: a handful deciding early
     position = np.concatenate([rng.uniform(0.5, 1.0, 1_000), np.full(MIN_CLASS_JOURNEYS - 1, 0.1)])
     touches = np.concatenate([np.ones(1_000, int), np.full(MIN_CLASS_JOURNEYS - 1, 2)])
-    got = class_points(position, touches)
+    got = class_positions(position, touches)
     assert got.shape == (TOUCH_CLASSES, DECISION_POINTS)
     assert got[0] == pytest.approx(mid_quantiles(position[:1_000]))
     for k in (1, 2, 3):  # classes 2, 3 and 4+: too few journeys each -> everyone's
         assert got[k] == pytest.approx(mid_quantiles(position))
 
 
-def test_gaps_come_from_converters_whose_whole_lookback_is_inside_the_data():
-    # converters 30+ days before the data end show any gap up to the lookback (here 0..20
-    # days); those nearer the data end were seen only because they decided before it (gaps
-    # under 3 days), so they would pull every gap short
-    lookback = 30.0
-    rng = np.random.default_rng(1)
-    full = rng.uniform(0.0, 20.0, 800)
-    near_end = rng.uniform(0.0, 3.0, 400)
-    decisions = pd.DataFrame(
-        {
-            "lag_days": np.concatenate([full, near_end]),
-            "window_days": np.concatenate([np.full(800, lookback), np.full(400, 3.0)]),
-            "n_touches": 1,
-        }
-    )
-    gaps = class_gaps(decisions, lookback)
-    assert gaps.shape == (TOUCH_CLASSES, DECISION_POINTS)
-    for row in gaps:  # one class with journeys; the others take everyone's (the same here)
-        assert row == pytest.approx(mid_quantiles(full))
-    # too few full-window converters: all of them are used
-    few = pd.concat([decisions.iloc[: MIN_CLASS_JOURNEYS - 1], decisions.iloc[800:]])
-    assert class_gaps(few, lookback)[0] == pytest.approx(mid_quantiles(few["lag_days"].to_numpy()))
-
-
-def test_a_non_converting_journey_decides_a_gap_after_its_last_touch_censored_at_the_data_end():
-    # every non-converting journey's decision gap is 5 days (all 16 points); the data end is
-    # day 100. Journey a: last touch day 80 -> decided day 85, its touches 5 days older.
-    # Journey b: last touch day 98 -> 2 days observable, so censored at the data end (shift 2).
+def test_journey_codes_carry_each_journeys_shift_for_later_steps():
+    # position 0.5 of the observable window min(data end - L, 30); the data end is day 100.
+    # Journey a: last touch day 80 -> window 20, decided day 90, its touches 10 days older.
+    # Journey b: last touch day 98 -> window 2, decided day 99 (shift 1).
     # Journey c converted at day 90: evaluated at its conversion (no shift).
     from workbench import journeys as steps
     from workbench.journeys import DecisionTiming
@@ -149,23 +122,14 @@ def test_a_non_converting_journey_decides_a_gap_after_its_last_touch_censored_at
     )
     engine = DuckDBEngine()
     engine.register("journey_touches", touches)
-    timing = DecisionTiming(
-        position=1.0,
-        data_end=100.0,
-        lag_median_days=1.0,
-        converted_journeys=1,
-        positions=((1.0,),),
-        gaps_days=((5.0,) * DECISION_POINTS,),
-    )
+    timing = DecisionTiming(position=0.5, data_end=100.0, lag_median_days=1.0, converted_journeys=1)
     steps.stage_journey_codes(engine, 2, 30.0, timing)
     codes = steps.journey_codes(engine).set_index("user_id")
     engine.close()
-    assert codes.loc["a", "shift_days"] == pytest.approx(5.0)
-    assert codes.loc["b", "shift_days"] == pytest.approx(2.0)
-    assert codes.loc["c", "shift_days"] == 0.0
-    # recency bins [0, 1), [1, 7), [7, 30]: a's touches at ages 5 and 8 (bins 1 and 2), b's at
-    # 2.5 (bin 1), c's at 0.5 (bin 0); code = count * 4**bin
-    assert codes.loc["a", ["k_0", "k_1"]].tolist() == [4, 16]
+    assert codes["shift_days"].to_dict() == pytest.approx({"a": 10.0, "b": 1.0, "c": 0.0})
+    # recency bins [0, 1), [1, 7), [7, 30]: a's touches at ages 10 and 13 (bin 2), b's at 1.5
+    # (bin 1), c's at 0.5 (bin 0); code = count * 4**bin
+    assert codes.loc["a", ["k_0", "k_1"]].tolist() == [16, 16]
     assert codes.loc["b", ["k_0", "k_1"]].tolist() == [4, 0]
     assert codes.loc["c", ["k_0", "k_1"]].tolist() == [0, 1]
 
@@ -206,20 +170,18 @@ def budget_fit():
 
 
 @pytest.mark.slow
-def test_users_deciding_at_the_end_of_their_window_get_spread_selection_corrected_gaps(
+def test_users_deciding_at_the_end_of_their_window_get_spread_selection_corrected_positions(
     budget_fit,
 ):
     _, timing, _ = budget_fit
     assert timing.passes == DECISION_PASSES
-    gaps = np.array(timing.gaps_days)
-    assert gaps.shape == (TOUCH_CLASSES, DECISION_POINTS)
-    # the corrected gaps are longer than the converters' own median lag (converters decide
-    # while their touches are fresh, and those near the data end are seen only when they
-    # decide before it). (At this size the one-touch and 4+ classes have under 100 converted
-    # journeys with their whole lookback inside the data each, so both take all the gaps.)
-    assert np.median(gaps) > timing.lag_median_days
-    # the gap is censored at the observable window: the position is 1
-    assert placement_sql(timing, 30.0)["decision_position"] == "1.0"
+    positions = np.array(timing.positions)
+    assert positions.shape == (TOUCH_CLASSES, DECISION_POINTS)
+    # the corrected positions are later than the converters' own median (converters decide
+    # while their touches are fresh), and later for journeys with one touch than with four or
+    # more (a user touched often has a last touch near the end of their shopping)
+    assert np.median(positions) > timing.position
+    assert np.median(positions[0]) > np.median(positions[-1])
 
 
 @pytest.mark.slow
@@ -251,7 +213,7 @@ def test_spread_positions_are_the_same_on_duckdb_and_spark(spark_engine):
         }
     )
     sql = (
-        f"SELECT user_id, {points_sql(positions, 4)} AS position FROM ("
+        f"SELECT user_id, {position_sql(positions, 4)} AS position FROM ("
         f"SELECT user_id, {touch_count_sql(positions)} AS n_journey_touches FROM touches) AS t "
         "GROUP BY user_id, position ORDER BY user_id"
     )

@@ -1,46 +1,38 @@
-"""When non-converting journeys decide: the time from their last touch to their decision,
-learned from the converted journeys, corrected for the converters' selection and censored at the
-end of what each journey lets us observe.
+"""When non-converting journeys decide: the distribution of decision positions, corrected for
+the converters' selection.
 
-A journey's decision falls ``gap`` days after its last touch ``L``. Converted journeys show their
-gap (``journey_decisions.sql``: conversion - L); non-converting ones do not. What a
-non-converting journey lets us observe ends at ``w = min(data_end - L, lookback)``: a decision
-later than that has not been seen, so the journey is evaluated at ``L + min(gap, w)`` (censored
-at the data end or at the lookback, when its touches have aged out of the window). Assumption:
-the gap is independent of the touches (users decide when they decide; the touches change
-whether they convert) and of the calendar (a journey near the data end would have decided as
-late as any other, had the data gone on). Then, for the gap density ``g``,
+A journey's decision falls at position ``x`` of its observable window after its last touch
+(``journey_decisions.sql``: 0 right after the last touch, 1 at the data end or the lookback).
+Converted journeys show their ``x``; non-converting ones do not. Assumption: the decision
+position is independent of the touches (users decide when they decide; the touches change
+whether they convert). Then, for the decision-time density ``g``,
 
-1. a converted journey's gap has density ``g(x) P_j(x) / Z`` (journeys deciding while their
-   touches are fresh convert more often, so converters' gaps are shorter than everyone's);
+1. a converted journey's position has density ``g(x) P_j(x) / Z`` (journeys deciding while their
+   touches are fresh convert more often, so converters' positions are shorter than everyone's);
 2. a non-converting journey's has density ``g(x) (1 - P_j(x)) / Z'``,
 
-so the converters' gaps, weighted by ``(1 - P_j) / P_j`` at their own decision (inverse
-probability weighting), are a sample of the non-converters' gaps. Only converted journeys whose
-whole lookback after their last touch lies inside the data (``data_end - L >= lookback``) are
-used: a converter nearer the data end was seen only because it decided before the data end, so
-its gap is short for a reason that has nothing to do with when users decide (with fewer than
-``MIN_CLASS_JOURNEYS`` such journeys all converted journeys are used). ``P_j`` comes from the
+so the converters' positions, weighted by ``(1 - P_j) / P_j`` at their own decision (inverse
+probability weighting), are a sample of the non-converters' positions. ``P_j`` comes from the
 model, so the weights are found by a fixed point: place non-converting journeys, fit the
 conversion model's mode (no synergy, roles or spike), weight, place again
-(``DECISION_PASSES`` times; the gaps settle within three passes on the budget worlds).
+(``DECISION_PASSES`` times; the positions settle within three passes on the budget worlds).
 
 Decisions are not independent of the number of touches, though: a user touched often while
 shopping has a last touch near the end of the shopping, one touched once anywhere in it (on the
 budget worlds the converters' median position is 0.33 with one touch, 0.13 with four or more).
-So the gaps are estimated per class of the journey's touch count in the lookback window
+So the positions are estimated per class of the journey's touch count in the lookback window
 (1, 2, 3, ``TOUCH_CLASSES`` or more; a class with fewer than ``MIN_CLASS_JOURNEYS`` converted
-journeys takes everyone's gaps) and the assumption is independence within a class.
+journeys takes everyone's positions) and the assumption is independence within a class.
 
-Each non-converting journey is then evaluated at one of ``DECISION_POINTS`` equally likely gaps
-of its class (the weighted mid-quantiles), picked by a hash of its user id, so that over the
+Each non-converting journey is then evaluated at one of ``DECISION_POINTS`` equally likely
+positions of its class (the weighted mid-quantiles), picked by a hash of its user id, so that
+over the
 journeys of a pattern the likelihood's ``-(n - k) H`` is an unbiased estimate of
 ``-sum_j E_x[H_j(x)]`` (``log E[exp(-H)] ~ -E[H]`` for the small hazards of conversion data)
-and the pattern table keeps its form. When decisions are not spread in time
-(:func:`is_spread`: users deciding minutes after their last touch, or on one common date) the
-journeys are evaluated at the converters' median *position* ``(conversion - L) / w`` with no
-passes (0 right after the last touch, 1 at the end of what can be observed, which is how one
-common date at the data end reads): the recency bins cannot tell the points apart.
+and the pattern table keeps its form. When all positions lie within ``DECISION_SPREAD_DAYS`` of
+each other (users deciding minutes after their last touch, or on one common date) the journeys
+are evaluated at the median position with no passes: the recency bins cannot tell the points
+apart.
 """
 
 from __future__ import annotations
@@ -48,8 +40,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-#: Equally likely decision gaps (or positions) a non-converting journey is assigned to (one hex
-#: digit of md5(user id) picks one, so 16).
+#: Equally likely decision positions a non-converting journey is assigned to (one hex digit of
+#: md5(user id) picks one, so 16).
 DECISION_POINTS = 16
 #: Fixed-point passes of the selection correction (fit, weight, place again).
 DECISION_PASSES = 3
@@ -58,18 +50,15 @@ DECISION_PASSES = 3
 DECISION_SPREAD_DAYS = 1.0
 #: Laplace draws of each pass's fit (only the mean probability of converted journeys is used).
 DECISION_FIT_DRAWS = 50
-#: Hex digits of md5(user id) in the order of the points; the holdout rule uses the first
+#: Hex digits of md5(user id) in the order of the positions; the holdout rule uses the first
 #: digit, this the second, so the two are independent.
 HASH_DIGITS = "0123456789abcdef"
 #: Classes of a journey's touch count: 1, 2, ..., TOUCH_CLASSES or more.
 TOUCH_CLASSES = 4
-#: A touch-count class with fewer converted journeys takes the gaps of all of them; with fewer
-#: converted journeys whose whole lookback is inside the data, all converted journeys are used.
+#: A touch-count class with fewer converted journeys takes the positions of all of them.
 MIN_CLASS_JOURNEYS = 100
-#: The journey_codes step's per-journey touch count when the placement depends on it.
+#: The journey_codes step's per-journey touch count when the positions depend on it.
 TOUCH_COUNT_SQL = "COUNT(*) OVER (PARTITION BY user_id, journey)"
-#: Decimals of the gaps (days) passed to the SQL, so both engines get the same literals.
-GAP_DECIMALS = 4
 
 
 def mid_quantiles(
@@ -97,12 +86,12 @@ def is_spread(positions: np.ndarray, lags_days: np.ndarray, lookback_days: float
     )
 
 
-def points_sql(points, decimals: int) -> str:
-    """The SQL expression of a non-converting journey's value from ``points`` (class, point)
-    (or (point,), or one value): one literal when all are equal; else a CASE on the second hex
-    digit of md5(user id) over a class's equally likely values, inside a CASE on the class
-    ``LEAST(n_journey_touches, TOUCH_CLASSES)`` when there are several classes."""
-    values = np.round(np.atleast_2d(np.asarray(points, dtype=np.float64)), decimals)
+def position_sql(positions, decimals: int) -> str:
+    """The SQL expression of a non-converting journey's position from ``positions`` (class,
+    point) (or (point,), or one value): one literal when all are equal; else a CASE on the
+    second hex digit of md5(user id) over a class's equally likely positions, inside a CASE on
+    the class ``LEAST(n_journey_touches, TOUCH_CLASSES)`` when there are several classes."""
+    values = np.round(np.atleast_2d(np.asarray(positions, dtype=np.float64)), decimals)
     if np.all(values == values.flat[0]):
         return repr(float(values.flat[0]))
 
@@ -119,73 +108,46 @@ def points_sql(points, decimals: int) -> str:
     return f"CAST(CASE LEAST(n_journey_touches, {len(values)}) {whens} END AS DOUBLE)"
 
 
-def touch_count_sql(points) -> str:
+def touch_count_sql(positions) -> str:
     """The journey_codes step's ``n_journey_touches``: counted (a window over the journey's
-    touches) only when ``points`` (class, point) has several classes, else a constant."""
-    several = np.ndim(points) == 2 and len(points) > 1
+    touches) only when ``positions`` (class, point) has several classes, else a constant."""
+    several = np.ndim(positions) == 2 and len(positions) > 1
     return TOUCH_COUNT_SQL if several else "CAST(0 AS BIGINT)"
 
 
-def placement_sql(timing, lookback_days: float) -> dict[str, str]:
+def placement_sql(timing) -> dict[str, str]:
     """The journey_codes step's placement parameters for ``timing``
-    (``workbench.journeys.DecisionTiming``): ``decision_gap_days``, ``decision_position`` and
-    ``journey_touch_count``. A non-converting journey's shift is
-    ``LEAST(gap, position * LEAST(data_end - L, lookback))``: with gaps (decisions spread in
-    time) the position is 1, so the gap is censored at the end of the observable window;
-    without, the gap is the lookback and the position alone places the decision."""
+    (``workbench.journeys.DecisionTiming``): ``decision_position`` (:func:`position_sql`) and
+    ``journey_touch_count`` (:func:`touch_count_sql`). The step returns each journey's
+    ``shift_days``, which later steps (the lift rows) read instead of placing again."""
     from workbench.journeys import DECISION_POSITION_DECIMALS
 
-    gaps = getattr(timing, "gaps_days", ())
-    if len(gaps):
-        return {
-            "decision_gap_days": points_sql(gaps, GAP_DECIMALS),
-            "decision_position": "1.0",
-            "journey_touch_count": touch_count_sql(gaps),
-        }
     positions = timing.positions or (timing.position,)
     return {
-        "decision_gap_days": repr(float(lookback_days)),
-        "decision_position": points_sql(positions, DECISION_POSITION_DECIMALS),
+        "decision_position": position_sql(positions, DECISION_POSITION_DECIMALS),
         "journey_touch_count": touch_count_sql(positions),
     }
 
 
-def class_points(
-    values: np.ndarray, touches: np.ndarray, weight: np.ndarray | None = None
+def class_positions(
+    position: np.ndarray, touches: np.ndarray, weight: np.ndarray | None = None
 ) -> np.ndarray:
-    """Equally likely values (class, point) per touch-count class (module doc): the weighted
-    mid-quantiles of the converted journeys' ``values`` of that class, or of all of them for a
-    class with fewer than ``MIN_CLASS_JOURNEYS``."""
-    values = np.asarray(values, dtype=np.float64)
-    weight = np.ones_like(values) if weight is None else np.asarray(weight, dtype=np.float64)
+    """Equally likely positions (class, point) per touch-count class (module doc): the
+    weighted mid-quantiles of the converted journeys of that class, or of all of them for a
+    class with fewer than ``MIN_CLASS_JOURNEYS``; clipped to [0, 1]."""
+    position = np.asarray(position, dtype=np.float64)
+    weight = np.ones_like(position) if weight is None else np.asarray(weight, dtype=np.float64)
     klass = np.minimum(np.asarray(touches), TOUCH_CLASSES)
-    pooled = mid_quantiles(values, weight)
+    pooled = mid_quantiles(position, weight)
     rows = []
     for k in range(1, TOUCH_CLASSES + 1):
         mine = klass == k
         rows.append(
-            mid_quantiles(values[mine], weight[mine])
+            mid_quantiles(position[mine], weight[mine])
             if mine.sum() >= MIN_CLASS_JOURNEYS
             else pooled
         )
-    return np.array(rows)
-
-
-def class_gaps(
-    decisions: pd.DataFrame, lookback_days: float, weight: np.ndarray | None = None
-) -> np.ndarray:
-    """Equally likely decision gaps (class, point) in days, in [0, lookback], from the converted
-    journeys of ``decisions`` (the journey_decisions step: ``lag_days``, ``window_days``,
-    ``n_touches``) whose whole lookback after the last touch is inside the data (module doc),
-    weighted by ``weight`` (one per row of ``decisions``; uniform when None)."""
-    lag = decisions["lag_days"].to_numpy(dtype=np.float64)
-    full = decisions["window_days"].to_numpy(dtype=np.float64) >= lookback_days
-    if full.sum() < MIN_CLASS_JOURNEYS:
-        full = np.ones_like(full)
-    weight = np.ones_like(lag) if weight is None else np.asarray(weight, dtype=np.float64)
-    touches = decisions["n_touches"].to_numpy()
-    gaps = class_points(lag[full], touches[full], weight[full])
-    return np.clip(gaps, 0.0, lookback_days)
+    return np.clip(np.array(rows), 0.0, 1.0)
 
 
 def selection_weights(decisions: pd.DataFrame, probability: pd.DataFrame) -> np.ndarray:
@@ -202,10 +164,9 @@ def selection_weights(decisions: pd.DataFrame, probability: pd.DataFrame) -> np.
 
 def place(engine, names: list[str], lookback_days: float, timing):
     """Stage ``journey_codes`` (``workbench.journeys``) with non-converting journeys evaluated at
-    their decisions: the median position when the converters' decisions are not spread in time
-    (:func:`is_spread`), else ``DECISION_POINTS`` selection-corrected gaps per touch-count class,
-    censored at each journey's observable window, after ``DECISION_PASSES`` fixed-point passes
-    (module doc). Returns the ``DecisionTiming`` used."""
+    their decision positions: the median when the converters' positions are not spread
+    (:func:`is_spread`), else ``DECISION_POINTS`` selection-corrected positions after
+    ``DECISION_PASSES`` fixed-point passes (module doc). Returns the ``DecisionTiming`` used."""
     from dataclasses import replace
 
     from workbench import journeys as steps
@@ -221,16 +182,16 @@ def place(engine, names: list[str], lookback_days: float, timing):
     ):
         steps.stage_journey_codes(engine, len(names), lookback_days, timing)
         return timing
+    decimals = steps.DECISION_POSITION_DECIMALS
     decisions["user_id"] = decisions["user_id"].astype(str)
-    gaps = class_gaps(decisions, lookback_days)
+    touches = decisions["n_touches"].to_numpy()
+    positions = class_positions(position, touches)
     for done in range(DECISION_PASSES):
-        placed = replace(timing, positions=((1.0,),), gaps_days=_as_tuples(gaps), passes=done)
+        placed = replace(timing, positions=_as_tuples(positions, decimals), passes=done)
         steps.stage_journey_codes(engine, len(names), lookback_days, placed)
         weights = selection_weights(decisions, _converted_probability(engine, names, lookback_days))
-        gaps = class_gaps(decisions, lookback_days, weights)
-    placed = replace(
-        timing, positions=((1.0,),), gaps_days=_as_tuples(gaps), passes=DECISION_PASSES
-    )
+        positions = class_positions(position, touches, weights)
+    placed = replace(timing, positions=_as_tuples(positions, decimals), passes=DECISION_PASSES)
     steps.stage_journey_codes(engine, len(names), lookback_days, placed)
     return placed
 
@@ -261,5 +222,5 @@ def _converted_probability(engine, names: list[str], lookback_days: float) -> pd
     )
 
 
-def _as_tuples(points: np.ndarray) -> tuple[tuple[float, ...], ...]:
-    return tuple(tuple(float(v) for v in row) for row in np.round(points, GAP_DECIMALS))
+def _as_tuples(positions: np.ndarray, decimals: int) -> tuple[tuple[float, ...], ...]:
+    return tuple(tuple(float(v) for v in row) for row in np.round(positions, decimals))

@@ -76,11 +76,7 @@ class DecisionTiming:
         converted_journeys: converted journeys behind the estimate.
         positions: the equally likely positions non-converting journeys are evaluated at,
             per class of touch count (``workbench.decisions``); empty: ``position`` alone.
-        passes: selection-correction passes behind ``gaps_days`` (0: none were needed).
-        gaps_days: the equally likely gaps (days after the last touch, censored at the
-            observable window) non-converting journeys are evaluated at, per class of touch
-            count, when decisions are spread in time (``workbench.decisions``); empty: the
-            positions place them.
+        passes: selection-correction passes behind ``positions`` (0: none were needed).
     """
 
     position: float
@@ -89,7 +85,6 @@ class DecisionTiming:
     converted_journeys: int
     positions: tuple[tuple[float, ...], ...] = ()
     passes: int = 0
-    gaps_days: tuple[tuple[float, ...], ...] = ()
 
     def attrs(self) -> dict:
         """netCDF-ready attrs (``decision_*``)."""
@@ -97,8 +92,6 @@ class DecisionTiming:
             # (touch-count class, point), flattened class-major
             "decision_positions": np.ravel(self.positions or (self.position,)).tolist(),
             "decision_passes": self.passes,
-            # (touch-count class, point) flattened class-major; nan: the positions place them
-            "decision_gaps_days": np.ravel(self.gaps_days or (float("nan"),)).tolist(),
             "decision_position": self.position,
             "decision_lag_median_days": self.lag_median_days,
             "decision_data_end_days": self.data_end,
@@ -242,7 +235,7 @@ def stage_journey_codes(
         count_cap=COUNT_CAP,
         code_base=CODE_BASE,
         n_channels=n_channels,
-        **placement_sql(timing, lookback_days),
+        **placement_sql(timing),
         data_end=repr(float(timing.data_end)),
         lookback_days=repr(float(lookback_days)),
         age_decimals=AGE_DECIMALS,

@@ -1,19 +1,17 @@
 -- journey_codes: one row per journey with touches in the window, its exposure code per channel.
 --
 -- A converted journey is evaluated at its conversion. A non-converting journey is evaluated at
--- its estimated decision time: its last touch L plus shift_days = LEAST({decision_gap_days},
--- {decision_position} * LEAST({data_end} - L, {lookback_days})), that is a gap after the last
--- touch (days), censored at the end of what can be observed (the data end or the lookback after
--- L), or a position of that observable window (0 = right after the last touch, 1 = its end).
--- Each of {decision_gap_days} and {decision_position} is one literal or one of equally likely
--- values picked by a hash of the user id, per class of the journey's touch count
--- n_journey_touches ({journey_touch_count}: a constant when there is one class)
+-- its estimated decision time: its last touch L plus a position times its observable window
+-- LEAST({data_end} - L, {lookback_days}) (position 0 = right after the last touch, 1 = at the end
+-- of what can be observed). The position, {decision_position}, is one literal or one of equally
+-- likely positions picked by a hash of the user id, per class of the journey's touch count
+-- n_journey_touches ({journey_touch_count}: a constant when positions are not spread)
 -- (workbench.decisions, from the journey_decisions step). Ages are shifted by that much,
 -- touches {lookback_days} days old or older at a shifted decision are dropped (the decision lies
 -- past the lookback after them; an unshifted journey keeps a touch exactly on the edge, as in the
 -- journeys step) and the recency bins are taken on the shifted ages (rounded to {age_decimals}
--- decimals). The journey's shift_days is returned with its codes, so later steps (the lift rows)
--- read the placement from here.
+-- decimals). Each journey's shift_days is returned with its codes, so later steps (the lift
+-- rows) read the placement from here.
 --
 -- The code of channel c is sum_b min(n_cb, {count_cap}) * {code_base}**b over recency bins b
 -- (b = 0 the most recent), so a pattern of counts per (channel, bin) is one integer per channel.
@@ -36,8 +34,7 @@ shifts AS (
         user_id, journey, converted, end_time, channel_index, age_days AS touch_age_days,
         CASE
             WHEN converted = 0
-            THEN ROUND(LEAST({decision_gap_days},
-                             {decision_position} * LEAST({data_end} - end_time, {lookback_days})),
+            THEN ROUND({decision_position} * LEAST({data_end} - end_time, {lookback_days}),
                        {age_decimals})
             ELSE 0.0
         END AS shift_days
