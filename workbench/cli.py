@@ -48,12 +48,19 @@ def main() -> None:
       touchpoints   user_id, timestamp, channel        [campaign, cost]
       conversions   user_id, timestamp                 [value]
       transactions  customer_id, timestamp, amount
-      spend         channel, period_start, spend       [period_end]
+      spend         channel, period_start, spend       [period_end, geo]
+      outcomes      period_start, conversions          [revenue, geo]  (media mix)
+      controls      period_start, numeric columns      [geo]           (media mix)
+      experiments   channel, start, end, incremental_conversions, standard_error
       assignments   user_id, arm, assigned_at          (A/B tests)
 
     Results are xarray Datasets in NetCDF files; bad input exits with code 2 and one line
     naming the file, column and rows.
     """
+    from posterior_tools.compiledir import use_project_cache
+
+    # every command's PyTensor compiles go to the project's own cache (cheap first compile)
+    use_project_cache()
 
 
 @main.command()
