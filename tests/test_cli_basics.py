@@ -35,7 +35,9 @@ def test_every_command_is_listed_with_the_input_contracts():
         "touchpoints   user_id, timestamp, channel        [campaign, cost]",
         "conversions   user_id, timestamp                 [value]",
         "transactions  customer_id, timestamp, amount",
-        "spend         channel, period_start, spend       [period_end]",
+        "spend         channel, period_start, spend       [period_end, geo]",
+        "outcomes      period_start, conversions          [revenue, geo]  (media mix)",
+        "experiments   channel, start, end, incremental_conversions, standard_error",
     ):
         assert line in result.output
 
