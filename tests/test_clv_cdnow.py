@@ -200,8 +200,12 @@ def test_bayes_estimators_posterior_mean_within_two_percent_of_lifetimes_on_cdno
     bg, gg = _lifetimes_fits(master)
     settings = {"draws": 500, "tune": 500, "chains": 2, "seed": 1}
     purchases = models.BetaGeo("bayes", posterior="nuts", **settings).fit(rfm)
-    spend = models.GammaGamma("bayes", posterior="nuts", **settings).fit(rfm)
-    assert purchases.diagnostics_["diagnostics_ok"] and spend.diagnostics_["diagnostics_ok"]
+    # Gamma-Gamma's (q, v) posterior is a long ridge: with 500 tuning steps one of two full-suite
+    # runs of the same code drew a divergent transition (diagnostics not ok); 1,000 steps adapt
+    # the step size along it. The assertions are unchanged.
+    spend = models.GammaGamma("bayes", posterior="nuts", **{**settings, "tune": 1000}).fit(rfm)
+    assert purchases.diagnostics_["diagnostics_ok"], purchases.diagnostics_
+    assert spend.diagnostics_["diagnostics_ok"], spend.diagnostics_
     for fitted, theirs in ((purchases, bg), (spend, gg)):
         means = fitted.params_.mean(("chain", "draw")).to_series()
         for name, value in means.items():
