@@ -48,7 +48,7 @@ def run_world(
     world: str, seed: int, users: int, folder: Path, oracle: bool = False
 ) -> pd.DataFrame:
     """One world x seed: simulate, attribute, clv, plan; one row per allocation and metric."""
-    from workbench.api import attribute, clv, plan
+    from workbench.api import plan
     from workbench.sim.budget import (
         get_world,
         simulate_budget,
@@ -56,6 +56,7 @@ def run_world(
         true_customer_value,
         with_true_parameters,
     )
+    from workbench.sim.fits import attribute_and_value
     from workbench.store import read_results
 
     spec = get_world(world)
@@ -63,24 +64,7 @@ def run_world(
     for name, frame in tables.items():
         frame.to_parquet(folder / f"{name}.parquet", index=False)
     started = time.perf_counter()
-    attribute(
-        folder / "touchpoints.parquet",
-        folder / "conversions.parquet",
-        method="laplace",
-        draws=ATTRIBUTION_DRAWS,
-        chains=1,
-        seed=seed,
-        holdout_check=False,
-        out=folder / "attribution.nc",
-    )
-    clv(
-        folder / "transactions.parquet",
-        attribution_path=folder / "attribution.nc",
-        annual_discount_rate=0.0,
-        horizon=52.0,
-        compare_models=False,
-        out=folder / "clv.nc",
-    )
+    attribute_and_value(folder, seed, draws=ATTRIBUTION_DRAWS)
     result = plan(
         folder / "attribution.nc",
         folder / "clv.nc",

@@ -123,26 +123,8 @@ def attribute_and_value() -> Callable[..., Path]:
     which then holds attribution.nc and clv.nc."""
 
     def fit(folder: Path, seed: int, chains: int = 1) -> Path:
-        from workbench.api import attribute, clv
+        from workbench.sim.fits import attribute_and_value
 
-        attribute(
-            folder / "touchpoints.parquet",
-            folder / "conversions.parquet",
-            method="laplace",
-            draws=200,
-            chains=chains,
-            seed=seed,
-            holdout_check=False,
-            out=folder / "attribution.nc",
-        )
-        clv(
-            folder / "transactions.parquet",
-            attribution_path=folder / "attribution.nc",
-            annual_discount_rate=0.0,
-            horizon=52.0,
-            compare_models=False,
-            out=folder / "clv.nc",
-        )
-        return folder
+        return attribute_and_value(folder, seed, chains=chains)
 
     return fit
