@@ -40,6 +40,11 @@ The likelihood uses the pattern table's sufficient statistics. Because ``-(n - k
 over channels of functions of one channel's code (or one pair's codes), the non-converting part
 reduces to per-channel totals of ``n - k`` by code (64 codes) and per pair by code pair (64 x 64),
 computed once in numpy; only patterns with conversions enter ``k log(1 - exp(-H))``.
+
+Two implementations of one model. ``build_model`` is the PyMC model (NUTS, lift tests);
+``attribution.density.ConversionDensity`` is the same log posterior with its analytic gradient in
+numpy, which Laplace fits use (``laplace_model``): no ``import pymc``, no graph building, no
+PyTensor compile. ``tests/test_attribution_density.py`` holds them equal, value and gradient.
 """
 
 from __future__ import annotations
@@ -329,6 +334,24 @@ def build_model(
     return model
 
 
+def laplace_model(
+    stats: SufficientStats,
+    channels: Sequence[str],
+    ages_days: np.ndarray,
+    priors: Priors,
+    zero_channels: Sequence[int] = (),
+    lift: LiftTests | None = None,
+):
+    """The model a Laplace fit uses: the numpy density of ``attribution.density`` (the same
+    model as :func:`build_model`, no PyMC or compile), or the PyMC model when ``lift`` tests
+    are included (their likelihood is in PyMC only)."""
+    if lift is not None:
+        return build_model(stats, channels, ages_days, priors, zero_channels, lift)
+    from attribution.density import ConversionDensity
+
+    return ConversionDensity(stats, channels, ages_days, priors, zero_channels)
+
+
 def _screen_attrs(channels: Sequence[str], screen: Screen | None) -> dict:
     """The synergy screen's candidates, statistics and threshold as netCDF-ready attrs."""
     if screen is None:
@@ -445,20 +468,27 @@ class ConversionModel:
             openers = opening_screen.selected[:, 0]
         self.opening_channels_ = openers
         stats = sufficient_stats(data, pairs, code_table(len(ages)).shape[0], openers)
-        # When the screen keeps no term the model is the screen's: reuse it and its mode.
-        reuse = (
-            base is not None and len(pairs) == 0 and len(openers) == 0 and self.lift_tests is None
-        )
-        self.model_ = (
-            base
-            if reuse
-            else build_model(stats, data.channels, ages, self.priors, lift=self.lift_tests)
-        )
         n_conv_patterns = len(stats.conv_k)
         method = self.method
         if method == "auto":
             method = "nuts" if n_conv_patterns <= self.nuts_max_converting_patterns else "laplace"
         self.method_ = method
+        # When the screen keeps no term the model is the screen's: reuse it and its mode.
+        reuse = (
+            base is not None
+            and len(pairs) == 0
+            and len(openers) == 0
+            and self.lift_tests is None
+            and method == "laplace"
+        )
+        if reuse:
+            self.model_ = base
+        elif method == "laplace":
+            self.model_ = laplace_model(
+                stats, data.channels, ages, self.priors, lift=self.lift_tests
+            )
+        else:
+            self.model_ = build_model(stats, data.channels, ages, self.priors, lift=self.lift_tests)
         names = [
             p
             for p in PARAMETERS
@@ -562,7 +592,7 @@ class ConversionModel:
         from posterior_tools.laplace import find_mode
 
         stats = sufficient_stats(data, candidates[:0], code_table(len(ages)).shape[0])
-        base = build_model(stats, data.channels, ages, self.priors)
+        base = laplace_model(stats, data.channels, ages, self.priors)
         mode = find_mode(base, self.start)
         values = mode.values(base, ["baseline", "beta", "decay", "saturation"])
         pairs = (

@@ -111,7 +111,7 @@ def spike_and_slab(
     tested) for a fitted ``ConversionModel`` (its ``model_`` and ``mode_``; the mode is found
     when the fit was by NUTS)."""
     from attribution.features import code_table
-    from attribution.model import build_model, sufficient_stats
+    from attribution.model import laplace_model, sufficient_stats
     from posterior_tools.laplace import find_mode
 
     n_channels = len(data.channels)
@@ -120,14 +120,18 @@ def spike_and_slab(
     channels = channels_to_test(model.posterior_) if tested is None else np.asarray(tested)
     if len(channels) == 0:
         return p_in, log_bf
-    full = model.mode_ if model.mode_ is not None else find_mode(model.model_)
-    log_z = log_evidence(full)
     n_codes = code_table(len(ages)).shape[0]
+    full_model = model.model_
+    if model.mode_ is None:  # a NUTS fit: its mode on the Laplace path's (same) model
+        stats = sufficient_stats(data, pairs, n_codes, openers)
+        full_model = laplace_model(stats, data.channels, ages, model.priors)
+    full = model.mode_ if model.mode_ is not None else find_mode(full_model)
+    log_z = log_evidence(full)
     for c in channels:
         keep_pair = (pairs != c).all(axis=1) if len(pairs) else np.zeros(0, dtype=bool)
         stats = sufficient_stats(data, pairs[keep_pair], n_codes, openers[openers != c])
-        reduced = build_model(stats, data.channels, ages, model.priors, zero_channels=[int(c)])
-        start = _warm_start(model.model_, full, reduced, int(c), openers != c, keep_pair)
+        reduced = laplace_model(stats, data.channels, ages, model.priors, zero_channels=[int(c)])
+        start = _warm_start(full_model, full, reduced, int(c), openers != c, keep_pair)
         log_z_c = log_evidence(find_mode(reduced, start))
         if np.isfinite(log_z) and np.isfinite(log_z_c):
             log_bf[c] = log_z - log_z_c

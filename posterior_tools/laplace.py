@@ -1,5 +1,10 @@
 """Laplace approximation of a PyMC model's posterior: fast enough for millions of rows.
 
+``model`` is a ``pm.Model``, or any object with the same ``value_vars``, ``initial_point()``,
+``coords`` and ``named_vars_to_dims`` that also brings its own ``logp_dlogp(x)`` (log density
+and gradient at an unconstrained point) and ``transform(samples)`` (unconstrained draws to named
+variables): such a model needs no PyTensor compile (``attribution.density``).
+
 1. Find the mode of the log posterior in the model's unconstrained space (log for positive
    variables, Jacobian included) with L-BFGS-B on a PyTensor-compiled log density + gradient.
 2. Take the Hessian at the mode by central differences of the exact gradient (2 x D gradient
@@ -67,14 +72,11 @@ def find_mode(model, start: np.ndarray | None = None) -> Mode:
     ``start``: an unconstrained starting point (e.g. ``Mode.x`` of the same model fitted on
     other rows), used when its size matches the model's; the model's initial point otherwise.
     """
-    import pytensor
-    from pymc.pytensorf import join_nonshared_inputs
     from scipy import optimize
 
     point = model.initial_point()
     value_vars = model.value_vars
-    (logp, dlogp), joined = join_nonshared_inputs(point, [model.logp(), model.dlogp()], value_vars)
-    logp_dlogp = pytensor.function([joined], [logp, dlogp])
+    logp_dlogp = getattr(model, "logp_dlogp", None) or _compiled_logp_dlogp(model, point)
     x0 = np.concatenate([np.ravel(point[v.name]) for v in value_vars]).astype(np.float64)
     if start is not None and np.size(start) == x0.size:
         x0 = np.asarray(start, dtype=np.float64).copy()
@@ -115,6 +117,17 @@ def find_mode(model, start: np.ndarray | None = None) -> Mode:
         hessian = _hessian(lambda x: negative(x)[1], mode)
         eigvals, eigvecs = np.linalg.eigh(hessian)
     return Mode(mode, point, eigvals, eigvecs, -float(result.fun), iterations, bool(result.success))
+
+
+def _compiled_logp_dlogp(model, point):
+    """``x -> (log p, gradient)`` of a PyMC model, compiled by PyTensor."""
+    import pytensor
+    from pymc.pytensorf import join_nonshared_inputs
+
+    (logp, dlogp), joined = join_nonshared_inputs(
+        point, [model.logp(), model.dlogp()], model.value_vars
+    )
+    return pytensor.function([joined], [logp, dlogp])
 
 
 def laplace_posterior(
@@ -173,6 +186,9 @@ def _hessian(grad, x: np.ndarray) -> np.ndarray:
 
 def _transform(model, value_vars, var_names, point, samples: np.ndarray) -> dict:
     """Map unconstrained draws (sample, D) to the named model variables."""
+    if hasattr(model, "transform"):  # a model with its own numpy transforms
+        values = model.transform(samples)
+        return {name: values[name] for name in var_names}
     fn, names = _transform_function(model, value_vars)
     picks = [names.index(name) for name in var_names]
     sizes = [int(np.size(point[v.name])) for v in value_vars]

@@ -1,0 +1,94 @@
+"""The numpy log posterior of the conversion model is the PyMC model's, value and gradient.
+
+The Laplace path fits ``attribution.density.ConversionDensity`` (no PyMC, no compile); NUTS and
+lift tests fit ``attribution.model.build_model``. They must be one model: same variables in the
+same order, same initial point, same log density (normalising constants included, which the
+spike-and-slab's evidence ratios use) and the same gradient, with synergy pairs, opening terms
+and channels whose effect is fixed at 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from attribution.density import ConversionDensity
+from attribution.features import Patterns, recency_ages_days
+from attribution.model import Priors, build_model, sufficient_stats
+from posterior_tools.laplace import _transform, find_mode
+
+N_CODES = 64
+STRUCTURES = {
+    "main effects": (np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int64), ()),
+    "pairs and openers": (np.array([[0, 1], [1, 3]]), np.array([2, 3]), ()),
+    "a channel fixed at 0": (np.array([[0, 1]]), np.array([2, 3]), (2,)),
+}
+
+
+def _patterns(seed: int = 0, n_channels: int = 4, n_patterns: int = 300) -> Patterns:
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, N_CODES, (n_patterns, n_channels))
+    codes *= rng.random((n_patterns, n_channels)) < 0.5
+    n = rng.integers(1, 60, n_patterns)
+    return Patterns(
+        channels=[f"channel_{c}" for c in range(n_channels)],
+        codes=codes,
+        n_journeys=n,
+        n_conversions=rng.binomial(n, 0.08),
+        holdout=np.zeros(n_patterns, dtype=bool),
+        first_channel=rng.integers(0, n_channels, n_patterns),
+        last_channel=rng.integers(0, n_channels, n_patterns),
+    )
+
+
+def _pair(structure: str):
+    pairs, openers, zero = STRUCTURES[structure]
+    priors = Priors()
+    data = _patterns()
+    stats = sufficient_stats(data, pairs, N_CODES, openers)
+    ages = recency_ages_days(30.0)
+    return (
+        build_model(stats, data.channels, ages, priors, zero_channels=zero),
+        ConversionDensity(stats, data.channels, ages, priors, zero_channels=zero),
+    )
+
+
+@pytest.mark.parametrize("structure", list(STRUCTURES))
+def test_density_matches_the_pymc_model_at_random_points(structure):
+    model, density = _pair(structure)
+    assert [v.name for v in density.value_vars] == [v.name for v in model.value_vars]
+    start = model.initial_point()
+    mine = density.initial_point()
+    assert set(mine) == set(start)
+    for name, value in start.items():
+        np.testing.assert_allclose(mine[name], value, rtol=0, atol=1e-12)
+    logp, dlogp = model.compile_logp(), model.compile_dlogp()
+    rng = np.random.default_rng(1)
+    for _ in range(4):
+        point = {k: v + rng.normal(0.0, 0.7, np.shape(v)) for k, v in start.items()}
+        x = np.concatenate([np.ravel(point[v.name]) for v in model.value_vars])
+        value, grad = density.logp_dlogp(x)
+        assert value == pytest.approx(float(logp(point)), rel=1e-10)
+        np.testing.assert_allclose(grad, dlogp(point), rtol=1e-8, atol=1e-8)
+
+
+@pytest.mark.parametrize("structure", list(STRUCTURES))
+def test_density_maps_draws_to_the_pymc_models_variables(structure):
+    model, density = _pair(structure)
+    start = model.initial_point()
+    x = np.concatenate([np.ravel(start[v.name]) for v in model.value_vars])
+    draws = x + np.random.default_rng(2).normal(0.0, 0.5, (3, x.size))
+    names = ["baseline", "beta", "decay", "saturation", "beta_scale", "decay_mu", "decay_sigma"]
+    names += ["synergy", "opening"] if structure != "main effects" else []
+    expected = _transform(model, model.value_vars, names, start, draws)
+    got = density.transform(draws)
+    for name in names:
+        np.testing.assert_allclose(got[name], expected[name], rtol=1e-10, err_msg=name)
+
+
+def test_laplace_mode_is_the_pymc_models_mode():
+    model, density = _pair("pairs and openers")
+    by_pymc, by_numpy = find_mode(model), find_mode(density)
+    assert by_numpy.converged and by_pymc.converged
+    assert by_numpy.log_density == pytest.approx(by_pymc.log_density, abs=1e-6)
+    np.testing.assert_allclose(by_numpy.eigvals, by_pymc.eigvals, rtol=1e-3)
