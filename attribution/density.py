@@ -172,7 +172,15 @@ class ConversionDensity:
         return s, ds_dexposure * d_exposure, ds_dlog_theta
 
     def logp_dlogp(self, x: np.ndarray) -> tuple[float, np.ndarray]:
-        """Log posterior density at the unconstrained point ``x`` (D,) and its gradient (D,)."""
+        """Log posterior density at the unconstrained point ``x`` (D,) and its gradient (D,);
+        ``(-inf, 0)`` where they are not finite (far tails a sampler or line search may try)."""
+        with np.errstate(all="ignore"):
+            logp, grad = self._logp_dlogp(np.asarray(x, dtype=np.float64))
+        if not (np.isfinite(logp) and np.all(np.isfinite(grad))):
+            return -np.inf, np.zeros(self.size)
+        return logp, grad
+
+    def _logp_dlogp(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         p = self.priors
         v = self._parts(np.asarray(x, dtype=np.float64))
         n = len(self.channels)
@@ -189,7 +197,7 @@ class ConversionDensity:
         val, g, _ = _half_normal_log(u_scale, p.beta_scale_sd)
         logp += val
         grad["beta_scale_log__"] += g
-        scale = math.exp(u_scale)
+        scale = np.exp(u_scale)
         val, g, g_scale = _half_normal_log(u_beta, scale)
         logp += val
         grad[f"{self._beta_name}_log__"] += g
@@ -219,13 +227,13 @@ class ConversionDensity:
             opening = np.exp(v["opening_selected_log__"])
 
         # likelihood on the sufficient statistics (attribution.model module doc)
-        sigma = math.exp(u_dsig)
+        sigma = np.exp(u_dsig)
         decay = np.exp(decay_mu + sigma * z)
         theta_recent = np.exp(log_theta)
         s_recent, ds_dlog_decay, ds_dlog_theta = self._response(decay, theta_recent)
         beta_recent = np.zeros(n)
         beta_recent[self.active] = np.exp(u_beta)
-        baseline = math.exp(lb)
+        baseline = np.exp(lb)
         cols = s_recent[np.arange(n)[None, :], self.codes]  # (converting pattern, channel)
         h = baseline + cols @ beta_recent
         nonconv_h = baseline * self.nonconv_total + float(
@@ -234,14 +242,13 @@ class ConversionDensity:
         log_factor = decay * self.ages[0]
         capped = log_factor >= self.max_log_factor
         theta = theta_recent * np.exp(np.minimum(log_factor, self.max_log_factor))
-        with np.errstate(over="ignore"):
-            k_scale = np.expm1(-theta_recent) / np.expm1(-theta)
-            s = s_recent * k_scale[:, None]
-            pair_conv = []
-            for q, (c, d) in enumerate(self.pairs):
-                pair_conv.append(s[c, self.codes[:, c]] * s[d, self.codes[:, d]])
-                h = h + synergy[q] * pair_conv[-1]
-                nonconv_h += synergy[q] * float(s[c] @ self.by_pair[q] @ s[d])
+        k_scale = np.expm1(-theta_recent) / np.expm1(-theta)
+        s = s_recent * k_scale[:, None]
+        pair_conv = []
+        for q, (c, d) in enumerate(self.pairs):
+            pair_conv.append(s[c, self.codes[:, c]] * s[d, self.codes[:, d]])
+            h = h + synergy[q] * pair_conv[-1]
+            nonconv_h += synergy[q] * float(s[c] @ self.by_pair[q] @ s[d])
         for q in range(len(self.openers)):
             h = h + opening[q] * self.opened[q]
             nonconv_h += opening[q] * self.by_first[q]
@@ -280,9 +287,8 @@ class ConversionDensity:
                 )
             g_s_recent = g_s_recent + g_s * k_scale[:, None]
             g_log_k = np.sum(g_s * s, axis=1)
-            with np.errstate(over="ignore", invalid="ignore"):
-                r_recent = np.where(theta_recent > 700, 0.0, theta_recent / np.expm1(theta_recent))
-                r_full = np.where(theta > 700, 0.0, theta / np.expm1(theta))
+            r_recent = np.where(theta_recent > 700, 0.0, theta_recent / np.expm1(theta_recent))
+            r_full = np.where(theta > 700, 0.0, theta / np.expm1(theta))
             dlogk_dlog_theta = r_recent - r_full
             dlogk_dlog_decay = np.where(capped, 0.0, -r_full * log_factor)
         else:

@@ -92,3 +92,11 @@ def test_laplace_mode_is_the_pymc_models_mode():
     assert by_numpy.converged and by_pymc.converged
     assert by_numpy.log_density == pytest.approx(by_pymc.log_density, abs=1e-6)
     np.testing.assert_allclose(by_numpy.eigvals, by_pymc.eigvals, rtol=1e-3)
+
+
+def test_far_tails_give_minus_infinity_not_an_error():
+    # a sampler's or a line search's wild proposal: exp overflows
+    _, density = _pair("pairs and openers")
+    x = np.full(density.size, 800.0)
+    value, grad = density.logp_dlogp(x)
+    assert value == -np.inf and np.all(grad == 0.0)
