@@ -172,3 +172,43 @@ def test_a_master_in_spark_defaults_conf_is_respected_unless_commented_out(
     monkeypatch.delenv("SPARK_HOME", raising=False)
     monkeypatch.setenv(where, str(tmp_path))
     assert _spark_defaults_set_master() is sets_master
+
+
+def test_duckdb_spills_over_its_memory_limit_to_a_private_directory(monkeypatch, tmp_path):
+    # a window over 8M rows needs far more than 100 MB: under the limit DuckDB spills (instead of
+    # failing) to the engine's own temporary directory, gives the same answer, and removes the
+    # directory when the engine closes; WORKBENCH_DUCKDB_MEMORY sets the limit
+    import os
+
+    import duckdb
+
+    from workbench.engines import DUCKDB_MEMORY_LIMIT, DuckDBEngine
+
+    query = (
+        "SELECT SUM(i * r) AS s FROM (SELECT i, ROW_NUMBER() OVER (ORDER BY hash(i)) AS r "
+        "FROM range(8000000) AS t(i))"
+    )
+    unlimited = DuckDBEngine(memory_limit="4GB")
+    expected = int(unlimited.query(query)["s"].iloc[0])
+    unlimited.close()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WORKBENCH_DUCKDB_MEMORY", "100MB")
+    engine = DuckDBEngine()
+    settings = engine.query(
+        "SELECT current_setting('memory_limit') AS m, current_setting('temp_directory') AS d"
+    ).iloc[0]
+    assert settings["m"] in ("100.0 MB", "95.3 MiB"), settings["m"]
+    spill = settings["d"]
+    assert not spill.startswith(str(tmp_path)) and "workbench-duckdb-" in spill
+    assert int(engine.query(query)["s"].iloc[0]) == expected
+    assert os.path.isdir(spill)  # it did spill
+    engine.close()
+    assert not os.path.exists(spill) and list(tmp_path.iterdir()) == []
+    monkeypatch.delenv("WORKBENCH_DUCKDB_MEMORY")
+    default = DuckDBEngine()
+    limit = default.query("SELECT current_setting('memory_limit') AS m")["m"].iloc[0]
+    default.close()
+    con = duckdb.connect(":memory:")
+    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+    assert limit == con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    con.close()

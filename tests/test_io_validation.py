@@ -116,6 +116,36 @@ def test_integer_ids_in_parquet_become_text(duckdb_engine, tmp_inputs):
     assert ids.tolist() == ["7", "8", "9"]
 
 
+def test_integer_ids_stay_integers_when_asked_and_text_ids_stay_text(duckdb_engine, tmp_inputs):
+    frame = pd.DataFrame(
+        {"user_id": [7, 8, 9], "timestamp": pd.to_datetime(["2024-03-01"] * 3), "channel": "x"}
+    )
+    stage(duckdb_engine, "touchpoints", tmp_inputs("t", frame, "parquet"), integer_ids=True)
+    ids = duckdb_engine.query("SELECT user_id, typeof(user_id) AS t FROM touchpoints")
+    assert ids["user_id"].tolist() == [7, 8, 9] and set(ids["t"]) == {"BIGINT"}
+    # a CSV's ids are text, and stay text
+    stage(duckdb_engine, "touchpoints", tmp_inputs("t", frame, "csv"), integer_ids=True)
+    ids = duckdb_engine.query("SELECT user_id, typeof(user_id) AS t FROM touchpoints")
+    assert ids["user_id"].tolist() == ["7", "8", "9"] and set(ids["t"]) == {"VARCHAR"}
+
+
+@pytest.mark.parametrize("column", ["user_id", "timestamp"])
+def test_a_null_in_a_typed_parquet_column_is_an_empty_value_with_its_row(
+    duckdb_engine, tmp_inputs, column
+):
+    frame = pd.DataFrame(
+        {
+            "user_id": pd.array([1, 2, 3, 4], dtype="Int64"),
+            "timestamp": pd.to_datetime(["2024-03-01"] * 4),
+            "channel": "x",
+        }
+    )
+    frame.loc[2, column] = None
+    path = tmp_inputs("t", frame, "parquet")
+    err = _stage_error(duckdb_engine, "touchpoints", path)
+    assert (err.column, err.rows) == (column, [3])
+
+
 # --- files -----------------------------------------------------------------------------------
 
 

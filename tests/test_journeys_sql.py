@@ -309,6 +309,24 @@ def test_decision_position_is_the_median_place_of_conversions_in_their_observabl
     assert timing["data_end"] == pytest.approx(data_end)
 
 
+def test_the_data_end_is_a_conversion_after_every_touch_when_there_is_one():
+    # the data end (the latest touch or conversion) is read from the staged tables: a later
+    # conversion of a user without touches counts, as the user's own last touch does above
+    touches, conversions = _frames()
+    late = pd.DataFrame({"user_id": [4], "timestamp": [pd.Timestamp("2024-02-03 06:00")]})
+    conversions = pd.concat([conversions, late.astype({"timestamp": "datetime64[ns]"})])
+    engine = DuckDBEngine()
+    _stage(engine, touches, conversions)
+    J.channels(engine)
+    J.stage_journeys(engine, lookback_days=30.0)
+    timing = J.decision_timing(engine, 30.0)
+    engine.close()
+    expected = (pd.Timestamp("2024-02-03 06:00") - pd.Timestamp("1970-01-01")) / pd.Timedelta(
+        days=1
+    )
+    assert timing.data_end == expected
+
+
 def test_non_converting_journeys_are_evaluated_at_their_estimated_decision(inputs):
     # users deciding at the end of what can be observed (position 1): user 3's journey (last
     # touch 2024-01-04, 22 days before the data end) is evaluated 22 days later, so its touches

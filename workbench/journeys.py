@@ -187,10 +187,13 @@ def decision_timing(engine: Engine, lookback_days: float = DEFAULT_LOOKBACK_DAYS
     """Run the ``journey_decisions`` step (after :func:`stage_journeys`) and summarise where the
     converted journeys' decisions fell in their observable windows (:class:`DecisionTiming`)."""
     frame = engine.query(load_sql("journey_decisions", lookback_days=repr(float(lookback_days))))
-    data_end = engine.query(
-        "SELECT GREATEST((SELECT MAX(timestamp) FROM touchpoints), "
-        "(SELECT MAX(timestamp) FROM conversions)) AS data_end"
-    ).iloc[0]["data_end"]
+    if len(frame):
+        data_end = frame["data_end"].iloc[0]
+    else:  # no converted journey with a window: the same data end, from the staged tables
+        data_end = engine.query(
+            f"SELECT GREATEST((SELECT MAX(end_time) FROM {JOURNEY_TOUCHES}), "
+            "(SELECT MAX(timestamp) FROM conversions)) AS data_end"
+        ).iloc[0]["data_end"]
     data_end = float(data_end) if pd.notna(data_end) else 0.0
     position = frame["position"].to_numpy(dtype=np.float64)
     if len(position) == 0:

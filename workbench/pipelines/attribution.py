@@ -176,8 +176,10 @@ def _journey_tables(
 
     sql = make_engine(engine)
     try:
-        n_touch_rows = io.stage(sql, "touchpoints", touchpoints)
-        n_conversion_rows = io.stage(sql, "conversions", conversions)
+        # integer user ids stay integers: the journeys step sorts 15M events by them at 2M
+        # journeys (1.4 CPU s less than on their text, bench/RESULTS.md)
+        n_touch_rows = io.stage(sql, "touchpoints", touchpoints, integer_ids=True)
+        n_conversion_rows = io.stage(sql, "conversions", conversions, integer_ids=True)
         if n_touch_rows == 0:
             raise InputError(
                 "touchpoints has no rows: nothing to attribute", file=_label(touchpoints)

@@ -10,11 +10,17 @@
 -- "Journeys"); user_id and end_time (the conversion) key each journey for that step's weights,
 -- n_touches (touches in the lookback window) classes it.
 --
--- Input: journey_touches (the journeys step; a converted journey's youngest touch has
--- age_days = lag). One row per converted journey with a positive window.
+-- The data end comes from the staged tables, not from another scan of the raw touchpoints: a
+-- user's last event is a conversion (in conversions) or a touch that ends the user's
+-- non-converting journey with age 0 (in journey_touches as its end_time), so the latest touch
+-- or conversion is the larger of MAX(journey_touches.end_time) and MAX(conversions.timestamp).
+-- Every row carries it (data_end), so the caller needs no query of its own.
+--
+-- Inputs: journey_touches (the journeys step; a converted journey's youngest touch has
+-- age_days = lag), conversions. One row per converted journey with a positive window.
 WITH data_end AS (
     SELECT GREATEST(
-        (SELECT MAX(timestamp) FROM touchpoints), (SELECT MAX(timestamp) FROM conversions)
+        (SELECT MAX(end_time) FROM journey_touches), (SELECT MAX(timestamp) FROM conversions)
     ) AS data_end
 ),
 converted AS (
@@ -30,11 +36,12 @@ windows AS (
         c.end_time,
         c.n_touches,
         lag_days,
-        LEAST(d.data_end - (c.end_time - c.lag_days), {lookback_days}) AS window_days
+        LEAST(d.data_end - (c.end_time - c.lag_days), {lookback_days}) AS window_days,
+        d.data_end
     FROM converted AS c
     CROSS JOIN data_end AS d
 )
 SELECT user_id, end_time, n_touches, lag_days, window_days,
-       LEAST(lag_days / window_days, 1.0) AS position
+       LEAST(lag_days / window_days, 1.0) AS position, data_end
 FROM windows
 WHERE window_days > 0
