@@ -39,7 +39,7 @@ from scipy import stats as st
 
 from attribution.features import RECENCY_EDGES_DAYS, Patterns, decode_codes
 from attribution.probability import code_probability, posterior_draws
-from attribution.shapley import thin_posterior, unique_codes
+from attribution.shapley import thin_posterior, unique_codes, unique_rows
 from posterior_tools.settings import INTERVAL_QUANTILES as PPC_QUANTILES
 
 # Patterns per chunk when summing predicted conversions by group.
@@ -140,7 +140,9 @@ def posterior_predictive_checks(
         sl = slice(start, start + PPC_CHUNK_PATTERNS)
         prob = code_probability(draws, patterns.codes[sl], None if first is None else first[sl])
         expected = prob * n[sl]
-        variance = expected * (1 - prob)
+        # variance = expected (1 - P), written over P: one (draw x pattern) array fewer to
+        # allocate and fault in (at 200,000 journeys 14.5M cells, 0.49 -> 0.24 CPU s)
+        variance = np.multiply(np.subtract(1.0, prob, out=prob), expected, out=prob)
         for dim, (_, m) in membership.items():
             sums[dim][0] += expected @ m[sl]
             sums[dim][1] += variance @ m[sl]
@@ -227,8 +229,7 @@ def journey_features(patterns: Patterns) -> np.ndarray:
 def _merged(patterns: Patterns) -> Patterns:
     """Rows merged on everything the baselines see (codes, opening and closing channel)."""
     key = np.column_stack([patterns.codes, patterns.first_channel, patterns.last_channel])
-    uniq, inverse = np.unique(key, axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
+    uniq, inverse = unique_rows(key)
     rows, c = len(uniq), patterns.codes.shape[1]
     return Patterns(
         patterns.channels,

