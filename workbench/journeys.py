@@ -56,7 +56,7 @@ DECISION_POSITION_QUANTILE = 0.5
 DECISION_POSITION_DECIMALS = 4
 
 JOURNEY_TOUCHES, JOURNEY_CODES = "journey_touches", "journey_codes"
-JOURNEY_CHANNELS = "journey_channels"
+JOURNEY_CHANNELS, TOUCH_EVENTS = "journey_channels", "touch_events"
 #: Pattern columns naming the channel of the journey's opening and closing touch.
 PATTERN_ROLE_COLUMNS = ("first_channel", "last_channel")
 #: ``next_state`` codes of the journeys step for the absorbing states (channels are 0..C-1).
@@ -139,10 +139,12 @@ def _materialise(engine: Engine, name: str, sql: str) -> None:
 
 
 def channels(engine: Engine) -> list[str]:
-    """Run the ``journey_channels`` step, keep it in the engine (the later steps join it) and
-    return the channel names in sorted order; a channel's index in this list is its code
-    column. Run it first."""
+    """Run the ``journey_channels`` step and the ``touch_events`` step (every touchpoint's
+    user, time and channel index, read once for the journeys and weekly_touches steps), keep
+    both in the engine and return the channel names in sorted order; a channel's index in this
+    list is its code column. Run it first."""
     _materialise(engine, JOURNEY_CHANNELS, load_sql(JOURNEY_CHANNELS))
+    _materialise(engine, TOUCH_EVENTS, load_sql(TOUCH_EVENTS, user_key=user_key(engine)))
     frame = engine.query(f"SELECT channel FROM {JOURNEY_CHANNELS} ORDER BY channel_index")
     return [str(c) for c in frame["channel"]]
 
@@ -160,8 +162,8 @@ def user_key(engine: Engine) -> str:
 
 
 def stage_journeys(engine: Engine, lookback_days: float = DEFAULT_LOOKBACK_DAYS) -> None:
-    """Run the ``journeys`` step (after :func:`channels`) and keep its result as
-    ``journey_touches`` in the engine."""
+    """Run the ``journeys`` step (after :func:`channels`, which stages its touch_events) and
+    keep its result as ``journey_touches`` in the engine."""
     sql = load_sql(
         "journeys",
         user_key=user_key(engine),

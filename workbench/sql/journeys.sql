@@ -17,20 +17,18 @@
 -- The dropped touches of a journey are always its oldest ones, so the kept touches are
 -- consecutive events.
 --
--- Inputs: touchpoints(user_id, timestamp [days since epoch], channel),
---         conversions(user_id, timestamp [days since epoch]), journey_channels (channel,
---         channel_index). {user_key} is user_id, or user_id cast to STRING when the two inputs
--- store it with different types.
+-- Inputs: touch_events(user_id, event_time [days since epoch], channel_index) (the
+--         touch_events step), conversions(user_id, timestamp [days since epoch]). {user_key} is
+--         user_id, or user_id cast to STRING when the two inputs store it with different types
+--         (as in touch_events).
 -- One row per kept touch; next_state is a channel index, {conversion_code} (conversion) or
 -- {null_code} (null).
 WITH events AS (
     -- event_order sorts events of the same instant: the conversion (0) first, then touches by
     -- channel index (index + 1). One narrow sort key instead of (is_touch, channel_index): the
     -- sort is most of this step's cost (2M journeys: 0.8 CPU s less).
-    SELECT {user_key} AS user_id, t.timestamp AS event_time,
-           CAST(ch.channel_index + 1 AS INT) AS event_order
-    FROM touchpoints AS t
-    JOIN journey_channels AS ch ON t.channel = ch.channel
+    SELECT user_id, event_time, CAST(channel_index + 1 AS INT) AS event_order
+    FROM touch_events
     UNION ALL
     SELECT {user_key} AS user_id, timestamp AS event_time, CAST(0 AS INT) AS event_order
     FROM conversions

@@ -6,16 +6,16 @@
 -- integer keys (week number, channel index, users on their stored id type); channel names are
 -- joined to the small result.
 --
--- Inputs: touchpoints(user_id, timestamp [days since epoch], channel), journey_channels.
+-- Inputs: touch_events(user_id, event_time [days since epoch], channel_index) (the
+-- touch_events step: every touchpoint), journey_channels.
 WITH counts AS (
     SELECT
-        CAST(FLOOR((t.timestamp - {week_offset_days}) / 7) AS BIGINT) AS week,
-        ch.channel_index,
+        CAST(FLOOR((t.event_time - {week_offset_days}) / 7) AS BIGINT) AS week,
+        t.channel_index,
         CAST(COUNT(*) AS BIGINT) AS n_touches,
         CAST(COUNT(DISTINCT t.user_id) AS BIGINT) AS n_users
-    FROM touchpoints AS t
-    JOIN journey_channels AS ch ON t.channel = ch.channel
-    GROUP BY CAST(FLOOR((t.timestamp - {week_offset_days}) / 7) AS BIGINT), ch.channel_index
+    FROM touch_events AS t
+    GROUP BY CAST(FLOOR((t.event_time - {week_offset_days}) / 7) AS BIGINT), t.channel_index
 )
 SELECT
     CAST(c.week * 7 + {week_offset_days} AS DOUBLE) AS week_start,
