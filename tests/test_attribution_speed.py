@@ -203,3 +203,40 @@ def test_the_compile_cache_cannot_move_once_pytensor_is_imported():
     from posterior_tools.compiledir import use_project_cache
 
     assert use_project_cache() is False
+
+
+def test_credit_and_checks_side_by_side_equal_them_one_after_the_other():
+    # the pipeline computes the credit while a second thread runs the checks; both must be the
+    # numbers of the same calls made one after the other, to the last bit
+    from types import SimpleNamespace
+
+    import xarray as xr
+
+    from attribution import ConversionModel, recency_ages_days
+    from attribution.markov import CONVERSION_STATE, NULL_STATE, START_STATE
+    from workbench.pipelines import attribution as pipeline
+
+    patterns = _simulated_patterns()
+    model = ConversionModel(
+        channels=["a", "b", "c"],
+        recency_ages_days=recency_ages_days(30.0),
+        method="laplace",
+        draws=200,
+        chains=2,
+        seed=4,
+    ).fit(patterns)
+    moves = [(START_STATE, "a", 30), ("a", "b", 12), ("a", NULL_STATE, 18), ("b", "c", 5)]
+    moves += [("b", CONVERSION_STATE, 7), ("c", NULL_STATE, 5)]
+    transitions = pd.DataFrame(
+        [(split, a, b, n + split) for split in (0, 1) for a, b, n in moves],
+        columns=["holdout", "from_state", "to_state", "n_transitions"],
+    )
+    tables = SimpleNamespace(markov_transitions=transitions)
+    credit, checks = pipeline._credit_and_checks(model, patterns, tables, True, 4, 0.0)
+    expected_credit = model.credit(patterns)
+    expected_checks = pipeline._checks(model, patterns, tables, True, 4)
+    xr.testing.assert_identical(credit, expected_credit)
+    xr.testing.assert_identical(checks["ppc"], expected_checks["ppc"])
+    assert checks["log_loss"] == expected_checks["log_loss"]
+    assert set(checks["log_loss"]) == {"bayes", "logistic", "boosted_trees", "markov"}
+    assert checks["criticism"] == expected_checks["criticism"]

@@ -106,10 +106,7 @@ def attribute(
     )
     ok = model.diagnostics_["diagnostics_ok"]
     _say(f"posterior by {model.method_}; diagnostics ok: {ok}", started)
-    credit = model.credit(patterns)
-    _say("Shapley credit per posterior draw done", started)
-    checks = _checks(model, patterns, tables, holdout_check, seed)
-    _say(f"held-out log-loss: {_fmt(checks['log_loss'])}", started)
+    credit, checks = _credit_and_checks(model, patterns, tables, holdout_check, seed, started)
     if checks["criticism"]["reasons"]:
         warnings.warn(
             "attribution credit may be unreliable: " + "; ".join(checks["criticism"]["reasons"]),
@@ -275,6 +272,23 @@ def _provenance(touchpoints, conversions, tables, n_touch, n_conv, seed, setting
     return dataset.provenance_attrs(
         touchpoints, conversions, tables, n_touch, n_conv, seed, settings
     )
+
+
+def _credit_and_checks(model, patterns, tables, holdout_check: bool, seed: int, started: float):
+    """Shapley credit (``ConversionModel.credit``) and the checks (:func:`_checks`), side by
+    side: the checks run in a second thread while this one computes the credit. Both read the
+    fitted model and write nothing shared, and their array work (numpy, scikit-learn) releases
+    the GIL, so on two cores the stage takes about the longer of the two instead of their sum
+    (bench/RESULTS.md, issue 17). Returns ``(credit, checks)``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="attribution-checks") as pool:
+        pending = pool.submit(_checks, model, patterns, tables, holdout_check, seed)
+        credit = model.credit(patterns)
+        _say("Shapley credit per posterior draw done", started)
+        checks = pending.result()
+    _say(f"held-out log-loss: {_fmt(checks['log_loss'])}", started)
+    return credit, checks
 
 
 def _checks(model, patterns, tables, holdout_check: bool, seed: int) -> dict:
