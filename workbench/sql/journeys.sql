@@ -10,10 +10,12 @@
 -- rounded to {age_decimals} decimals so that both engines bin a touch exactly on a bin edge the
 -- same way.
 --
--- One sort of the events does all the work (every window below shares its partition and
--- order): the previous event tells whether a kept touch is the first in its window (no touch
--- before it in the journey, or that touch is outside the window), the next event whether it is
--- the last and which state follows it (the next touch's channel, the conversion, or null).
+-- One sort of the events does all the work (the windows of a user share their partition and
+-- order; users with and without a conversion are sorted apart, the latter needing fewer window
+-- functions): the previous event tells whether a kept touch is the first in its window (no
+-- touch before it in the journey, or that touch is outside the window), the next event whether
+-- it is the last and which state follows it (the next touch's channel, the conversion, or
+-- null).
 -- The dropped touches of a journey are always its oldest ones, so the kept touches are
 -- consecutive events.
 --
@@ -23,17 +25,22 @@
 --         (as in touch_events).
 -- One row per kept touch; next_state is a channel index, {conversion_code} (conversion) or
 -- {null_code} (null).
-WITH events AS (
+WITH converters AS (
+    SELECT DISTINCT {user_key} AS user_id FROM conversions
+),
+-- Users with a conversion: their touches and conversions in one time order.
+events AS (
     -- event_order sorts events of the same instant: the conversion (0) first, then touches by
     -- channel index (index + 1). One narrow sort key instead of (is_touch, channel_index): the
-    -- sort is most of this step's cost (2M journeys: 0.8 CPU s less).
-    SELECT user_id, event_time, CAST(channel_index + 1 AS INT) AS event_order
-    FROM touch_events
+    -- sort is most of this step's cost.
+    SELECT e.user_id, e.event_time, CAST(e.channel_index + 1 AS INT) AS event_order
+    FROM touch_events AS e
+    JOIN converters AS c ON e.user_id = c.user_id
     UNION ALL
     SELECT {user_key} AS user_id, timestamp AS event_time, CAST(0 AS INT) AS event_order
     FROM conversions
 ),
-ordered AS (
+converter_events AS (
     SELECT
         user_id, event_time, event_order,
         MIN(CASE WHEN event_order = 0 THEN event_time END) OVER (
@@ -54,12 +61,42 @@ ordered AS (
         LAG(CASE WHEN event_order > 0 THEN event_time END) OVER user_events
             AS previous_touch_time,
         -- the state after this event: the next touch's channel, the conversion, or null (no
-        -- next event); one neighbour function each way
+        -- next event)
         LEAD(CASE WHEN event_order > 0 THEN event_order - 1 ELSE {conversion_code} END, 1,
              {null_code}) OVER user_events AS next_state
     FROM events
     -- the neighbours' window; the frames above need their own ROWS clause
     WINDOW user_events AS (PARTITION BY user_id ORDER BY event_time, event_order)
+),
+-- Users without a conversion (most of them) have one non-converting journey: the same columns
+-- with no conversion to look for (no frame over the following events, no running count), which
+-- saves a fifth of the step (2M journeys: 4.4 -> 3.7 CPU s).
+other_events AS (
+    SELECT
+        e.user_id, e.event_time, CAST(e.channel_index + 1 AS INT) AS event_order,
+        CAST(NULL AS DOUBLE) AS next_conversion_time,
+        LAST_VALUE(e.event_time) OVER (
+            PARTITION BY e.user_id ORDER BY e.event_time, e.channel_index
+            ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING
+        ) AS last_event_time,
+        CAST(0 AS BIGINT) AS conversions_before,
+        LAG(e.event_time) OVER user_touches AS previous_touch_time,
+        LEAD(e.channel_index, 1, {null_code}) OVER user_touches AS next_state
+    FROM touch_events AS e
+    LEFT JOIN converters AS c ON e.user_id = c.user_id
+    WHERE c.user_id IS NULL
+    WINDOW user_touches AS (PARTITION BY e.user_id ORDER BY e.event_time, e.channel_index)
+),
+ordered AS (
+    SELECT
+        user_id, event_time, event_order, next_conversion_time, last_event_time,
+        conversions_before, previous_touch_time, next_state
+    FROM converter_events
+    UNION ALL
+    SELECT
+        user_id, event_time, event_order, next_conversion_time, last_event_time,
+        conversions_before, previous_touch_time, next_state
+    FROM other_events
 ),
 touches AS (
     SELECT
