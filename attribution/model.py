@@ -12,7 +12,7 @@ Model, for a journey with capped touch counts ``n_cb`` (channel c, recency bin b
 
 Roles. ``opening_c`` is what a channel adds by opening the journey, beyond its touches' effect
 (awareness channels may work mostly as the first touch). A channel gets the term only when a
-score test at the model without roles finds it (``attribution.synergy.screen_openings``), so the
+forward score test finds it (``attribution.synergy.forward_openings``), so the
 structure stays that of a model without roles where the data show none. Later touches, the
 closing one included, act through ``beta_c s_c`` and its recency decay (the most recent bin is
 the closing touch's); the criticism (``attribution.checks``) compares observed conversions by
@@ -63,7 +63,7 @@ from attribution.lift import LiftTests
 from attribution.lift import add_to_model as add_lift
 from attribution.settings import METHODS, NUTS_MAX_CONVERTING_PATTERNS
 from attribution.sparsity import PRIOR_INCLUSION
-from attribution.synergy import SCREEN_ALPHA, Screen, screen_openings, screen_pairs
+from attribution.synergy import SCREEN_ALPHA, Screen, forward_openings, screen_pairs
 from posterior_tools.diagnostics import diagnostics_attrs, warn_if_failed
 from posterior_tools.settings import CHAINS, DRAWS, TUNE
 
@@ -591,7 +591,8 @@ class ConversionModel:
             return None, None, None, None
         from posterior_tools.laplace import find_mode
 
-        stats = sufficient_stats(data, candidates[:0], code_table(len(ages)).shape[0])
+        n_codes = code_table(len(ages)).shape[0]
+        stats = sufficient_stats(data, candidates[:0], n_codes)
         base = laplace_model(stats, data.channels, ages, self.priors)
         mode = find_mode(base, self.start)
         values = mode.values(base, ["baseline", "beta", "decay", "saturation"])
@@ -600,7 +601,16 @@ class ConversionModel:
             if len(candidates)
             else None
         )
-        openings = screen_openings(data, values, ages, self.synergy_alpha) if roles else None
+        openings = None
+        if roles:
+
+            def refit(openers: np.ndarray) -> dict[str, np.ndarray]:
+                stats = sufficient_stats(data, candidates[:0], n_codes, openers)
+                model = laplace_model(stats, data.channels, ages, self.priors)
+                found = find_mode(model, self.start)
+                return found.values(model, ["baseline", "beta", "decay", "saturation", "opening"])
+
+            openings = forward_openings(data, values, ages, self.synergy_alpha, refit)
         return pairs, openings, base, mode
 
     def _sample_nuts(self, names: list[str]) -> tuple[xr.Dataset, dict]:

@@ -20,7 +20,9 @@ Bonferroni-corrected normal quantile at level ``alpha`` over the candidate pairs
 
 The opening-touch terms of ``attribution.model`` (``opening_c`` added to H when channel c opens
 the journey) are screened the same way with ``x = 1[first_channel = c]``, one test per channel
-that opens at least one converting journey, Bonferroni over those channels.
+that opens at least one converting journey, Bonferroni over those channels, and forward: the
+channels that pass enter the model, which is refitted, and the others are tested again with the
+entered terms among the nuisance columns, until none passes (``forward_openings``).
 """
 
 from __future__ import annotations
@@ -72,11 +74,16 @@ def score_statistics(
 
 
 def efficient_scores(
-    patterns: Patterns, s: np.ndarray, hazard: np.ndarray, columns: np.ndarray | None
+    patterns: Patterns,
+    s: np.ndarray,
+    hazard: np.ndarray,
+    columns: np.ndarray | None,
+    fitted: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Score ``U`` and efficient information ``I`` (column,) for adding each column of
-    ``columns`` (pattern, q) to the hazard ``hazard`` (pattern,), adjusting for the baseline and
-    the channel effects on ``s`` (pattern, channel) (module doc)."""
+    ``columns`` (pattern, q) to the hazard ``hazard`` (pattern,), adjusting for the baseline,
+    the channel effects on ``s`` (pattern, channel) and the terms already in the model whose
+    columns are ``fitted`` (pattern, r) (module doc)."""
     if columns is None or columns.shape[1] == 0:
         return np.zeros(0), np.zeros(0)
     p = -np.expm1(-hazard)
@@ -84,7 +91,7 @@ def efficient_scores(
     k = patterns.n_conversions.astype(np.float64)
     residual = k / p - n
     weight = n * np.exp(-hazard) / p
-    nuisance = np.column_stack([np.ones(len(s)), s])
+    nuisance = np.column_stack([np.ones(len(s)), s, *([] if fitted is None else [fitted])])
     zwz = nuisance.T @ (weight[:, None] * nuisance)
     score, info = np.empty(columns.shape[1]), np.empty(columns.shape[1])
     for q in range(columns.shape[1]):
@@ -124,12 +131,20 @@ def screen_pairs(
 
 
 def screen_openings(
-    patterns: Patterns, mode: dict[str, np.ndarray], ages_days: np.ndarray, alpha: float
+    patterns: Patterns,
+    mode: dict[str, np.ndarray],
+    ages_days: np.ndarray,
+    alpha: float,
+    selected: np.ndarray | None = None,
 ) -> Screen:
     """Select the channels whose opening-touch term the data support (module doc).
 
-    Candidates: channels that open at least one converting journey. Returns a ``Screen`` whose
-    ``candidates`` and ``selected`` are int (channel, 1) arrays of channel indices."""
+    Candidates: channels that open at least one converting journey. ``selected``: channels
+    whose term is already in the model at ``mode`` (which then has ``opening`` (channel,)); they
+    are adjusted for, not tested, and stay selected (the forward steps of
+    :func:`forward_openings`). The Bonferroni correction is over all candidates. Returns a
+    ``Screen`` whose ``candidates`` and ``selected`` are int (channel, 1) channel indices and
+    whose ``z`` is NaN for the channels already selected."""
     n_channels = len(patterns.channels)
     first = patterns.first_channel
     opens = np.bincount(
@@ -138,14 +153,47 @@ def screen_openings(
     candidates = np.flatnonzero(opens > 0)[:, None].astype(np.int64)
     if len(candidates) == 0:
         return Screen(candidates, np.zeros(0), np.inf, candidates)
+    done = np.zeros(0, np.int64) if selected is None else np.asarray(selected, np.int64)
     n_bins = len(ages_days)
     s = saturation_curve(
         exposure(patterns.counts(n_bins), np.asarray(mode["decay"]), ages_days),
         np.asarray(mode["saturation"]),
     )
+    fitted = (first[:, None] == done[None, :]).astype(np.float64)
     hazard = float(mode["baseline"]) + s @ np.asarray(mode["beta"])
-    columns = (first[:, None] == candidates[:, 0][None, :]).astype(np.float64)
-    score, info = efficient_scores(patterns, s, hazard, columns)
-    z = score / np.sqrt(np.maximum(info, np.finfo(float).tiny))
+    if len(done):
+        hazard = hazard + fitted @ np.asarray(mode["opening"])[done]
+    tested = candidates[~np.isin(candidates[:, 0], done)]
+    columns = (first[:, None] == tested[:, 0][None, :]).astype(np.float64)
+    score, info = efficient_scores(patterns, s, hazard, columns, fitted if len(done) else None)
+    z = np.full(len(candidates), np.nan)
+    z[~np.isin(candidates[:, 0], done)] = score / np.sqrt(np.maximum(info, np.finfo(float).tiny))
     threshold = float(st.norm.isf(alpha / len(candidates)))
-    return Screen(candidates, z, threshold, candidates[z > threshold])
+    keep = np.isin(candidates[:, 0], done) | (np.nan_to_num(z, nan=-np.inf) > threshold)
+    return Screen(candidates, z, threshold, candidates[keep])
+
+
+def forward_openings(
+    patterns: Patterns,
+    mode: dict[str, np.ndarray],
+    ages_days: np.ndarray,
+    alpha: float,
+    refit,
+) -> Screen:
+    """:func:`screen_openings` repeated forward: the channels that pass are added, the model is
+    refitted with their terms (``refit(openers) -> mode dict`` with ``opening``), and the
+    others are tested again at that model, until no more pass. One strong opening effect left
+    out of the model can hide another (its journeys' excess conversions are absorbed by the
+    effects the test adjusts for); on the ``roles`` simulator at 20,000 users the one-shot
+    screen often kept one of the two opening channels. The returned screen's ``z`` is each
+    channel's last score (the step at which it passed, or the final step)."""
+    screen = screen_openings(patterns, mode, ages_days, alpha)
+    z = screen.z.copy()
+    while 0 < len(screen.selected) < len(screen.candidates):
+        chosen = screen.selected[:, 0]
+        screen = screen_openings(patterns, refit(chosen), ages_days, alpha, selected=chosen)
+        fresh = ~np.isnan(screen.z)
+        z[fresh] = screen.z[fresh]
+        if len(screen.selected) == len(chosen):
+            break
+    return Screen(screen.candidates, z, screen.threshold, screen.selected)

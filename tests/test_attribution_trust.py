@@ -254,3 +254,23 @@ def test_the_report_gives_each_channel_its_chance_of_any_effect(tmp_path: Path):
     html = executive_summary(Results(folder=tmp_path, attribution=attr)).body
     assert "<strong>display</strong> (2%) may have no effect" in html
     assert "social" not in html  # 97%: likely an effect, not named
+
+
+def test_forward_screen_finds_a_second_opening_channel_that_the_first_one_hides():
+    # two opening channels: social's strong term, left out of the model, hides e-mail's weaker
+    # one from a one-shot score test; tested again with social's term in, e-mail passes
+    from attribution.synergy import SCREEN_ALPHA, screen_openings
+
+    truth = {**TRUTH, "opening": np.array([0.0, 0.03, 0.0, 0.06])}
+    one_shot, forward = [], []
+    for seed in range(1, 6):
+        patterns = as_patterns(simulate_roles_table(20_000, seed=seed, truth=truth), CHANNELS)
+        base = ConversionModel(CHANNELS, roles=False, **NO_SPIKE).fit(patterns)
+        mode = base.mode_.values(base.model_, ["baseline", "beta", "decay", "saturation"])
+        first = screen_openings(patterns, mode, recency_ages_days(), SCREEN_ALPHA)
+        one_shot.append(sorted(CHANNELS[c] for c in first.selected[:, 0]))
+        fitted = ConversionModel(CHANNELS, roles=True, **NO_SPIKE).fit(patterns)
+        forward.append(sorted(CHANNELS[c] for c in fitted.opening_channels_))
+    print("one-shot", one_shot, "forward", forward)
+    assert forward == [["email", "social"]] * 5
+    assert sum(len(s) for s in one_shot) < 10
