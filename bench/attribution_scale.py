@@ -247,8 +247,9 @@ def step_times(touchpoints: str, conversions: str, engine: str) -> str:
     rows.append(("engine start", time.perf_counter() - started, time.process_time() - cpu,
                  _children_cpu() - children))  # fmt: skip
     started, cpu, children = time.perf_counter(), time.process_time(), _children_cpu()
-    io.stage(sql, "touchpoints", touchpoints)
-    io.stage(sql, "conversions", conversions)
+    # staged as workbench attribute stages them (integer user ids stay integers)
+    io.stage(sql, "touchpoints", touchpoints, integer_ids=True)
+    io.stage(sql, "conversions", conversions, integer_ids=True)
     rows.append(("staging (validation + views)", time.perf_counter() - started,
                  time.process_time() - cpu, _children_cpu() - children))  # fmt: skip
     timed = _TimedEngine(sql)
