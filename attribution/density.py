@@ -99,24 +99,23 @@ class ConversionDensity:
             self.coords["channel_pair"] = pair_labels(self.channels, self.pairs)
         beta_name = "beta_recent" if len(self.active) == n_channels else "beta_recent_free"
         sizes = [
-            ("log_baseline", 1, ()),
-            ("beta_scale_log__", 1, ()),
-            (f"{beta_name}_log__", len(self.active), (len(self.active),)),
-            ("decay_mu", 1, ()),
-            ("decay_sigma_log__", 1, ()),
-            ("decay_z", n_channels, (n_channels,)),
-            ("log_saturation_recent", n_channels, (n_channels,)),
+            ("log_baseline", 1),
+            ("beta_scale_log__", 1),
+            (f"{beta_name}_log__", len(self.active)),
+            ("decay_mu", 1),
+            ("decay_sigma_log__", 1),
+            ("decay_z", n_channels),
+            ("log_saturation_recent", n_channels),
         ]
         if len(self.pairs):
-            sizes.append(("synergy_log__", len(self.pairs), (len(self.pairs),)))
+            sizes.append(("synergy_log__", len(self.pairs)))
         if len(self.openers):
-            sizes.append(("opening_selected_log__", len(self.openers), (len(self.openers),)))
-        self.value_vars = [_Var(name) for name, _, _ in sizes]
-        self._shapes = {name: shape for name, _, shape in sizes}
-        bounds = np.cumsum([0] + [size for _, size, _ in sizes])
+            sizes.append(("opening_selected_log__", len(self.openers)))
+        self.value_vars = [_Var(name) for name, _ in sizes]
+        bounds = np.cumsum([0] + [size for _, size in sizes])
         self._slices = {
             name: slice(int(a), int(b))
-            for (name, _, _), a, b in zip(sizes, bounds[:-1], bounds[1:], strict=True)
+            for (name, _), a, b in zip(sizes, bounds[:-1], bounds[1:], strict=True)
         }
         self._beta_name = beta_name
         self.named_vars_to_dims = {
@@ -132,6 +131,7 @@ class ConversionDensity:
 
     @property
     def size(self) -> int:
+        """Number of unconstrained dimensions."""
         return max(s.stop for s in self._slices.values())
 
     def initial_point(self) -> dict[str, np.ndarray]:
