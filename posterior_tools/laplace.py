@@ -32,6 +32,14 @@ from posterior_tools.diagnostics import laplace_diagnostics
 HESSIAN_STEP = 1e-5
 OPTIMISER_MAX_ITER = 5_000
 OPTIMISER_GTOL = 1e-6
+# No stop on the relative change of log p (scipy's default stops at ~2e-9 relative, i.e. ~2e-5
+# nats on a log posterior of ~1e4, with gradients of ~0.1 left along flat directions, where the
+# mode, the curvature and so the Laplace evidence then depend on the path): the optimiser runs
+# until every gradient component is below OPTIMISER_GTOL.
+OPTIMISER_FTOL = 0.0
+# A stop short of gtol is accepted as the mode when a Newton step would gain less than this
+# (half the Newton decrement, nats): far below anything the Laplace approximation resolves.
+NEWTON_DECREMENT_TOL = 1e-6
 # Restarts when the optimiser stops off a mode, and the step (in standard deviations of the
 # negative-curvature direction) taken away from a saddle before restarting.
 SADDLE_RESTARTS = 3
@@ -49,7 +57,8 @@ class Mode:
         point: the model's initial point (names and shapes of the value variables).
         eigvals, eigvecs: eigen-decomposition of the Hessian of -log density at ``x``.
         log_density: log posterior density at ``x``; iterations: optimiser iterations.
-        converged: the optimiser reported success.
+        converged: the optimiser reported success, or stopped where a Newton step would gain
+            less than ``NEWTON_DECREMENT_TOL`` and the curvature is positive.
     """
 
     x: np.ndarray
@@ -93,8 +102,18 @@ def find_mode(model, start: np.ndarray | None = None) -> Mode:
             start,
             jac=True,
             method="L-BFGS-B",
-            options={"maxiter": OPTIMISER_MAX_ITER, "gtol": OPTIMISER_GTOL},
+            options={"maxiter": OPTIMISER_MAX_ITER, "gtol": OPTIMISER_GTOL, "ftol": OPTIMISER_FTOL},
         )
+
+    def at_mode(result) -> bool:
+        # L-BFGS-B may end on a line search that cannot improve at machine precision before
+        # every gradient component is below gtol; the point is then the mode to within
+        # rounding when the Newton decrement g' H^-1 g (twice the log density still to gain
+        # by a Newton step) is negligible.
+        if eigvals[0] <= 0:
+            return False
+        decrement = float(np.sum((eigvecs.T @ result.jac) ** 2 / eigvals))
+        return bool(result.success) or decrement < NEWTON_DECREMENT_TOL
 
     result = minimise(x0)
     iterations = int(result.nit)
@@ -105,7 +124,7 @@ def find_mode(model, start: np.ndarray | None = None) -> Mode:
     # at 80k users: negative curvature along the decay hierarchy). Step down the direction of
     # most negative curvature and restart, keeping the better point.
     for _ in range(SADDLE_RESTARTS):
-        if result.success and eigvals[0] > 0:
+        if at_mode(result):
             break
         step = SADDLE_STEP / np.sqrt(abs(eigvals[0])) if eigvals[0] < 0 else 0.0
         starts = [mode + step * eigvecs[:, 0], mode - step * eigvecs[:, 0]] if step else [mode]
@@ -116,7 +135,7 @@ def find_mode(model, start: np.ndarray | None = None) -> Mode:
         result, mode = retry, retry.x
         hessian = _hessian(lambda x: negative(x)[1], mode)
         eigvals, eigvecs = np.linalg.eigh(hessian)
-    return Mode(mode, point, eigvals, eigvecs, -float(result.fun), iterations, bool(result.success))
+    return Mode(mode, point, eigvals, eigvecs, -float(result.fun), iterations, at_mode(result))
 
 
 def _compiled_logp_dlogp(model, point):
