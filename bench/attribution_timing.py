@@ -63,7 +63,11 @@ def _true_placement(true_position: str):
     journey at ``true_position`` (an SQL expression of its true decision position)."""
 
     def placement(timing) -> dict[str, str]:
-        return {"decision_position": true_position, "journey_touch_count": "CAST(0 AS BIGINT)"}
+        return {
+            "decision_position": true_position,
+            "journey_touch_count": "CAST(0 AS BIGINT)",
+            "journey_pace": "0.0",
+        }
 
     return placement
 

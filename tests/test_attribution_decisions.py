@@ -223,3 +223,72 @@ def test_spread_positions_are_the_same_on_duckdb_and_spark(spark_engine):
         frames.append(engine.query(sql).reset_index(drop=True))
     assert len(frames[0]) == 37  # one position per user
     pd.testing.assert_frame_equal(frames[0], frames[1], check_dtype=False)
+
+
+def test_pace_slope_is_one_when_gaps_scale_with_pace_and_zero_when_they_do_not():
+    from workbench.decisions import PACE_SLOPE_MIN, class_pace_gaps, pace_slopes
+
+    rng = np.random.default_rng(4)
+    n = 10 * MIN_CLASS_JOURNEYS  # each class of 2, 3 and 4+ touches has more than the minimum
+    touches = rng.integers(2, 8, n)
+    pace = rng.lognormal(0.5, 0.8, n)
+    whole = np.ones(n, dtype=bool)
+    # users who decide at the end of their activity: the gap after the last touch is an
+    # exponential multiple of their pace
+    u = rng.exponential(0.8, n)
+    scaled = pace_slopes(u * pace, pace, touches, whole)
+    assert scaled[0] == 0.0  # one touch: no pace
+    assert scaled[1:] == pytest.approx([1.0, 1.0, 1.0], abs=0.15)
+    gaps = class_pace_gaps(u * pace, pace, touches, scaled)
+    assert np.isnan(gaps[0]).all()
+    four_plus = np.minimum(touches, TOUCH_CLASSES) == TOUCH_CLASSES
+    b = scaled[TOUCH_CLASSES - 1]
+    expected = mid_quantiles((u * pace)[four_plus] / pace[four_plus] ** b)
+    np.testing.assert_allclose(gaps[TOUCH_CLASSES - 1], expected)
+    # gaps that do not depend on pace: slope ~0, the classes keep their positions
+    independent = pace_slopes(rng.exponential(3.0, n), pace, touches, whole)
+    assert (independent < PACE_SLOPE_MIN).all()
+    assert np.isnan(class_pace_gaps(u, pace, touches, independent)).all()
+    # journeys whose lookback window is cut by the data end do not enter the slope
+    assert pace_slopes(u * pace, pace, touches, np.zeros(n, dtype=bool)).tolist() == [0.0] * 4
+
+
+def test_a_pace_class_places_a_journey_a_gap_scaled_by_its_pace_capped_at_its_window():
+    # class 2 (two touches) scales with pace (b = 1, u = 0.5 for every hash digit); class 1
+    # keeps position 0.25. Data end day 100, lookback 30.
+    # a: touches at ages 0 and 4 (pace 4), last touch day 60 -> gap 0.5 * 4 = 2 days
+    # b: touches at ages 0 and 10 (pace 10), last touch day 98 -> gap 5, capped at its window
+    #    of 2 days
+    # c: one touch, last touch day 50 -> position 0.25 of 30 days = 7.5
+    from workbench import journeys as steps
+    from workbench.journeys import DecisionTiming
+
+    touches = pd.DataFrame(
+        {
+            "user_id": ["a", "a", "b", "b", "c"],
+            "journey": 0,
+            "converted": 0,
+            "end_time": [60.0, 60.0, 98.0, 98.0, 50.0],
+            "channel_index": [0, 1, 0, 1, 0],
+            "age_days": [0.0, 4.0, 0.0, 10.0, 0.0],
+        }
+    )
+    positions = np.full((TOUCH_CLASSES, DECISION_POINTS), 0.25)
+    gaps = np.full((TOUCH_CLASSES, DECISION_POINTS), np.nan)
+    gaps[1] = 0.5
+    timing = DecisionTiming(
+        position=0.25,
+        data_end=100.0,
+        lag_median_days=1.0,
+        converted_journeys=1,
+        positions=tuple(map(tuple, positions)),
+        passes=1,
+        pace_slopes=(0.0, 1.0, 0.0, 0.0),
+        pace_gaps=tuple(map(tuple, gaps)),
+    )
+    engine = DuckDBEngine()
+    engine.register("journey_touches", touches)
+    steps.stage_journey_codes(engine, 2, 30.0, timing)
+    codes = steps.journey_codes(engine).set_index("user_id")
+    engine.close()
+    assert codes["shift_days"].to_dict() == pytest.approx({"a": 2.0, "b": 2.0, "c": 7.5})

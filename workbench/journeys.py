@@ -77,6 +77,10 @@ class DecisionTiming:
         positions: the equally likely positions non-converting journeys are evaluated at,
             per class of touch count (``workbench.decisions``); empty: ``position`` alone.
         passes: selection-correction passes behind ``positions`` (0: none were needed).
+        pace_slopes: per touch-count class, the exponent b of the journey's pace in its
+            decision gap (``workbench.decisions``); empty: no class's gaps scale with pace.
+        pace_gaps: per class, the equally likely ``u`` of the gap ``u * pace^b`` (days^(1-b))
+            for the classes whose slope is at least ``workbench.decisions.PACE_SLOPE_MIN``.
     """
 
     position: float
@@ -85,6 +89,8 @@ class DecisionTiming:
     converted_journeys: int
     positions: tuple[tuple[float, ...], ...] = ()
     passes: int = 0
+    pace_slopes: tuple[float, ...] = ()
+    pace_gaps: tuple[tuple[float, ...], ...] = ()
 
     def attrs(self) -> dict:
         """netCDF-ready attrs (``decision_*``)."""
@@ -92,6 +98,9 @@ class DecisionTiming:
             # (touch-count class, point), flattened class-major
             "decision_positions": np.ravel(self.positions or (self.position,)).tolist(),
             "decision_passes": self.passes,
+            "decision_pace_slopes": list(self.pace_slopes),
+            # (touch-count class, point), flattened class-major; NaN for position classes
+            "decision_pace_gaps": np.ravel(self.pace_gaps).tolist(),
             "decision_position": self.position,
             "decision_lag_median_days": self.lag_median_days,
             "decision_data_end_days": self.data_end,

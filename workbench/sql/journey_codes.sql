@@ -6,10 +6,12 @@
 -- of what can be observed). The position, {decision_position}, is one literal or one of equally
 -- likely positions picked by a hash of the user id, per class of the journey's touch count
 -- n_journey_touches ({journey_touch_count}: a constant when positions are not spread)
--- (workbench.decisions, from the journey_decisions step). Ages are shifted by that much,
--- touches {lookback_days} days old or older at a shifted decision are dropped (the decision lies
--- past the lookback after them; an unshifted journey keeps a touch exactly on the edge, as in the
--- journeys step) and the recency bins are taken on the shifted ages (rounded to {age_decimals}
+-- (workbench.decisions, from the journey_decisions step); in a touch-count class whose decisions
+-- scale with the journey's pace (pace_days, days between its touches; a constant when no class
+-- does) the position is a gap u * pace_days^b over the window, capped at 1. Ages are shifted by
+-- that much, touches {lookback_days} days old or older at a shifted decision are dropped (the
+-- decision lies past the lookback after them; an unshifted journey keeps a touch exactly on the
+-- edge, as in the journeys step) and the recency bins are taken on the shifted ages (rounded to {age_decimals}
 -- decimals). Each journey's shift_days is returned with its codes, so later steps (the lift
 -- rows) read the placement from here.
 --
@@ -26,7 +28,9 @@
 WITH counted AS (
     SELECT
         user_id, journey, converted, end_time, channel_index, age_days,
-        {journey_touch_count} AS n_journey_touches
+        {journey_touch_count} AS n_journey_touches,
+        {journey_pace} AS pace_days,
+        LEAST({data_end} - end_time, {lookback_days}) AS window_days
     FROM journey_touches
 ),
 shifts AS (
@@ -34,8 +38,7 @@ shifts AS (
         user_id, journey, converted, end_time, channel_index, age_days AS touch_age_days,
         CASE
             WHEN converted = 0
-            THEN ROUND({decision_position} * LEAST({data_end} - end_time, {lookback_days}),
-                       {age_decimals})
+            THEN ROUND({decision_position} * window_days, {age_decimals})
             ELSE 0.0
         END AS shift_days
     FROM counted
