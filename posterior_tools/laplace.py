@@ -32,14 +32,13 @@ from posterior_tools.diagnostics import laplace_diagnostics
 HESSIAN_STEP = 1e-5
 OPTIMISER_MAX_ITER = 5_000
 OPTIMISER_GTOL = 1e-6
-# No stop on the relative change of log p (scipy's default stops at ~2e-9 relative, i.e. ~2e-5
-# nats on a log posterior of ~1e4, with gradients of ~0.1 left along flat directions, where the
-# mode, the curvature and so the Laplace evidence then depend on the path): the optimiser runs
-# until every gradient component is below OPTIMISER_GTOL.
-OPTIMISER_FTOL = 0.0
-# A stop short of gtol is accepted as the mode when a Newton step would gain less than this
-# (half the Newton decrement, nats): far below anything the Laplace approximation resolves.
-NEWTON_DECREMENT_TOL = 1e-6
+# L-BFGS-B stops on a relative change of log p (~2e-9, i.e. ~2e-5 nats on a log posterior of
+# ~1e4) with gradients of ~0.1 left along flat directions, where the mode, the curvature and so
+# the Laplace evidence then depend on the optimiser's path. Newton steps on the Hessian the
+# approximation needs anyway finish the search (at most NEWTON_STEPS, each 2 x D gradients)
+# until a further step would gain less than NEWTON_DECREMENT_TOL / 2 nats.
+NEWTON_STEPS = 4
+NEWTON_DECREMENT_TOL = 1e-9
 # Restarts when the optimiser stops off a mode, and the step (in standard deviations of the
 # negative-curvature direction) taken away from a saddle before restarting.
 SADDLE_RESTARTS = 3
@@ -57,8 +56,8 @@ class Mode:
         point: the model's initial point (names and shapes of the value variables).
         eigvals, eigvecs: eigen-decomposition of the Hessian of -log density at ``x``.
         log_density: log posterior density at ``x``; iterations: optimiser iterations.
-        converged: the optimiser reported success, or stopped where a Newton step would gain
-            less than ``NEWTON_DECREMENT_TOL`` and the curvature is positive.
+        converged: the curvature at ``x`` is positive and the optimiser reported success or
+            the Newton steps reached ``NEWTON_DECREMENT_TOL``.
     """
 
     x: np.ndarray
@@ -96,24 +95,11 @@ def find_mode(model, start: np.ndarray | None = None) -> Mode:
             return np.inf, np.zeros_like(x)
         return -float(value), -np.asarray(grad, dtype=np.float64)
 
-    def minimise(start: np.ndarray):
-        return optimize.minimize(
-            negative,
-            start,
-            jac=True,
-            method="L-BFGS-B",
-            options={"maxiter": OPTIMISER_MAX_ITER, "gtol": OPTIMISER_GTOL, "ftol": OPTIMISER_FTOL},
-        )
-
-    def at_mode(result) -> bool:
-        # L-BFGS-B may end on a line search that cannot improve at machine precision before
-        # every gradient component is below gtol; the point is then the mode to within
-        # rounding when the Newton decrement g' H^-1 g (twice the log density still to gain
-        # by a Newton step) is negligible.
-        if eigvals[0] <= 0:
-            return False
-        decrement = float(np.sum((eigvecs.T @ result.jac) ** 2 / eigvals))
-        return bool(result.success) or decrement < NEWTON_DECREMENT_TOL
+    def minimise(start: np.ndarray, ftol: float | None = None):
+        options = {"maxiter": OPTIMISER_MAX_ITER, "gtol": OPTIMISER_GTOL}
+        if ftol is not None:
+            options["ftol"] = ftol
+        return optimize.minimize(negative, start, jac=True, method="L-BFGS-B", options=options)
 
     result = minimise(x0)
     iterations = int(result.nit)
@@ -124,7 +110,7 @@ def find_mode(model, start: np.ndarray | None = None) -> Mode:
     # at 80k users: negative curvature along the decay hierarchy). Step down the direction of
     # most negative curvature and restart, keeping the better point.
     for _ in range(SADDLE_RESTARTS):
-        if at_mode(result):
+        if result.success and eigvals[0] > 0:
             break
         step = SADDLE_STEP / np.sqrt(abs(eigvals[0])) if eigvals[0] < 0 else 0.0
         starts = [mode + step * eigvecs[:, 0], mode - step * eigvecs[:, 0]] if step else [mode]
@@ -135,7 +121,48 @@ def find_mode(model, start: np.ndarray | None = None) -> Mode:
         result, mode = retry, retry.x
         hessian = _hessian(lambda x: negative(x)[1], mode)
         eigvals, eigvecs = np.linalg.eigh(hessian)
-    return Mode(mode, point, eigvals, eigvecs, -float(result.fun), iterations, at_mode(result))
+    mode, value, grad, eigvals, eigvecs, decrement = _newton_polish(
+        negative, mode, float(result.fun), np.asarray(result.jac), eigvals, eigvecs
+    )
+    if decrement >= NEWTON_DECREMENT_TOL and eigvals[0] > 0:
+        # Newton could not finish (a step left the concave region): L-BFGS-B at full precision
+        result = minimise(mode, ftol=0.0)
+        iterations += int(result.nit)
+        if result.fun <= value:
+            mode, value, grad = result.x, float(result.fun), np.asarray(result.jac)
+            eigvals, eigvecs = np.linalg.eigh(_hessian(lambda x: negative(x)[1], mode))
+            decrement = float(np.sum((eigvecs.T @ grad) ** 2 / eigvals))
+    converged = bool(eigvals[0] > 0 and (result.success or decrement < NEWTON_DECREMENT_TOL))
+    return Mode(mode, point, eigvals, eigvecs, -value, iterations, converged)
+
+
+def _newton_polish(negative, mode, value, grad, eigvals, eigvecs):
+    """At most ``NEWTON_STEPS`` Newton steps from ``mode`` on the central-difference Hessian
+    (backtracking on the log density, keeping the Hessian positive definite); returns ``(mode,
+    value, grad, eigvals, eigvecs, decrement)`` at the last point reached, ``decrement`` being
+    ``g' H^-1 g`` there (inf when the Hessian is not positive definite)."""
+    decrement = np.inf
+    for taken in range(NEWTON_STEPS + 1):
+        if eigvals[0] <= 0:
+            break
+        step = eigvecs @ ((eigvecs.T @ grad) / eigvals)  # H^-1 g of -log p
+        decrement = float(grad @ step)  # twice the log density a full step would gain
+        if decrement < NEWTON_DECREMENT_TOL or taken == NEWTON_STEPS:
+            break
+        for scale in (1.0, 0.5, 0.25, 0.125):
+            trial_value, trial_grad = negative(mode - scale * step)
+            if trial_value <= value:
+                break
+        else:
+            break
+        trial = mode - scale * step
+        trial_eigvals, trial_eigvecs = np.linalg.eigh(_hessian(lambda x: negative(x)[1], trial))
+        if trial_eigvals[0] <= 0:  # off the region where the log density is concave: keep
+            break
+        mode, value, grad = trial, trial_value, trial_grad
+        eigvals, eigvecs = trial_eigvals, trial_eigvecs
+        decrement = np.inf
+    return mode, value, grad, eigvals, eigvecs, decrement
 
 
 def _compiled_logp_dlogp(model, point):
