@@ -171,6 +171,13 @@ class ConversionDensity:
         ds_dlog_theta = t * (-exposure * fresh / em + np.expm1(-t * exposure) * np.exp(-t) / em**2)
         return s, ds_dexposure * d_exposure, ds_dlog_theta
 
+    def _fresh_scale(self, decay: np.ndarray, theta_recent: np.ndarray):
+        """The saturation of a fresh touch ``theta = theta_recent exp(decay age_0)`` (capped as
+        in ``build_model``) and ``k = expm1(-theta_recent) / expm1(-theta)``, with which ``s =
+        k s_recent`` and ``beta = beta_recent / k`` (``attribution.model``)."""
+        theta = theta_recent * np.exp(np.minimum(decay * self.ages[0], self.max_log_factor))
+        return theta, np.expm1(-theta_recent) / np.expm1(-theta)
+
     def logp_dlogp(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """Log posterior density at the unconstrained point ``x`` (D,) and its gradient (D,);
         ``(-inf, 0)`` where they are not finite (far tails a sampler or line search may try)."""
@@ -241,8 +248,7 @@ class ConversionDensity:
         )
         log_factor = decay * self.ages[0]
         capped = log_factor >= self.max_log_factor
-        theta = theta_recent * np.exp(np.minimum(log_factor, self.max_log_factor))
-        k_scale = np.expm1(-theta_recent) / np.expm1(-theta)
+        theta, k_scale = self._fresh_scale(decay, theta_recent)
         s = s_recent * k_scale[:, None]
         pair_conv = []
         for q, (c, d) in enumerate(self.pairs):
@@ -317,9 +323,8 @@ class ConversionDensity:
         sigma = np.exp(v["decay_sigma_log__"][:, 0])
         decay = np.exp(v["decay_mu"] + sigma[:, None] * v["decay_z"])
         theta_recent = np.exp(v["log_saturation_recent"])
-        theta = theta_recent * np.exp(np.minimum(decay * self.ages[0], self.max_log_factor))
         with np.errstate(over="ignore"):
-            k_scale = np.expm1(-theta_recent) / np.expm1(-theta)
+            theta, k_scale = self._fresh_scale(decay, theta_recent)
         out = {
             "log_baseline": v["log_baseline"][:, 0],
             "baseline": np.exp(v["log_baseline"][:, 0]),

@@ -29,7 +29,7 @@ once a week when decisions follow the end of their activity (users deciding at t
 own shopping window). Where the converted journeys show it, the gap after the last touch scales
 with the journey's pace (days between its touches, ``span / (touches - 1)``): per class with two
 or more touches, the slope ``b`` of log gap on log pace over the converted journeys whose whole
-lookback lies in the data (weighted least squares with the selection weights below, clipped to
+lookback lies in the data (weighted least squares with the selection weights above, clipped to
 [0, 1]); a class with ``b >= PACE_SLOPE_MIN`` places a non-converting journey at the gap ``u *
 pace^b`` (capped at its observable window), ``u`` one of the equally likely ``gap / pace^b`` of
 the class's converted journeys, instead of at a position. On the journey simulator's
@@ -40,14 +40,13 @@ positions where the slope is small: gaps that do not scale with pace, placed as 
 too short there (bench/RESULTS.md, issue 12).
 
 Each non-converting journey is then evaluated at one of ``DECISION_POINTS`` equally likely
-positions of its class (the weighted mid-quantiles), picked by a hash of its user id, so that
-over the
-journeys of a pattern the likelihood's ``-(n - k) H`` is an unbiased estimate of
-``-sum_j E_x[H_j(x)]`` (``log E[exp(-H)] ~ -E[H]`` for the small hazards of conversion data)
-and the pattern table keeps its form. When all positions lie within ``DECISION_SPREAD_DAYS`` of
-each other (users deciding minutes after their last touch, or on one common date) the journeys
-are evaluated at the median position with no passes: the recency bins cannot tell the points
-apart.
+positions (or gaps) of its class (the weighted mid-quantiles), picked by a hash of its user
+id, so that over the journeys of a pattern the likelihood's ``-(n - k) H`` is an unbiased
+estimate of ``-sum_j E_x[H_j(x)]`` (``log E[exp(-H)] ~ -E[H]`` for the small hazards of
+conversion data) and the pattern table keeps its form. When all positions lie within
+``DECISION_SPREAD_DAYS`` of each other (users deciding minutes after their last touch, or on
+one common date) the journeys are evaluated at the median position with no passes: the recency
+bins cannot tell the points apart.
 """
 
 from __future__ import annotations
