@@ -41,10 +41,11 @@ over channels of functions of one channel's code (or one pair's codes), the non-
 reduces to per-channel totals of ``n - k`` by code (64 codes) and per pair by code pair (64 x 64),
 computed once in numpy; only patterns with conversions enter ``k log(1 - exp(-H))``.
 
-Two implementations of one model. ``build_model`` is the PyMC model (NUTS, lift tests);
-``attribution.density.ConversionDensity`` is the same log posterior with its analytic gradient in
-numpy, which Laplace fits use (``laplace_model``): no ``import pymc``, no graph building, no
-PyTensor compile. ``tests/test_attribution_density.py`` holds them equal, value and gradient.
+Two implementations of one model. ``build_model`` is the PyMC model (NUTS on small tables, lift
+tests); ``attribution.density.ConversionDensity`` is the same log posterior with its analytic
+gradient in numpy (its row loop compiled by numba), which Laplace fits and NUTS on large tables
+use (``laplace_model``): no ``import pymc``, no graph building, no PyTensor compile.
+``tests/test_attribution_density.py`` holds them equal, value and gradient.
 """
 
 from __future__ import annotations
@@ -61,7 +62,11 @@ from attribution.features import DEFAULT_LOOKBACK_DAYS, Patterns, as_patterns, c
 from attribution.features import recency_ages_days as default_recency_ages
 from attribution.lift import LiftTests
 from attribution.lift import add_to_model as add_lift
-from attribution.settings import METHODS, NUTS_MAX_CONVERTING_PATTERNS
+from attribution.settings import (
+    METHODS,
+    NUTS_DENSITY_MIN_CONVERTING_PATTERNS,
+    NUTS_MAX_CONVERTING_PATTERNS,
+)
 from attribution.sparsity import PRIOR_INCLUSION
 from attribution.synergy import SCREEN_ALPHA, Screen, forward_openings, screen_pairs
 from posterior_tools.diagnostics import diagnostics_attrs, warn_if_failed
@@ -407,12 +412,16 @@ class ConversionModel:
             fit of the same structure on other rows (ignored when its size differs).
         method: "auto" (NUTS up to ``nuts_max_converting_patterns`` converting patterns,
             Laplace above), "nuts" or "laplace".
+        nuts_density_min_converting_patterns: from this many converting patterns NUTS samples
+            the numpy density instead of the PyMC model (same posterior; faster on large
+            tables, ``attribution.settings``).
         draws, tune, chains, seed, cores, target_accept: sampler settings (Laplace uses
             draws x chains independent draws, laid out as (chain, draw)).
 
     After ``fit``: ``posterior_`` (xarray Dataset, dims (chain, draw[, channel][,
     channel_pair])), ``diagnostics_`` (dict), ``method_`` ("nuts" | "laplace"), ``model_``,
-    ``mode_`` (``posterior_tools.laplace.Mode`` of a Laplace fit; None after NUTS),
+    ``mode_`` (``posterior_tools.laplace.Mode`` of the numpy density: the Laplace fit's, or
+    the mode at which NUTS on a large table started; None after NUTS on the PyMC model),
     ``opening_channels_`` (int array of the channels given an opening term).
     """
 
@@ -432,6 +441,7 @@ class ConversionModel:
     target_accept: float = DEFAULT_TARGET_ACCEPT
     priors: Priors = field(default_factory=Priors)
     nuts_max_converting_patterns: int = NUTS_MAX_CONVERTING_PATTERNS
+    nuts_density_min_converting_patterns: int = NUTS_DENSITY_MIN_CONVERTING_PATTERNS
     min_pair_conversions: int = MIN_PAIR_CONVERSIONS
     screen_synergy: bool = True
     synergy_alpha: float = SCREEN_ALPHA
@@ -473,17 +483,17 @@ class ConversionModel:
         if method == "auto":
             method = "nuts" if n_conv_patterns <= self.nuts_max_converting_patterns else "laplace"
         self.method_ = method
-        # When the screen keeps no term the model is the screen's: reuse it and its mode.
-        reuse = (
-            base is not None
-            and len(pairs) == 0
-            and len(openers) == 0
-            and self.lift_tests is None
-            and method == "laplace"
+        # The numpy density (attribution.density) serves the Laplace fit and NUTS on large
+        # tables, where its compiled row loop beats PyTensor's graph and nothing is compiled;
+        # NUTS on small tables (PyTensor's per-call cost is lower) and lift tests use PyMC.
+        numpy_density = self.lift_tests is None and (
+            method == "laplace" or n_conv_patterns >= self.nuts_density_min_converting_patterns
         )
+        # When the screen keeps no term the model is the screen's: reuse it and its mode.
+        reuse = numpy_density and base is not None and len(pairs) == 0 and len(openers) == 0
         if reuse:
             self.model_ = base
-        elif method == "laplace":
+        elif method == "laplace" or numpy_density:
             self.model_ = laplace_model(
                 stats, data.channels, ages, self.priors, lift=self.lift_tests
             )
@@ -499,7 +509,9 @@ class ConversionModel:
         )
         self.mode_ = None
         if method == "nuts":
-            posterior, self.diagnostics_ = self._sample_nuts(names + hyper)
+            posterior, self.diagnostics_ = self._sample_nuts(
+                names + hyper, base_mode if reuse else None
+            )
         else:
             from posterior_tools.laplace import find_mode, laplace_posterior
 
@@ -613,10 +625,19 @@ class ConversionModel:
             openings = forward_openings(data, values, ages, self.synergy_alpha, refit)
         return pairs, openings, base, mode
 
-    def _sample_nuts(self, names: list[str]) -> tuple[xr.Dataset, dict]:
-        # nutpie by default (posterior_tools.settings.NUTS_SAMPLER): compiled once, Rust NUTS.
+    def _sample_nuts(self, names: list[str], mode) -> tuple[xr.Dataset, dict]:
+        """NUTS draws (nutpie, Rust NUTS). On the numpy density (no lift tests) the chains
+        start at draws of the Laplace approximation, whose mode the spike-and-slab needs
+        anyway (``mode_``); the PyMC model (lift tests) starts at its jittered initial point."""
         from posterior_tools.nuts import sample_nuts
 
+        start = None
+        if hasattr(self.model_, "logp_dlogp"):
+            from posterior_tools.laplace import find_mode
+
+            self.mode_ = find_mode(self.model_, self.start) if mode is None else mode
+            start = self.mode_.draw
+            self.model_.compile_rows()
         return sample_nuts(
             self.model_,
             names,
@@ -626,4 +647,5 @@ class ConversionModel:
             cores=self.cores,
             seed=self.seed,
             target_accept=self.target_accept,
+            start=start,
         )

@@ -17,5 +17,11 @@ COUNT_CAP: int = 3
 #: 12 s), so the switch sits where NUTS starts to exceed ~2 minutes. The Laplace approximation
 #: is validated against NUTS in tests/test_attribution_model.py.
 NUTS_MAX_CONVERTING_PATTERNS: int = 1_000
+#: From this many converting patterns NUTS samples the numpy density (``attribution.density``,
+#: its row loop compiled by numba) instead of the PyMC model compiled by nutpie. Per log density
+#: and gradient, measured on 2 cores: 647 patterns 0.11 ms vs PyMC's 0.04 ms (its graph has
+#: less per-call overhead), 8,077 patterns 0.26 vs 0.33 ms, 43,033 patterns 1.0 vs 2.3 ms; and
+#: the density needs no compile (PyMC's: 4-9 s). bench/RESULTS.md, issue 17.
+NUTS_DENSITY_MIN_CONVERTING_PATTERNS: int = 5_000
 #: Posterior methods: NUTS below the size above, a Laplace approximation above it, or forced.
 METHODS: tuple[str, ...] = ("auto", "nuts", "laplace")

@@ -68,6 +68,11 @@ class Mode:
     iterations: int
     converged: bool
 
+    def draw(self, rng: np.random.Generator) -> np.ndarray:
+        """One draw (D,) of the Laplace approximation N(x, H^-1) (unconstrained)."""
+        eigvals = np.maximum(self.eigvals, np.max(np.abs(self.eigvals)) * 1e-10 + 1e-12)
+        return self.x + (self.eigvecs / np.sqrt(eigvals)) @ rng.standard_normal(self.x.size)
+
     def values(self, model, var_names: list[str]) -> dict[str, np.ndarray]:
         """The named model variables (constrained, deterministics included) at the mode."""
         out = _transform(model, model.value_vars, var_names, self.point, self.x[None, :])

@@ -17,6 +17,10 @@ DRAWS = 1000
 TUNE = 1000
 CHAINS = 2
 
+#: Chains start at the model's initial point plus uniform(-INIT_JITTER, INIT_JITTER) noise per
+#: unconstrained coordinate (PyMC's and nutpie's default) unless the caller gives a start.
+INIT_JITTER = 1.0
+
 #: NUTS implementation: nutpie (Rust NUTS on the model compiled once by numba) or PyMC's own.
 NUTS_SAMPLERS = ("nutpie", "pymc")
 NUTS_SAMPLER = "nutpie"

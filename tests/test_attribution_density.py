@@ -1,7 +1,8 @@
 """The numpy log posterior of the conversion model is the PyMC model's, value and gradient.
 
-The Laplace path fits ``attribution.density.ConversionDensity`` (no PyMC, no compile); NUTS and
-lift tests fit ``attribution.model.build_model``. They must be one model: same variables in the
+The Laplace path and NUTS on large tables fit ``attribution.density.ConversionDensity`` (no
+PyMC, no compile); NUTS on small tables and lift tests fit ``attribution.model.build_model``.
+They must be one model: same variables in the
 same order, same initial point, same log density (normalising constants included, which the
 spike-and-slab's evidence ratios use) and the same gradient, with synergy pairs, opening terms
 and channels whose effect is fixed at 0.
@@ -41,21 +42,24 @@ def _patterns(seed: int = 0, n_channels: int = 4, n_patterns: int = 300) -> Patt
     )
 
 
-def _pair(structure: str):
+def _pair(structure: str, compiled_rows: bool = False):
     pairs, openers, zero = STRUCTURES[structure]
     priors = Priors()
     data = _patterns()
     stats = sufficient_stats(data, pairs, N_CODES, openers)
     ages = recency_ages_days(30.0)
+    density = ConversionDensity(stats, data.channels, ages, priors, zero_channels=zero)
     return (
         build_model(stats, data.channels, ages, priors, zero_channels=zero),
-        ConversionDensity(stats, data.channels, ages, priors, zero_channels=zero),
+        density.compile_rows() if compiled_rows else density,
     )
 
 
+@pytest.mark.parametrize("compiled_rows", [False, True], ids=["numpy rows", "numba rows"])
 @pytest.mark.parametrize("structure", list(STRUCTURES))
-def test_density_matches_the_pymc_model_at_random_points(structure):
-    model, density = _pair(structure)
+def test_density_matches_the_pymc_model_at_random_points(structure, compiled_rows):
+    """Both row loops (numpy for Laplace fits, numba for NUTS on large tables)."""
+    model, density = _pair(structure, compiled_rows)
     assert [v.name for v in density.value_vars] == [v.name for v in model.value_vars]
     start = model.initial_point()
     mine = density.initial_point()
@@ -94,12 +98,13 @@ def test_laplace_mode_is_the_pymc_models_mode():
     np.testing.assert_allclose(by_numpy.eigvals, by_pymc.eigvals, rtol=1e-3)
 
 
-def test_far_tails_give_minus_infinity_not_an_error():
+@pytest.mark.parametrize("compiled_rows", [False, True], ids=["numpy rows", "numba rows"])
+def test_far_tails_give_minus_infinity_not_an_error(compiled_rows):
     # a sampler's or a line search's wild proposal: exp overflows
-    _, density = _pair("pairs and openers")
-    x = np.full(density.size, 800.0)
-    value, grad = density.logp_dlogp(x)
-    assert value == -np.inf and np.all(grad == 0.0)
+    _, density = _pair("pairs and openers", compiled_rows)
+    for fill in (800.0, -800.0):
+        value, grad = density.logp_dlogp(np.full(density.size, fill))
+        assert value == -np.inf and np.all(grad == 0.0)
 
 
 @pytest.mark.parametrize("structure", list(STRUCTURES))

@@ -111,9 +111,28 @@ def true_shares(patterns):
 def nuts_fit(patterns):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # short chains may flag diagnostics
-        return ConversionModel(CHANNELS, synergy=False, method="nuts", seed=1, **SAMPLER).fit(
-            patterns
-        )
+        return ConversionModel(
+            CHANNELS,
+            synergy=False,
+            method="nuts",
+            nuts_density_min_converting_patterns=10**9,  # the PyMC model
+            seed=1,
+            **SAMPLER,
+        ).fit(patterns)
+
+
+@pytest.fixture(scope="module")
+def nuts_density_fit(patterns):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return ConversionModel(
+            CHANNELS,
+            synergy=False,
+            method="nuts",
+            nuts_density_min_converting_patterns=0,  # the numpy density at any size
+            seed=2,
+            **SAMPLER,
+        ).fit(patterns)
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +167,29 @@ def test_nuts_shapley_shares_are_close_to_the_true_shapley_shares(nuts_fit, patt
     hi = shares.quantile(0.95, ("chain", "draw")).values
     covered = (lo <= true_shares) & (true_shares <= hi)
     assert covered.sum() >= 3, (lo, hi, true_shares)
+
+
+@pytest.mark.slow
+def test_nuts_on_the_numpy_density_agrees_with_nuts_on_the_pymc_model(nuts_fit, nuts_density_fit):
+    """Large tables are sampled on attribution.density (numba row loop, no PyMC compile): the
+    same posterior as the PyMC model's, within Monte Carlo error, started at its Laplace mode."""
+    from attribution.density import ConversionDensity
+
+    assert isinstance(nuts_density_fit.model_, ConversionDensity)
+    assert nuts_density_fit.mode_ is not None and nuts_fit.mode_ is None
+    assert nuts_density_fit.posterior_.attrs["posterior_method"] == "nuts"
+    assert nuts_density_fit.diagnostics_["divergences"] == 0
+    for name in ("baseline", "beta", "decay"):
+        a, b = nuts_fit.posterior_[name], nuts_density_fit.posterior_[name]
+        assert a.dims == b.dims
+        sd = a.std(("chain", "draw"))
+        # 400 draws each, ESS >= ~100: the difference of means has sd <= ~0.15 posterior sd
+        diff = np.abs(a.mean(("chain", "draw")) - b.mean(("chain", "draw")))
+        assert (diff <= 0.5 * sd + 1e-12).all(), (name, diff.values, sd.values)
+        ratio = b.std(("chain", "draw")) / sd
+        if "channel" in ratio.dims:  # the no-effect channel's sd is its tail's: too noisy
+            ratio = ratio.sel(channel=["email", "search", "social"])
+        assert ((ratio > 0.7) & (ratio < 1.4)).all(), (name, ratio.values)
 
 
 @pytest.mark.slow
