@@ -80,8 +80,10 @@ DEFAULT_TUNE = TUNE
 DEFAULT_CHAINS = CHAINS
 # Chains run in parallel processes; the draws do not depend on it (one seed per chain).
 DEFAULT_CORES = 2
-# 0.95: at 0.9 a few divergences remained (2 in 2 x 1,000 draws at 20k simulated users).
-DEFAULT_TARGET_ACCEPT = 0.95
+# 0.97: at 0.9 a few divergences remained (2 in 2 x 1,000 draws at 20k simulated users); at
+# 0.95 one in 2 x 1,000 at 2M journeys in 3 of 5 seeded runs, in the no-effect channel's tail
+# (at 0.97 none in 3 of 3, for ~35% more gradient evaluations per draw; bench/RESULTS.md).
+DEFAULT_TARGET_ACCEPT = 0.97
 PARAMETERS = ("baseline", "beta", "decay", "saturation", "opening", "synergy")
 # exp(690) ~ 4e299: the fresh-touch saturation theta_recent * exp(decay * age_0) stays finite
 # (exact up to decay * age_0 = 690, i.e. a decay of ~1,400 per day for the 0.5-day bin age).
