@@ -62,14 +62,15 @@ def sample_nuts(
     with warnings.catch_warnings():
         # The samplers' own convergence warnings are replaced by the diagnostics (one warning).
         warnings.simplefilter("ignore", UserWarning)
-        if hasattr(model, "logp_dlogp"):
-            idata = _nutpie_density(
-                model, var_names, draws, tune, chains, cores, seed, target_accept, start
-            )
-        elif sampler == "nutpie":
+        density = hasattr(model, "logp_dlogp")
+        if density or sampler == "nutpie":
             import nutpie
 
-            compiled = nutpie.compile_pymc_model(model)
+            compiled = (
+                _nutpie_density(model, var_names, start)
+                if density
+                else nutpie.compile_pymc_model(model)
+            )
             idata = nutpie.sample(
                 compiled,
                 draws=draws,
@@ -98,8 +99,8 @@ def sample_nuts(
     return posterior, nuts_diagnostics(posterior, idata.sample_stats, chains)
 
 
-def _nutpie_density(model, var_names, draws, tune, chains, cores, seed, target_accept, start):
-    """nutpie's NUTS on a density's ``logp_dlogp``: no graph to build or compile. nutpie calls
+def _nutpie_density(model, var_names, start):
+    """nutpie's model of a density's ``logp_dlogp``: no graph to build or compile. nutpie calls
     the Python function from its chain threads; the attribution density's row loop releases
     the GIL (``attribution.density_kernel``), so chains still run in parallel."""
     import nutpie
@@ -134,7 +135,7 @@ def _nutpie_density(model, var_names, draws, tune, chains, cores, seed, target_a
             return np.asarray(start(rng), dtype=np.float64)
         return x0 + rng.uniform(-INIT_JITTER, INIT_JITTER, x0.size)
 
-    compiled = nutpie.compiled_pyfunc.from_pyfunc(
+    return nutpie.compiled_pyfunc.from_pyfunc(
         ndim=x0.size,
         make_logp_fn=make_logp,
         make_expand_fn=make_expand,
@@ -144,14 +145,4 @@ def _nutpie_density(model, var_names, draws, tune, chains, cores, seed, target_a
         coords=dict(model.coords),
         dims=dims,
         make_initial_point_fn=initial,
-    )
-    return nutpie.sample(
-        compiled,
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        cores=max(1, min(chains, cores)),
-        seed=seed,
-        target_accept=target_accept,
-        progress_bar=False,
     )
