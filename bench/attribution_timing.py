@@ -49,9 +49,10 @@ def _stage_codes(engine, names, timing, convention: str, decisions_days: pd.Data
     else:
         # each user's true decision time as the position (D - L) / window of journey_codes
         engine.register("true_decision", decisions_days)
+        # clipped to the observable window (a decision after the data end is censored there)
         true_position = (
-            "(SELECT (d.decision - end_time) / LEAST("
-            f"{timing.data_end!r} - end_time, {LOOKBACK_DAYS!r}) "
+            "(SELECT LEAST(1.0, GREATEST(0.0, (d.decision - end_time) / LEAST("
+            f"{timing.data_end!r} - end_time, {LOOKBACK_DAYS!r}))) "
             "FROM true_decision AS d WHERE d.user_id = counted.user_id)"
         )
         with mock.patch.object(decisions, "placement_sql", _true_placement(true_position)):
@@ -67,6 +68,7 @@ def _true_placement(true_position: str):
             "decision_position": true_position,
             "journey_touch_count": "CAST(0 AS BIGINT)",
             "journey_pace": "0.0",
+            "journey_last_channel": "CAST(0 AS BIGINT)",
         }
 
     return placement
@@ -144,9 +146,10 @@ def fit(world: str, seed: int, users: int, convention: str) -> dict:
                 }
             ),
         )
+        # clipped to the observable window (a decision after the data end is censored there)
         true_position = (
-            "(SELECT (d.decision - end_time) / LEAST("
-            f"{timing.data_end!r} - end_time, {LOOKBACK_DAYS!r}) "
+            "(SELECT LEAST(1.0, GREATEST(0.0, (d.decision - end_time) / LEAST("
+            f"{timing.data_end!r} - end_time, {LOOKBACK_DAYS!r}))) "
             "FROM true_decision AS d WHERE d.user_id = counted.user_id)"
         )
         with mock.patch.object(decisions, "placement_sql", _true_placement(true_position)):

@@ -173,10 +173,11 @@ def budget_fit():
 def test_users_deciding_at_the_end_of_their_window_get_spread_selection_corrected_positions(
     budget_fit,
 ):
-    _, timing, _ = budget_fit
+    spec, timing, _ = budget_fit
     assert timing.passes == DECISION_PASSES
     positions = np.array(timing.positions)
-    assert positions.shape == (TOUCH_CLASSES, DECISION_POINTS)
+    # per touch-count class and channel of the last touch
+    assert positions.shape == (TOUCH_CLASSES, len(spec.scenario.channels), DECISION_POINTS)
     # the corrected positions are later than the converters' own median (converters decide
     # while their touches are fresh), and later for journeys with one touch than with four or
     # more (a user touched often has a last touch near the end of their shopping)

@@ -176,15 +176,43 @@ def position_sql(positions, decimals: int) -> str:
 
     # CAST: Spark reads the literals as decimals, DuckDB as doubles
     if len(values) == 1:
-        return _hash_pick(values[0])
-    whens = " ".join(f"WHEN {k + 1} THEN {_hash_case(row)}" for k, row in enumerate(values))
+        return f"CAST({_class_case(values[0])} AS DOUBLE)"
+    whens = " ".join(f"WHEN {k + 1} THEN {_class_case(row)}" for k, row in enumerate(values))
     return f"CAST(CASE LEAST(n_journey_touches, {len(values)}) {whens} END AS DOUBLE)"
+
+
+def _class_case(rows: np.ndarray) -> str:
+    """A class's position: :func:`_hash_case` over its equally likely positions (point,), or,
+    for positions per last channel (channel, point) that differ, a CASE on
+    ``journey_last_channel`` over them."""
+    rows = np.asarray(rows)
+    if rows.ndim == 1:
+        return _hash_case(rows)
+    if np.all(rows == rows[0]):
+        return _hash_case(rows[0])
+    whens = " ".join(f"WHEN {c} THEN {_hash_case(row)}" for c, row in enumerate(rows))
+    return f"CASE journey_last_channel {whens} END"
+
+
+def last_channel_sql(positions) -> str:
+    """The journey_codes step's ``journey_last_channel`` (the channel index of the journey's
+    last touch, ties as its ``last_channel``): a window over the journey's touches when some
+    class's positions (class, channel, point) differ by channel, else a constant."""
+    values = np.asarray(positions, dtype=np.float64)
+    if values.ndim != 3 or all(np.all(rows == rows[0]) for rows in values):
+        return "CAST(0 AS BIGINT)"
+    n = values.shape[1]
+    return (
+        f"CAST({n} - 1 - MIN(CAST(ROUND(age_days * 1000000) AS BIGINT) * {n} + ({n} - 1 - "
+        f"channel_index)) OVER (PARTITION BY user_id, journey) % {n} AS BIGINT)"
+    )
 
 
 def touch_count_sql(positions) -> str:
     """The journey_codes step's ``n_journey_touches``: counted (a window over the journey's
-    touches) only when ``positions`` (class, point) has several classes, else a constant."""
-    several = np.ndim(positions) == 2 and len(positions) > 1
+    touches) only when ``positions`` (class[, channel], point) has several classes, else a
+    constant."""
+    several = np.ndim(positions) >= 2 and len(positions) > 1
     return TOUCH_COUNT_SQL if several else "CAST(0 AS BIGINT)"
 
 
@@ -215,7 +243,7 @@ def pace_position_sql(positions, slopes, gaps, decimals: int) -> str:
             )
             value = f"LEAST({gap} / GREATEST(window_days, {MIN_PACE_DAYS!r}), 1.0)"
         else:
-            value = _hash_pick(positions[k - 1])
+            value = f"CAST({_class_case(positions[k - 1])} AS DOUBLE)"
         whens.append(f"WHEN {k} THEN {value}")
     return f"CAST(CASE LEAST(n_journey_touches, {len(slopes)}) {' '.join(whens)} END AS DOUBLE)"
 
@@ -237,20 +265,30 @@ def placement_sql(timing) -> dict[str, str]:
             ),
             "journey_touch_count": TOUCH_COUNT_SQL,
             "journey_pace": PACE_SQL,
+            "journey_last_channel": last_channel_sql(positions),
         }
     return {
         "decision_position": position_sql(positions, DECISION_POSITION_DECIMALS),
         "journey_touch_count": touch_count_sql(positions),
         "journey_pace": "0.0",
+        "journey_last_channel": last_channel_sql(positions),
     }
 
 
 def class_positions(
-    position: np.ndarray, touches: np.ndarray, weight: np.ndarray | None = None
+    position: np.ndarray,
+    touches: np.ndarray,
+    weight: np.ndarray | None = None,
+    last_channel: np.ndarray | None = None,
+    n_channels: int = 0,
 ) -> np.ndarray:
     """Equally likely positions (class, point) per touch-count class (module doc): the
     weighted mid-quantiles of the converted journeys of that class, or of all of them for a
-    class with fewer than ``MIN_CLASS_JOURNEYS``; clipped to [0, 1]."""
+    class with fewer than ``MIN_CLASS_JOURNEYS``; clipped to [0, 1].
+
+    With ``last_channel`` (the channel index of each journey's last touch) the positions are
+    (class, channel, point): within a class, those of the class's journeys whose last touch is
+    that channel, or the class's own for a channel with fewer than ``MIN_CLASS_JOURNEYS``."""
     position = np.asarray(position, dtype=np.float64)
     weight = np.ones_like(position) if weight is None else np.asarray(weight, dtype=np.float64)
     klass = np.minimum(np.asarray(touches), TOUCH_CLASSES)
@@ -258,11 +296,23 @@ def class_positions(
     rows = []
     for k in range(1, TOUCH_CLASSES + 1):
         mine = klass == k
-        rows.append(
+        row = (
             mid_quantiles(position[mine], weight[mine])
             if mine.sum() >= MIN_CLASS_JOURNEYS
             else pooled
         )
+        if last_channel is None:
+            rows.append(row)
+            continue
+        by_channel = []
+        for c in range(n_channels):
+            cell = mine & (np.asarray(last_channel) == c)
+            by_channel.append(
+                mid_quantiles(position[cell], weight[cell])
+                if cell.sum() >= MIN_CLASS_JOURNEYS
+                else row
+            )
+        rows.append(by_channel)
     return np.clip(np.array(rows), 0.0, 1.0)
 
 
@@ -301,11 +351,12 @@ def place(engine, names: list[str], lookback_days: float, timing):
     decimals = steps.DECISION_POSITION_DECIMALS
     decisions["user_id"] = decisions["user_id"].astype(str)
     touches = decisions["n_touches"].to_numpy()
+    last_channel = decisions["last_channel"].to_numpy()
     pace = pace_days(decisions["span_days"].to_numpy(dtype=np.float64), touches)
     whole = decisions["window_days"].to_numpy(dtype=np.float64) >= lookback_days
     weights = None
     for done in range(DECISION_PASSES + 1):
-        positions = class_positions(position, touches, weights)
+        positions = class_positions(position, touches, weights, last_channel, len(names))
         slopes = pace_slopes(lag, pace, touches, whole, weights)
         placed = replace(
             timing,
@@ -348,5 +399,10 @@ def _converted_probability(engine, names: list[str], lookback_days: float) -> pd
     )
 
 
-def _as_tuples(positions: np.ndarray, decimals: int) -> tuple[tuple[float, ...], ...]:
-    return tuple(tuple(float(v) for v in row) for row in np.round(positions, decimals))
+def _as_tuples(positions: np.ndarray, decimals: int) -> tuple:
+    """Nested tuples of floats (any number of dims) of ``positions`` rounded."""
+
+    def nest(value):
+        return tuple(nest(v) for v in value) if isinstance(value, list) else float(value)
+
+    return nest(np.round(np.asarray(positions, dtype=np.float64), decimals).tolist())

@@ -75,7 +75,8 @@ class DecisionTiming:
         lag_median_days: median days from a converted journey's last touch to its conversion.
         converted_journeys: converted journeys behind the estimate.
         positions: the equally likely positions non-converting journeys are evaluated at,
-            per class of touch count (``workbench.decisions``); empty: ``position`` alone.
+            per class of touch count (class, point), or per class and channel of the last
+            touch (class, channel, point) (``workbench.decisions``); empty: ``position`` alone.
         passes: selection-correction passes behind ``positions`` (0: none were needed).
         pace_slopes: per touch-count class, the exponent b of the journey's pace in its
             decision gap (``workbench.decisions``); empty: no class's gaps scale with pace.
@@ -87,7 +88,7 @@ class DecisionTiming:
     data_end: float
     lag_median_days: float
     converted_journeys: int
-    positions: tuple[tuple[float, ...], ...] = ()
+    positions: tuple = ()
     passes: int = 0
     pace_slopes: tuple[float, ...] = ()
     pace_gaps: tuple[tuple[float, ...], ...] = ()
@@ -95,8 +96,9 @@ class DecisionTiming:
     def attrs(self) -> dict:
         """netCDF-ready attrs (``decision_*``)."""
         return {
-            # (touch-count class, point), flattened class-major
+            # (touch-count class[, last channel], point), flattened class-major
             "decision_positions": np.ravel(self.positions or (self.position,)).tolist(),
+            "decision_positions_shape": list(np.shape(self.positions or (self.position,))),
             "decision_passes": self.passes,
             "decision_pace_slopes": list(self.pace_slopes),
             # (touch-count class, point), flattened class-major; NaN for position classes

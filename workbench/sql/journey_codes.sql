@@ -6,7 +6,9 @@
 -- of what can be observed). The position, {decision_position}, is one literal or one of equally
 -- likely positions picked by a hash of the user id, per class of the journey's touch count
 -- n_journey_touches ({journey_touch_count}: a constant when positions are not spread)
--- (workbench.decisions, from the journey_decisions step); in a touch-count class whose decisions
+-- (workbench.decisions, from the journey_decisions step), and within a class per channel of the
+-- journey's last touch, journey_last_channel ({journey_last_channel}: a constant when the
+-- positions do not depend on it); in a touch-count class whose decisions
 -- scale with the journey's pace (pace_days, days between its touches; a constant when no class
 -- does) the position is a gap u * pace_days^b over the window, capped at 1. Ages are shifted by
 -- that much, touches {lookback_days} days old or older at a shifted decision are dropped (the
@@ -30,6 +32,7 @@ WITH counted AS (
         user_id, journey, converted, end_time, channel_index, age_days,
         {journey_touch_count} AS n_journey_touches,
         {journey_pace} AS pace_days,
+        {journey_last_channel} AS journey_last_channel,
         LEAST({data_end} - end_time, {lookback_days}) AS window_days
     FROM journey_touches
 ),

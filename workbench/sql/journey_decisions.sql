@@ -8,8 +8,10 @@
 -- (for example on a common date at the campaign's end). The attribution step places
 -- non-converting journeys' decisions from these positions (workbench.decisions; docs/contracts.md,
 -- "Journeys"); user_id and end_time (the conversion) key each journey for that step's weights,
--- n_touches (touches in the lookback window) classes it, and span_days (days from its first to
--- its last touch in the window) gives its pace, span_days / (n_touches - 1).
+-- n_touches (touches in the lookback window) and last_channel (the channel index of its last
+-- touch; ties in time: the higher index, as journey_codes' last_channel) class it, and span_days
+-- (days from its first to its last touch in the window) gives its pace,
+-- span_days / (n_touches - 1).
 --
 -- The data end comes from the staged tables, not from another scan of the raw touchpoints: a
 -- user's last event is a conversion (in conversions) or a touch that ends the user's
@@ -26,7 +28,9 @@ WITH data_end AS (
 ),
 converted AS (
     SELECT user_id, journey, MAX(end_time) AS end_time, MIN(age_days) AS lag_days,
-           CAST(COUNT(*) AS BIGINT) AS n_touches, MAX(age_days) - MIN(age_days) AS span_days
+           CAST(COUNT(*) AS BIGINT) AS n_touches, MAX(age_days) - MIN(age_days) AS span_days,
+           CAST(999 - MIN(CAST(ROUND(age_days * 1000000) AS BIGINT) * 1000
+               + (999 - channel_index)) % 1000 AS BIGINT) AS last_channel
     FROM journey_touches
     WHERE converted = 1
     GROUP BY user_id, journey
@@ -37,13 +41,14 @@ windows AS (
         c.end_time,
         c.n_touches,
         c.span_days,
+        c.last_channel,
         lag_days,
         LEAST(d.data_end - (c.end_time - c.lag_days), {lookback_days}) AS window_days,
         d.data_end
     FROM converted AS c
     CROSS JOIN data_end AS d
 )
-SELECT user_id, end_time, n_touches, span_days, lag_days, window_days,
+SELECT user_id, end_time, n_touches, span_days, last_channel, lag_days, window_days,
        LEAST(lag_days / window_days, 1.0) AS position, data_end
 FROM windows
 WHERE window_days > 0
