@@ -18,6 +18,7 @@ from workbench.decisions import (
     TOUCH_CLASSES,
     class_positions,
     is_spread,
+    last_channel_sql,
     mid_quantiles,
     position_sql,
     selection_weights,
@@ -100,6 +101,57 @@ def test_a_touch_class_with_few_converted_journeys_takes_everyones_positions():
     assert got[0] == pytest.approx(mid_quantiles(position[:1_000]))
     for k in (1, 2, 3):  # classes 2, 3 and 4+: too few journeys each -> everyone's
         assert got[k] == pytest.approx(mid_quantiles(position))
+
+
+def test_a_class_splits_by_the_last_touchs_channel_where_it_has_enough_journeys():
+    # one-touch journeys: those ending on channel 0 decide early, on channel 1 late; channel 2
+    # ends too few of them and takes the class's positions (a search touch right before the
+    # decision, a display touch long before it)
+    rng = np.random.default_rng(1)
+    n = 1_000
+    position = np.concatenate([rng.uniform(0.0, 0.2, n), rng.uniform(0.6, 1.0, n), [0.5] * 10])
+    touches = np.ones(2 * n + 10, int)
+    last = np.concatenate([np.zeros(n, int), np.ones(n, int), np.full(10, 2)])
+    got = class_positions(position, touches, None, last, 3)
+    assert got.shape == (TOUCH_CLASSES, 3, DECISION_POINTS)
+    assert got[0, 0] == pytest.approx(mid_quantiles(position[:n]))
+    assert got[0, 1] == pytest.approx(mid_quantiles(position[n : 2 * n]))
+    assert got[0, 2] == pytest.approx(mid_quantiles(position))  # the class's own
+    assert got[1, 0] == pytest.approx(mid_quantiles(position))  # empty class: everyone's
+
+
+def test_each_journey_gets_the_position_of_its_last_touchs_channel():
+    # the journey_codes step's window finds the last touch (ties in time: the higher channel
+    # index, as its last_channel) and the CASE picks that channel's positions in the class
+    touches = pd.DataFrame(
+        {
+            "user_id": ["a", "a", "b", "b", "c", "c"],
+            "journey": [0, 0, 0, 0, 0, 0],
+            "channel_index": [1, 0, 0, 1, 0, 1],
+            "age_days": [0.5, 3.0, 0.2, 4.0, 1.0, 1.0],
+        }
+    )
+    positions = np.zeros((TOUCH_CLASSES, 2, DECISION_POINTS))
+    positions[:, 0] = 0.1
+    positions[:, 1] = 0.9
+    engine = DuckDBEngine()
+    engine.register("touches", touches)
+    got = engine.query(
+        f"SELECT user_id, {last_channel_sql(positions)} AS journey_last_channel, "
+        "CAST(COUNT(*) OVER (PARTITION BY user_id, journey) AS BIGINT) AS n_journey_touches "
+        "FROM touches"
+    )
+    engine.register("counted", got)
+    placed = engine.query(
+        f"SELECT DISTINCT user_id, {position_sql(positions, 4)} AS position FROM counted "
+        "ORDER BY user_id"
+    )
+    engine.close()
+    assert placed.set_index("user_id")["position"].to_dict() == {"a": 0.9, "b": 0.1, "c": 0.9}
+    # positions that do not differ by channel: no window is computed
+    assert last_channel_sql(np.full((TOUCH_CLASSES, 2, DECISION_POINTS), 0.3)) == (
+        "CAST(0 AS BIGINT)"
+    )
 
 
 def test_journey_codes_carry_each_journeys_shift_for_later_steps():
