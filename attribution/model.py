@@ -573,13 +573,15 @@ class ConversionModel:
 
     def predict_proba(self, patterns: pd.DataFrame | Patterns) -> xr.DataArray:
         """P(convert) of each pattern under each posterior draw: DataArray (chain, draw,
-        pattern), from the fitted ``posterior_`` (``attribution.probability``)."""
+        pattern), from the fitted ``posterior_`` (``attribution.probability``); with the
+        opening terms of a fit with roles (the patterns' ``first_channel``)."""
         from attribution.features import pattern_counts
         from attribution.probability import conversion_probability
 
         self._check_fitted()
         data = as_patterns(patterns, self.channels)
-        return conversion_probability(self.posterior_, pattern_counts(data))
+        first = data.first_channel if data.has_roles else None
+        return conversion_probability(self.posterior_, pattern_counts(data), first_channel=first)
 
     def credit(self, patterns: pd.DataFrame | Patterns) -> xr.Dataset:
         """Exact Shapley credit and removal effects per posterior draw over ``patterns``

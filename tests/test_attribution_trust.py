@@ -18,6 +18,7 @@ from attribution.features import (
     as_patterns,
     encode_counts,
     exposure,
+    pattern_counts,
     recency_ages_days,
     saturation_curve,
 )
@@ -274,3 +275,23 @@ def test_forward_screen_finds_a_second_opening_channel_that_the_first_one_hides(
     print("one-shot", one_shot, "forward", forward)
     assert forward == [["email", "social"]] * 5
     assert sum(len(s) for s in one_shot) < 10
+
+
+def test_predict_proba_of_a_fit_with_roles_includes_the_opening_terms(fits, roles_patterns):
+    """P(convert) by pattern from predict_proba is the P the held-out log-loss scores (which
+    looks up each pattern's opening channel); without it a role model's opening channels would
+    count as later touches only."""
+    from attribution.checks import binomial_log_loss, model_log_loss
+
+    _, with_roles = fits
+    assert len(with_roles.opening_channels_) > 0
+    p = with_roles.predict_proba(roles_patterns).mean(("chain", "draw")).values
+    n, k = roles_patterns.n_journeys, roles_patterns.n_conversions
+    mine = binomial_log_loss(p, n, k)
+    # the same P; model_log_loss uses 200 of the 400 draws, so equal to Monte Carlo error
+    scored = model_log_loss(with_roles.posterior_, roles_patterns)
+    assert mine == pytest.approx(scored, rel=1e-4)
+    # what predict_proba gave before: every journey as if no channel opened it
+    counts = pattern_counts(roles_patterns)
+    blind = conversion_probability(with_roles.posterior_, counts).mean(("chain", "draw")).values
+    assert abs(binomial_log_loss(blind, n, k) - scored) > 100 * abs(mine - scored)
