@@ -68,10 +68,16 @@ class Mode:
     iterations: int
     converged: bool
 
+    def cov_sqrt(self) -> np.ndarray:
+        """``L`` (D, D) with ``L L' = H^-1``, the Laplace approximation's covariance; eigenvalues
+        clipped to a small positive floor so that draws exist when ``H`` is not positive definite
+        (``converged`` says so)."""
+        eigvals = np.maximum(self.eigvals, np.max(np.abs(self.eigvals)) * 1e-10 + 1e-12)
+        return self.eigvecs / np.sqrt(eigvals)  # cov = V diag(1/ev) V^T
+
     def draw(self, rng: np.random.Generator) -> np.ndarray:
         """One draw (D,) of the Laplace approximation N(x, H^-1) (unconstrained)."""
-        eigvals = np.maximum(self.eigvals, np.max(np.abs(self.eigvals)) * 1e-10 + 1e-12)
-        return self.x + (self.eigvecs / np.sqrt(eigvals)) @ rng.standard_normal(self.x.size)
+        return self.x + self.cov_sqrt() @ rng.standard_normal(self.x.size)
 
     def values(self, model, var_names: list[str]) -> dict[str, np.ndarray]:
         """The named model variables (constrained, deterministics included) at the mode."""
@@ -197,14 +203,11 @@ def laplace_posterior(
     ``find_mode(model)`` result already at hand (it is found here otherwise).
     """
     mode = find_mode(model) if mode is None else mode
-    eigvals, eigvecs = mode.eigvals, mode.eigvecs
-    positive = bool(np.all(eigvals > 0))
-    # If the Hessian is not positive definite the flag says so; clip so draws still exist.
-    eigvals = np.maximum(eigvals, np.max(np.abs(eigvals)) * 1e-10 + 1e-12)
-    cov_sqrt = eigvecs / np.sqrt(eigvals)  # cov = V diag(1/ev) V^T
+    # If the Hessian is not positive definite the flag says so; cov_sqrt clips so draws exist.
+    positive = bool(np.all(mode.eigvals > 0))
     rng = np.random.default_rng(seed)
     z = rng.standard_normal((chains * draws, mode.x.size))
-    samples = mode.x + z @ cov_sqrt.T
+    samples = mode.x + z @ mode.cov_sqrt().T
 
     values = _transform(model, model.value_vars, var_names, mode.point, samples)
     posterior = xr.Dataset(
