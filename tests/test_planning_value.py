@@ -4,7 +4,9 @@ Customers of two channels buy by BG/NBD with different parameters (the budget wo
 e-mail and social customers: 180 and 81 per new customer over 52 weeks at the same order
 value); clv.nc gives their purchase histories, order values and acquisition shares. The plan
 must value a new customer of each channel at first order + that channel's expected repeat
-orders (not the pooled customers' value), with an interval that holds it.
+orders (not the pooled customers' value), with an interval that holds it. When credit is
+shared, each customer was still acquired by one channel, drawn with probabilities equal to
+their shares: the value must be each channel's, not a blend of the channels sharing credit.
 """
 
 from __future__ import annotations
@@ -106,3 +108,45 @@ def test_without_purchase_histories_the_value_is_first_order_plus_clv_by_channel
     value = customer_value(clv, CHANNELS)
     np.testing.assert_allclose(value.worth, [ORDER_VALUE + 100.0, ORDER_VALUE + 40.0])
     assert "clv_by_channel" in value.note
+
+
+def shared_credit_clv(seed: int, n: int = 2 * PER_CHANNEL) -> xr.Dataset:
+    """Customers with e-mail's credit share 0.9, 0.7, 0.5, 0.3 or 0.1 (social's the rest), each
+    acquired by ONE channel drawn with those probabilities, buying by that channel's BG/NBD."""
+    rng = np.random.default_rng(seed)
+    email_share = rng.choice([0.9, 0.7, 0.5, 0.3, 0.1], n)
+    social = rng.random(n) >= email_share
+    big_t = rng.uniform(4.0, 14.0, n)
+    freq, rec = np.zeros(n), np.zeros(n)
+    for channel, members in (("email", ~social), ("social", social)):
+        freq[members], rec[members] = bgnbd_histories(*PARAMS[channel], big_t[members], rng)
+    shares = np.column_stack([email_share, 1.0 - email_share])
+    clv = two_channel_clv(shares, seed)
+    return clv.assign(
+        frequency=("customer_id", freq), recency=("customer_id", rec), T=("customer_id", big_t)
+    )
+
+
+def test_shared_credit_keeps_each_channels_own_value():
+    from workbench.planning.value import customer_value
+
+    truth = np.array([true_worth(c) for c in CHANNELS])
+    value = customer_value(shared_credit_clv(seed=3), CHANNELS)
+    # A fit weighting every customer by their share values social's customers at a blend of
+    # both channels' (about +40% to +60% on these data): the mixture keeps them apart.
+    np.testing.assert_allclose(value.worth, truth, rtol=0.2)
+    assert value.worth[0] / value.worth[1] > 1.75  # truth 2.2; the weighted fit gives 1.2-1.4
+
+
+def test_per_customer_likelihood_sums_to_the_bgnbd_likelihood():
+    from clv.bgnbd import BGNBDLikelihood
+    from workbench.planning.value import customer_loglik
+
+    clv = two_channel_clv(seed=2)
+    f, rec, big_t = (clv[k].values for k in ("frequency", "recency", "T"))
+    theta = np.log([PARAMS["email"], PARAMS["social"]])
+    loglik, grad = customer_loglik(theta, f, rec, big_t)
+    for k in range(2):
+        total, total_grad = BGNBDLikelihood(f, rec, big_t).loglik_and_grad(theta[k])
+        assert loglik[:, k].sum() == pytest.approx(total, rel=1e-10)
+        np.testing.assert_allclose(grad[:, k].sum(axis=0), total_grad, rtol=1e-8)
