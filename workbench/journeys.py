@@ -243,7 +243,7 @@ def stage_journey_codes(
 
     n_bins = len(RECENCY_EDGES_DAYS)
     cells = ",\n        ".join(
-        f"CAST(SUM(CASE WHEN channel_index = {c} AND recency_bin = {b} THEN 1 ELSE 0 END) "
+        f"CAST(COUNT(CASE WHEN channel_index = {c} AND recency_bin = {b} THEN 1 END) "
         f"AS BIGINT) AS n_{c}_{b}"
         for c in range(n_channels)
         for b in range(n_bins)
