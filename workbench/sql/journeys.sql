@@ -70,21 +70,30 @@ converter_events AS (
 ),
 -- Users without a conversion (most of them) have one non-converting journey: the same columns
 -- with no conversion to look for (no frame over the following events, no running count), which
--- saves a fifth of the step (2M journeys: 4.4 -> 3.7 CPU s).
+-- saves a fifth of the step (2M journeys: 4.4 -> 3.7 CPU s). Its end is the user's last touch,
+-- found by a GROUP BY, so the touches outside the window are dropped before the sort (they are
+-- always a journey's oldest, so the kept ones keep their neighbours: a kept touch's previous
+-- touch is kept or it is the first, as the touches step tests, and its next touch is kept): at
+-- 2M journeys the window sorts 6M touches instead of 13.7M (3.75 -> 3.37 CPU s, same table).
+other_last AS (
+    SELECT e.user_id, MAX(e.event_time) AS last_event_time
+    FROM touch_events AS e
+    LEFT JOIN converters AS c ON e.user_id = c.user_id
+    WHERE c.user_id IS NULL
+    GROUP BY e.user_id
+),
 other_events AS (
     SELECT
         e.user_id, e.event_time, CAST(e.channel_index + 1 AS INT) AS event_order,
         CAST(NULL AS DOUBLE) AS next_conversion_time,
-        LAST_VALUE(e.event_time) OVER (
-            PARTITION BY e.user_id ORDER BY e.event_time, e.channel_index
-            ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING
-        ) AS last_event_time,
+        l.last_event_time,
         CAST(0 AS BIGINT) AS conversions_before,
         LAG(e.event_time) OVER user_touches AS previous_touch_time,
         LEAD(e.channel_index, 1, {null_code}) OVER user_touches AS next_state
     FROM touch_events AS e
-    LEFT JOIN converters AS c ON e.user_id = c.user_id
-    WHERE c.user_id IS NULL
+    JOIN other_last AS l ON e.user_id = l.user_id
+    -- the same test as the last step's (age_days <= {lookback_days})
+    WHERE ROUND(l.last_event_time - e.event_time, {age_decimals}) <= {lookback_days}
     WINDOW user_touches AS (PARTITION BY e.user_id ORDER BY e.event_time, e.channel_index)
 ),
 ordered AS (
