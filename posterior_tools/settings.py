@@ -28,3 +28,10 @@ NUTS_SAMPLER = "nutpie"
 #: PyTensor's compile cache of the project (``posterior_tools.compiledir``): a directory of its
 #: own under the user's cache directory, so a process re-reads only the project's modules.
 PYTENSOR_CACHE_NAME = "workbench"
+
+#: Threads of numpy's and scipy's BLAS (OpenBLAS) while a model is fitted and credited
+#: (``posterior_tools.threads``). The fits' matrices are small (a (pattern, channel) product per
+#: log-density evaluation, a few hundred of them): a second BLAS thread gains nothing on them,
+#: but after every call it spins waiting for the next one, which doubled the CPU time of the
+#: Laplace fit at 2M journeys (bench/RESULTS.md, issue 17). One thread gives the same numbers.
+BLAS_THREADS = 1

@@ -33,6 +33,7 @@ import xarray as xr
 from attribution.settings import DEFAULT_LOOKBACK_DAYS, METHODS, NUTS_MAX_CONVERTING_PATTERNS
 from posterior_tools.compiledir import use_project_cache
 from posterior_tools.settings import CHAINS, DRAWS, TUNE
+from posterior_tools.threads import blas_threads, original_blas_threads
 from workbench.errors import InputError
 from workbench.pipelines import attribution_dataset as dataset
 
@@ -101,12 +102,14 @@ def attribute(
     notes = data_notes(tables)
     for note in notes:
         warnings.warn(note, UserWarning, stacklevel=2)
-    model, patterns = _fit(
-        tables, lookback_days, synergy, roles, method, draws, tune, chains, seed, lift
-    )
-    ok = model.diagnostics_["diagnostics_ok"]
-    _say(f"posterior by {model.method_}; diagnostics ok: {ok}", started)
-    credit, checks = _credit_and_checks(model, patterns, tables, holdout_check, seed, started)
+    # the fits' small BLAS calls on one thread: a second one only spins (posterior_tools.threads)
+    with blas_threads():
+        model, patterns = _fit(
+            tables, lookback_days, synergy, roles, method, draws, tune, chains, seed, lift
+        )
+        ok = model.diagnostics_["diagnostics_ok"]
+        _say(f"posterior by {model.method_}; diagnostics ok: {ok}", started)
+        credit, checks = _credit_and_checks(model, patterns, tables, holdout_check, seed, started)
     if checks["criticism"]["reasons"]:
         warnings.warn(
             "attribution credit may be unreliable: " + "; ".join(checks["criticism"]["reasons"]),
@@ -279,11 +282,20 @@ def _credit_and_checks(model, patterns, tables, holdout_check: bool, seed: int, 
     side: the checks run in a second thread while this one computes the credit. Both read the
     fitted model and write nothing shared, and their array work (numpy, scikit-learn) releases
     the GIL, so on two cores the stage takes about the longer of the two instead of their sum
-    (bench/RESULTS.md, issue 17). Returns ``(credit, checks)``."""
+    (bench/RESULTS.md, issue 17). Returns ``(credit, checks)``.
+
+    The posterior predictive checks run first, on this thread, with the BLAS pools at their own
+    thread count: their matrix products split their sums by thread, so on the one thread of
+    the fits (``posterior_tools.threads``) their z-scores moved in the last digit, and OpenBLAS
+    takes a thread count only from the thread that set the limit."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from attribution import checks as model_checks
+
+    with original_blas_threads():
+        ppc = model_checks.posterior_predictive_checks(model.posterior_, patterns, seed=seed)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="attribution-checks") as pool:
-        pending = pool.submit(_checks, model, patterns, tables, holdout_check, seed)
+        pending = pool.submit(_checks, model, patterns, tables, holdout_check, seed, ppc)
         credit = model.credit(patterns)
         _say("Shapley credit per posterior draw done", started)
         checks = pending.result()
@@ -291,12 +303,14 @@ def _credit_and_checks(model, patterns, tables, holdout_check: bool, seed: int, 
     return credit, checks
 
 
-def _checks(model, patterns, tables, holdout_check: bool, seed: int) -> dict:
-    """Posterior predictive checks (with their pass/fail rule), held-out log-loss per model
-    (nats per journey) and the criticism's flags (``attribution.checks.criticism``)."""
+def _checks(model, patterns, tables, holdout_check: bool, seed: int, ppc=None) -> dict:
+    """Posterior predictive checks (with their pass/fail rule; ``ppc`` when already computed),
+    held-out log-loss per model (nats per journey) and the criticism's flags
+    (``attribution.checks.criticism``)."""
     from attribution import checks, markov
 
-    ppc = checks.posterior_predictive_checks(model.posterior_, patterns, seed=seed)
+    if ppc is None:
+        ppc = checks.posterior_predictive_checks(model.posterior_, patterns, seed=seed)
     log_loss: dict[str, float] = {}
     has_split = patterns.holdout.any() and not patterns.holdout.all()
     refit = None
