@@ -264,18 +264,19 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarise(table)
     print(f"\n{users:,} users x {WEEKS} weeks; {time.perf_counter() - started:,.0f} s in all")
     print(markdown(summary))
-    conv = summary[
-        (summary.method == "plan") & (summary.metric == "conversions") & (summary.world == "all")
-    ].iloc[0]
-    ok = (
-        conv["coverage_90"] >= TARGET_COVERAGE
-        and conv["median_relative_error"] <= TARGET_RELATIVE_ERROR
-    )
-    print(
-        f"conversions: coverage {conv['coverage_90']:.2f} (target >= {TARGET_COVERAGE}), "
-        f"median relative error {conv['median_relative_error']:.2f} "
-        f"(target <= {TARGET_RELATIVE_ERROR}): {'met' if ok else 'NOT met'}"
-    )
+    for metric in ("conversions", "value"):
+        row = summary[
+            (summary.method == "plan") & (summary.metric == metric) & (summary.world == "all")
+        ].iloc[0]
+        ok = (
+            row["coverage_90"] >= TARGET_COVERAGE
+            and row["median_relative_error"] <= TARGET_RELATIVE_ERROR
+        )
+        print(
+            f"{metric}: coverage {row['coverage_90']:.2f} (target >= {TARGET_COVERAGE}), "
+            f"median relative error {row['median_relative_error']:.2f} "
+            f"(target <= {TARGET_RELATIVE_ERROR}): {'met' if ok else 'NOT met'}"
+        )
     return 0
 
 
