@@ -337,19 +337,20 @@ def selection_weights(decisions: pd.DataFrame, probability: pd.DataFrame) -> np.
     return np.where(np.isnan(w), np.nanmedian(w) if np.any(~np.isnan(w)) else 1.0, w)
 
 
-def place(engine, names: list[str], lookback_days: float, timing):
+def place(engine, names: list[str], lookback_days: float, timing, decisions=None):
     """Stage ``journey_codes`` (``workbench.journeys``) with non-converting journeys evaluated at
     their decision positions: the median when the converters' positions are not spread
     (:func:`is_spread`), else ``DECISION_POINTS`` selection-corrected positions after
-    ``DECISION_PASSES`` fixed-point passes (module doc). Returns the ``DecisionTiming`` used."""
+    ``DECISION_PASSES`` fixed-point passes (module doc). ``decisions``: the
+    ``journey_decisions`` rows (``workbench.journeys.decision_rows``; run here when None).
+    Returns the ``DecisionTiming`` used."""
     from dataclasses import replace
 
     from workbench import journeys as steps
-    from workbench.engines import load_sql
 
-    decisions = engine.query(
-        load_sql("journey_decisions", lookback_days=repr(float(lookback_days)))
-    )
+    if decisions is None:
+        decisions = steps.decision_rows(engine, lookback_days)
+    decisions = decisions.copy()  # its user ids become text below; the caller's rows stay
     position = decisions["position"].to_numpy(dtype=np.float64)
     lag = decisions["lag_days"].to_numpy(dtype=np.float64)
     if len(position) == 0 or not is_spread(

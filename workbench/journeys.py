@@ -205,10 +205,22 @@ def journey_touches(engine: Engine) -> pd.DataFrame:
     return engine.query(f"SELECT * FROM {JOURNEY_TOUCHES}")
 
 
-def decision_timing(engine: Engine, lookback_days: float = DEFAULT_LOOKBACK_DAYS) -> DecisionTiming:
-    """Run the ``journey_decisions`` step (after :func:`stage_journeys`) and summarise where the
-    converted journeys' decisions fell in their observable windows (:class:`DecisionTiming`)."""
-    frame = engine.query(load_sql("journey_decisions", lookback_days=repr(float(lookback_days))))
+def decision_rows(engine: Engine, lookback_days: float = DEFAULT_LOOKBACK_DAYS) -> pd.DataFrame:
+    """Run the ``journey_decisions`` step (after :func:`stage_journeys`): one row per converted
+    journey with a window (user_id, end_time, n_touches, span_days, last_channel, lag_days,
+    window_days, position, data_end)."""
+    return engine.query(load_sql("journey_decisions", lookback_days=repr(float(lookback_days))))
+
+
+def decision_timing(
+    engine: Engine,
+    lookback_days: float = DEFAULT_LOOKBACK_DAYS,
+    frame: pd.DataFrame | None = None,
+) -> DecisionTiming:
+    """Summarise where the converted journeys' decisions fell in their observable windows
+    (:class:`DecisionTiming`) from ``frame``, the ``journey_decisions`` rows
+    (:func:`decision_rows`; run here when None)."""
+    frame = decision_rows(engine, lookback_days) if frame is None else frame
     if len(frame):
         data_end = frame["data_end"].iloc[0]
     else:  # no converted journey with a window: the same data end, from the staged tables
@@ -363,14 +375,18 @@ def converted_journeys(engine: Engine, n_channels: int) -> pd.DataFrame:
 
 
 def place_decisions(
-    engine: Engine, names: list[str], lookback_days: float, timing: DecisionTiming
+    engine: Engine,
+    names: list[str],
+    lookback_days: float,
+    timing: DecisionTiming,
+    decisions: pd.DataFrame | None = None,
 ) -> DecisionTiming:
     """Stage ``journey_codes`` with non-converting journeys' decisions placed by
     ``workbench.decisions`` (selection-corrected positions when they are spread) and return the
-    timing used."""
+    timing used. ``decisions``: the ``journey_decisions`` rows when already at hand."""
     from workbench.decisions import place
 
-    return place(engine, names, lookback_days, timing)
+    return place(engine, names, lookback_days, timing, decisions)
 
 
 def run_steps(engine: Engine, lookback_days: float = DEFAULT_LOOKBACK_DAYS) -> JourneyTables:
@@ -383,7 +399,10 @@ def run_steps(engine: Engine, lookback_days: float = DEFAULT_LOOKBACK_DAYS) -> J
     # the touches the later steps need are in journey_touches: free touch_events for them
     # (less for DuckDB to spill under its memory limit; 2M journeys: about 0.5 CPU s)
     _release(engine, TOUCH_EVENTS)
-    timing = place_decisions(engine, names, lookback_days, decision_timing(engine, lookback_days))
+    # the journey_decisions step once, for the timing and the placement
+    decisions = decision_rows(engine, lookback_days)
+    timing = decision_timing(engine, lookback_days, decisions)
+    timing = place_decisions(engine, names, lookback_days, timing, decisions)
     observed, organic_count = organic(engine)
     counts = engine.query(
         f"SELECT (SELECT COUNT(*) FROM {JOURNEY_CODES}) AS n_journeys, "
