@@ -58,8 +58,11 @@ Z90 = 1.6448536269514722
 CHANNEL_PRIOR_LOG_SD = 1.0
 #: A channel whose customers' shares sum to less than this takes the pooled purchase model.
 MIN_CHANNEL_CUSTOMERS = 1.0
-#: Step (log-parameters) of the central differences of the mixture's gradient (its Hessian).
-HESSIAN_STEP = 1e-4
+#: Step (log-parameters) of the forward differences of the mixture's gradient (its Hessian).
+HESSIAN_STEP = 1e-5
+#: L-BFGS settings of the mixture's fit (more correction pairs than scipy's 10: the classes'
+#: parameters are strongly coupled through the shared customers).
+LBFGS_OPTIONS = {"maxcor": 30}
 #: ``a`` of the BG/NBD this close to 1 is moved off it (E[X(t)]'s closed form is 0/0 there).
 A_NEAR_ONE = 1e-6
 #: Time unit and horizon when clv.nc's attrs do not say (clv.settings' defaults).
@@ -186,31 +189,40 @@ def customer_loglik(
     row of ``theta`` (K, 4) = log(r, alpha, a, b): (customer, K), and its gradient in the
     log-parameters (customer, K, 4). Fader, Hardie & Lee (2005) eq. 6, the terms of
     ``clv.bgnbd.BGNBDLikelihood`` kept per customer (the mixture needs them one by one)."""
-    from scipy.special import digamma, gammaln
+    from scipy.special import digamma, expit, gammaln
 
     r, alpha, a, b = (np.exp(np.asarray(theta, float)[:, j])[None, :] for j in range(4))
-    x, t_x, t = frequency[:, None], recency[:, None], big_t[:, None]
-    rx = r + x
-    x_floor = np.maximum(x, 1.0)  # log(b + x - 1) needs x >= 1; A4 is dropped for x = 0
-    log_t, log_tx = np.log(alpha + t), np.log(alpha + t_x)
-    a12 = gammaln(rx) - gammaln(r) + r * np.log(alpha)
-    a12 = a12 + gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
-    a3 = -rx * log_t
-    a4 = np.where(x > 0, np.log(a) - np.log(b + x_floor - 1.0) - rx * log_tx, -np.inf)
-    lse = np.logaddexp(a3, a4)
-    pi4 = np.exp(a4 - lse)  # share of "dropped out right after the last purchase"
-    pi3 = 1.0 - pi4
-    d_ab = digamma(a + b) - digamma(a + b + x)
-    grad = np.stack(
-        [
-            r * (digamma(rx) - digamma(r) + np.log(alpha) - pi3 * log_t - pi4 * log_tx),
-            r - alpha * rx * (pi3 / (alpha + t) + pi4 / (alpha + t_x)),
-            a * d_ab + pi4,
-            b * (d_ab + digamma(b + x) - digamma(b) - pi4 / (b + x_floor - 1.0)),
-        ],
-        axis=-1,
-    )
-    return a12 + lse, grad
+    # Terms of x alone on the distinct frequencies (few), then gathered per customer.
+    xs, at = np.unique(frequency, return_inverse=True)
+    xs = xs[:, None]
+    d_ab = digamma(a + b) - digamma(a + b + xs)
+    with np.errstate(divide="ignore"):  # log(b + x - 1) is only used for x >= 1
+        log_b = np.where(xs > 0, np.log(a) - np.log(b + np.maximum(xs, 1.0) - 1.0), -np.inf)
+    x_only = (
+        gammaln(r + xs)
+        - gammaln(r)
+        + r * np.log(alpha)
+        + gammaln(a + b)
+        + gammaln(b + xs)
+        - gammaln(b)
+        - gammaln(a + b + xs)
+    )[at]
+    rx = r + frequency[:, None]
+    log_t, log_tx = np.log(alpha + big_t[:, None]), np.log(alpha + recency[:, None])
+    # log(e^A3 + e^A4) = A3 + log(1 + e^(A4 - A3)); pi4 = e^A4 / (e^A3 + e^A4), the share of
+    # "dropped out right after the last purchase" (0 without a repeat purchase).
+    gap = log_b[at] + rx * (log_t - log_tx)
+    loglik = x_only - rx * log_t + np.logaddexp(0.0, gap)
+    pi4 = expit(gap)
+    inv_t, inv_tx = 1.0 / (alpha + big_t[:, None]), 1.0 / (alpha + recency[:, None])
+    grad = np.empty((*loglik.shape, 4))
+    grad[..., 0] = r * ((digamma(r + xs) - digamma(r) + np.log(alpha))[at] - log_t)
+    grad[..., 0] += r * pi4 * (log_t - log_tx)
+    grad[..., 1] = r - alpha * rx * (inv_t + pi4 * (inv_tx - inv_t))
+    grad[..., 2] = (a * d_ab)[at] + pi4
+    grad[..., 3] = (b * (d_ab + digamma(b + xs) - digamma(b)))[at]
+    grad[..., 3] -= b * pi4 / (b + np.maximum(xs, 1.0) - 1.0)[at]
+    return loglik, grad
 
 
 def mixture_fit(
@@ -228,6 +240,11 @@ def mixture_fit(
 
     n_k = prior.shape[1]
     precision = 1.0 / CHANNEL_PRIOR_LOG_SD**2
+    # Customers with the same history and shares count once, with their number as weight
+    # (e.g. single-channel customers of one day without a repeat purchase).
+    rows = np.column_stack([frequency, recency, big_t, prior])
+    rows, customer_row, count = np.unique(rows, axis=0, return_inverse=True, return_counts=True)
+    frequency, recency, big_t, prior = rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3:]
     with np.errstate(divide="ignore"):
         log_prior = np.log(prior)
 
@@ -239,23 +256,27 @@ def mixture_fit(
         total = top[:, 0] + np.log(np.exp(joint - top).sum(axis=1))
         resp = np.exp(joint - total[:, None])
         d = theta - theta0
-        value = -total.sum() + 0.5 * precision * (d * d).sum()
-        return value, (precision * d - np.einsum("nk,nkj->kj", resp, grad)).ravel(), resp
+        value = -count @ total + 0.5 * precision * (d * d).sum()
+        score = np.einsum("nk,nkj->kj", resp * count[:, None], grad)
+        return value, (precision * d - score).ravel(), resp
 
     start = np.tile(theta0, n_k)
     with np.errstate(all="ignore"):
-        fit = minimize(lambda v: parts(v)[:2], start, jac=True, method="L-BFGS-B")
+        fit = minimize(
+            lambda v: parts(v)[:2], start, jac=True, method="L-BFGS-B", options=LBFGS_OPTIONS
+        )
         flat = fit.x if np.all(np.isfinite(fit.x)) else start
+        _, grad, resp = parts(flat)
         step = HESSIAN_STEP * np.eye(flat.size)
-        h = np.array([(parts(flat + e)[1] - parts(flat - e)[1]) / (2 * HESSIAN_STEP) for e in step])
+        h = np.array([(parts(flat + e)[1] - grad) / HESSIAN_STEP for e in step])
     h = (h + h.T) / 2
-    theta, resp = flat.reshape(n_k, 4), parts(flat)[2]
+    theta = flat.reshape(n_k, 4)
     if np.all(np.isfinite(h)) and np.all(np.linalg.eigvalsh(h) > 0):
         full = np.linalg.inv(h)
         cov = np.stack([full[4 * k : 4 * k + 4, 4 * k : 4 * k + 4] for k in range(n_k)])
     else:
         cov = np.broadcast_to(np.eye(4) / precision, (n_k, 4, 4)).copy()
-    return theta, cov, resp
+    return theta, cov, resp[customer_row.ravel()]
 
 
 def _new_customer_repeats(theta: np.ndarray, ends: np.ndarray, factors: np.ndarray) -> np.ndarray:
