@@ -63,11 +63,11 @@ def _true_placement(true_position: str):
     """A stand-in for ``workbench.decisions.placement_sql`` placing every non-converting
     journey at ``true_position`` (an SQL expression of its true decision position)."""
 
-    def placement(timing) -> dict[str, str]:
+    def placement(timing, n_channels: int) -> dict[str, str]:
         return {
             "decision_position": true_position,
             "journey_touch_count": "CAST(0 AS BIGINT)",
-            "journey_pace": "0.0",
+            "journey_span": "0.0",
             "journey_last_channel": "CAST(0 AS BIGINT)",
         }
 

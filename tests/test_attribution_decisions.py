@@ -278,70 +278,85 @@ def test_spread_positions_are_the_same_on_duckdb_and_spark(spark_engine):
     pd.testing.assert_frame_equal(frames[0], frames[1], check_dtype=False)
 
 
-def test_pace_slope_is_one_when_gaps_scale_with_pace_and_zero_when_they_do_not():
-    from workbench.decisions import PACE_SLOPE_MIN, class_pace_gaps, pace_slopes
+def test_the_gap_model_recovers_how_class_span_and_last_channel_move_the_gap():
+    from workbench.decisions import GAP_OFFSET_DAYS, fit_gap_model
 
-    rng = np.random.default_rng(4)
-    n = 10 * MIN_CLASS_JOURNEYS  # each class of 2, 3 and 4+ touches has more than the minimum
-    touches = rng.integers(2, 8, n)
-    pace = rng.lognormal(0.5, 0.8, n)
+    # log(gap + offset) = 1.0 + (-0.4, -0.8, -1.2) [2, 3, 4+ touches]
+    #                     + (-0.3, -0.5, -0.7) log(span + offset) [2, 3, 4+ touches]
+    #                     + 0.3 log(touches / 4) [4+] + 0.6 [last channel 1] + noise;
+    # channel 2 ends too few journeys for a level of its own (0); channel 0 is the most common
+    # last channel, the reference
+    rng = np.random.default_rng(5)
+    n = 20_000
+    touches = rng.integers(1, 9, n)
+    span = np.where(touches > 1, rng.exponential(6.0, n), 0.0)
+    last = np.where(rng.random(n) < 0.35, 1, 0)
+    last[: MIN_CLASS_JOURNEYS - 1] = 2
+    klass = np.minimum(touches, TOUCH_CLASSES)
+    mean = (
+        1.0
+        + np.select([klass == 2, klass == 3, klass == 4], [-0.4, -0.8, -1.2], 0.0)
+        + np.select([klass == 2, klass == 3, klass == 4], [-0.3, -0.5, -0.7], 0.0)
+        * np.log(span + GAP_OFFSET_DAYS)
+        + 0.3 * np.log(np.maximum(touches, TOUCH_CLASSES) / TOUCH_CLASSES)
+        + 0.6 * (last == 1)
+    )
+    noise = rng.normal(0.0, 0.5, n)
+    lag = np.exp(mean + noise) - GAP_OFFSET_DAYS
     whole = np.ones(n, dtype=bool)
-    # users who decide at the end of their activity: the gap after the last touch is an
-    # exponential multiple of their pace
-    u = rng.exponential(0.8, n)
-    scaled = pace_slopes(u * pace, pace, touches, whole)
-    assert scaled[0] == 0.0  # one touch: no pace
-    assert scaled[1:] == pytest.approx([1.0, 1.0, 1.0], abs=0.15)
-    gaps = class_pace_gaps(u * pace, pace, touches, scaled)
-    assert np.isnan(gaps[0]).all()
-    four_plus = np.minimum(touches, TOUCH_CLASSES) == TOUCH_CLASSES
-    b = scaled[TOUCH_CLASSES - 1]
-    expected = mid_quantiles((u * pace)[four_plus] / pace[four_plus] ** b)
-    np.testing.assert_allclose(gaps[TOUCH_CLASSES - 1], expected)
-    # gaps that do not depend on pace: slope ~0, the classes keep their positions
-    independent = pace_slopes(rng.exponential(3.0, n), pace, touches, whole)
-    assert (independent < PACE_SLOPE_MIN).all()
-    assert np.isnan(class_pace_gaps(u, pace, touches, independent)).all()
-    # journeys whose lookback window is cut by the data end do not enter the slope
-    assert pace_slopes(u * pace, pace, touches, np.zeros(n, dtype=bool)).tolist() == [0.0] * 4
+    coefficients, residuals = fit_gap_model(lag, touches, span, last, whole, 3)
+    expected = [1.0, -0.4, -0.8, -1.2, -0.3, -0.5, -0.7, 0.3, 0.0, 0.6, 0.0]
+    assert coefficients == pytest.approx(expected, abs=0.05)
+    # the residuals of each class are its equally likely noise values
+    assert np.array(residuals).shape == (TOUCH_CLASSES, DECISION_POINTS)
+    normal = np.quantile(rng.normal(0.0, 0.5, 1_000_000), (np.arange(16) + 0.5) / 16)
+    assert np.array(residuals) == pytest.approx(np.tile(normal, (TOUCH_CLASSES, 1)), abs=0.08)
+    # journeys whose lookback window is cut by the data end do not enter; too few: no model
+    few = whole.copy()
+    few[MIN_CLASS_JOURNEYS - 1 :] = False
+    assert fit_gap_model(lag, touches, span, last, few, 3) == ((), ())
 
 
-def test_a_pace_class_places_a_journey_a_gap_scaled_by_its_pace_capped_at_its_window():
-    # class 2 (two touches) scales with pace (b = 1, u = 0.5 for every hash digit); class 1
-    # keeps position 0.25. Data end day 100, lookback 30.
-    # a: touches at ages 0 and 4 (pace 4), last touch day 60 -> gap 0.5 * 4 = 2 days
-    # b: touches at ages 0 and 10 (pace 10), last touch day 98 -> gap 5, capped at its window
-    #    of 2 days
-    # c: one touch, last touch day 50 -> position 0.25 of 30 days = 7.5
+def test_the_gap_model_places_a_journey_at_its_predicted_gap_capped_at_its_window():
+    # intercept log(2 + offset), class 2 -log(2), span slopes 0, channel 1 + log(3), residual 0:
+    # data end day 100, lookback 30.
+    # a: one touch on channel 0, last touch day 60 -> gap 2 days -> shift 2
+    # b: touches at ages 0 (channel 1) and 4 (channel 0), day 50 -> log gap + offset = log(2 +
+    #    offset) - log(2) + log(3) -> gap 3 (2 + offset) / 2 - offset
+    # c: one touch on channel 1, last touch day 99 -> gap 3 (2 + offset) - offset, capped at
+    #    its window of 1 day
     from workbench import journeys as steps
+    from workbench.decisions import GAP_OFFSET_DAYS, GAP_TERMS
     from workbench.journeys import DecisionTiming
 
     touches = pd.DataFrame(
         {
-            "user_id": ["a", "a", "b", "b", "c"],
+            "user_id": ["a", "b", "b", "c"],
             "journey": 0,
             "converted": 0,
-            "end_time": [60.0, 60.0, 98.0, 98.0, 50.0],
-            "channel_index": [0, 1, 0, 1, 0],
-            "age_days": [0.0, 4.0, 0.0, 10.0, 0.0],
+            "end_time": [60.0, 50.0, 50.0, 99.0],
+            "channel_index": [0, 1, 0, 1],
+            "age_days": [0.0, 0.0, 4.0, 0.0],
         }
     )
-    positions = np.full((TOUCH_CLASSES, DECISION_POINTS), 0.25)
-    gaps = np.full((TOUCH_CLASSES, DECISION_POINTS), np.nan)
-    gaps[1] = 0.5
+    coefficients = np.zeros(GAP_TERMS + 2)
+    coefficients[0] = np.log(2.0 + GAP_OFFSET_DAYS)
+    coefficients[1] = -np.log(2.0)
+    coefficients[GAP_TERMS + 1] = np.log(3.0)
     timing = DecisionTiming(
         position=0.25,
         data_end=100.0,
         lag_median_days=1.0,
         converted_journeys=1,
-        positions=tuple(map(tuple, positions)),
+        positions=tuple(map(tuple, np.full((TOUCH_CLASSES, DECISION_POINTS), 0.25))),
         passes=1,
-        pace_slopes=(0.0, 1.0, 0.0, 0.0),
-        pace_gaps=tuple(map(tuple, gaps)),
+        gap_coefficients=tuple(coefficients.tolist()),
+        gap_residuals=tuple(map(tuple, np.zeros((TOUCH_CLASSES, DECISION_POINTS)))),
     )
     engine = DuckDBEngine()
     engine.register("journey_touches", touches)
     steps.stage_journey_codes(engine, 2, 30.0, timing)
     codes = steps.journey_codes(engine).set_index("user_id")
     engine.close()
-    assert codes["shift_days"].to_dict() == pytest.approx({"a": 2.0, "b": 2.0, "c": 7.5})
+    b = 3.0 * (2.0 + GAP_OFFSET_DAYS) / 2.0 - GAP_OFFSET_DAYS
+    assert codes["shift_days"].to_dict() == pytest.approx({"a": 2.0, "b": b, "c": 1.0}, abs=1e-3)

@@ -33,20 +33,29 @@ decision time). So within a class the positions are split by the channel of the 
 for each (class, channel) cell with at least ``MIN_CLASS_JOURNEYS`` converted journeys; the
 other cells keep the class's positions.
 
-Within a class, users touched every day decide sooner after their last touch than users touched
-once a week when decisions follow the end of their activity (users deciding at the end of their
-own shopping window). Where the converted journeys show it, the gap after the last touch scales
-with the journey's pace (days between its touches, ``span / (touches - 1)``): per class with two
-or more touches, the slope ``b`` of log gap on log pace over the converted journeys whose whole
-lookback lies in the data (weighted least squares with the selection weights above, clipped to
-[0, 1]); a class with ``b >= PACE_SLOPE_MIN`` places a non-converting journey at the gap ``u *
-pace^b`` (capped at its observable window), ``u`` one of the equally likely ``gap / pace^b`` of
-the class's converted journeys, instead of at a position. On the journey simulator's
-``additive_window_end`` world (200,000 users) the four-plus-touch class has ``b = 0.63`` and the
-share error falls from 0.040 to 0.012 (a fit at every user's true decision time: 0.010); on the
-budget world ``new_reach`` every slope is below 0.1 and nothing changes. The threshold keeps the
-positions where the slope is small: gaps that do not scale with pace, placed as gaps, came out
-too short there (bench/RESULTS.md, issue 12).
+Classes and channels do not say everything the converted journeys show, though. Where users
+decide at the end of their own activity, the gap after the last touch also shrinks as the
+journey's span grows (a long span leaves less of the activity after the last touch), and a
+placement that ignores this gives a light journey's decision the gaps of heavy ones and the other
+way round. With the true gaps shuffled within each (class, channel) cell of the budget world
+``frequency`` (40,000 users, seed 1), the fit's baseline hazard fell from 0.0114 to 0.0063 (truth
+0.012) and every touch effect rose: the plan then overstated what a channel's spend buys. So the
+gap is placed by a **gap model** fitted to the converted journeys whose whole lookback lies in
+the data, weighted by the selection weights above:
+
+    log(gap + o) = a + level_k + slope_k log(span_days + o) + d log(n / 4)^+ + channel_c + e,
+
+with ``o = GAP_OFFSET_DAYS``; per touch-count class ``k`` a level and a slope on the journey's
+span (days from its first to its last touch in the window; one-touch journeys have none);
+``n`` the touch count within the top class (4 or more); ``channel_c`` per channel of the last
+touch. A class or channel with fewer than ``MIN_CLASS_JOURNEYS`` such journeys shares the
+reference level (class 1, the most common channel). A non-converting journey is placed at
+``exp(prediction + e_i) - o``
+capped at its observable window, ``e_i`` one of the equally likely residuals of its class. On
+``frequency`` this gave a baseline of 0.0133-0.0138 and decays near the truth, where the
+(class, channel) positions gave 0.0091 and decays a third of the truth (``python -m
+bench.attribution_timing``). With fewer than ``MIN_CLASS_JOURNEYS`` whole-window converted
+journeys the (class, channel) positions place the decisions instead.
 
 Each non-converting journey is then evaluated at one of ``DECISION_POINTS`` equally likely
 positions (or gaps) of its class (the weighted mid-quantiles), picked by a hash of its user
@@ -82,17 +91,19 @@ TOUCH_CLASSES = 4
 MIN_CLASS_JOURNEYS = 100
 #: The journey_codes step's per-journey touch count when the positions depend on it.
 TOUCH_COUNT_SQL = "COUNT(*) OVER (PARTITION BY user_id, journey)"
-#: A class's decision gaps scale with pace when the converters' slope of log gap on log pace is
-#: at least this (module doc); below it the class keeps its positions.
-PACE_SLOPE_MIN = 0.3
-#: The journey_codes step's pace (days between the journey's touches in the window).
-PACE_SQL = (
-    "((MAX(age_days) OVER (PARTITION BY user_id, journey)"
+#: Offset (days) of the gap model's log(gap + offset): gaps of minutes stay finite.
+GAP_OFFSET_DAYS = 0.1
+#: The journey_codes step's span (days from the journey's first to its last touch in the window)
+#: when the gap model places decisions.
+SPAN_SQL = (
+    "(MAX(age_days) OVER (PARTITION BY user_id, journey)"
     " - MIN(age_days) OVER (PARTITION BY user_id, journey))"
-    " / GREATEST(COUNT(*) OVER (PARTITION BY user_id, journey) - 1, 1))"
 )
-#: Pace floor (days) in ``pace^b`` (touches at one time have pace 0).
-MIN_PACE_DAYS = 1e-6
+#: Terms of the gap model before its channels: intercept, class levels and span slopes of
+#: classes 2..TOUCH_CLASSES, the top-class count.
+GAP_TERMS = 1 + 2 * (TOUCH_CLASSES - 1) + 1
+#: Window floor (days): a journey whose last touch is at the data end has a window of 0.
+MIN_WINDOW_DAYS = 1e-6
 
 
 def mid_quantiles(
@@ -120,58 +131,115 @@ def is_spread(positions: np.ndarray, lags_days: np.ndarray, lookback_days: float
     )
 
 
-def pace_days(span_days: np.ndarray, touches: np.ndarray) -> np.ndarray:
-    """Days between a journey's touches: its span over (touches - 1); 0 for one touch."""
-    span = np.asarray(span_days, dtype=np.float64)
-    return span / np.maximum(np.asarray(touches) - 1, 1)
-
-
-def pace_slopes(
-    lag: np.ndarray,
-    pace: np.ndarray,
+def gap_design(
     touches: np.ndarray,
+    span_days: np.ndarray,
+    last_channel: np.ndarray,
+    class_levels: np.ndarray,
+    channel_levels: np.ndarray,
+) -> np.ndarray:
+    """The gap model's design (journey, term): intercept; per touch-count class in
+    ``class_levels`` (class numbers 2..``TOUCH_CLASSES``) its level and its slope on
+    ``log(span_days + GAP_OFFSET_DAYS)``; ``log(max(touches, TOUCH_CLASSES) / TOUCH_CLASSES)``
+    (the count within the top class); one column per channel index in ``channel_levels`` (of
+    the journey's last touch)."""
+    touches = np.asarray(touches)
+    klass = np.minimum(touches, TOUCH_CLASSES)
+    log_span = np.log(np.maximum(np.asarray(span_days, np.float64), 0.0) + GAP_OFFSET_DAYS)
+    columns = [np.ones(len(touches))]
+    columns += [(klass == k).astype(np.float64) for k in class_levels]
+    columns += [(klass == k) * log_span for k in class_levels]
+    columns.append(np.log(np.maximum(touches, TOUCH_CLASSES) / TOUCH_CLASSES))
+    columns += [(np.asarray(last_channel) == c).astype(np.float64) for c in channel_levels]
+    return np.column_stack(columns)
+
+
+def fit_gap_model(
+    lag_days: np.ndarray,
+    touches: np.ndarray,
+    span_days: np.ndarray,
+    last_channel: np.ndarray,
     whole: np.ndarray,
+    n_channels: int,
     weight: np.ndarray | None = None,
-) -> np.ndarray:
-    """Per touch-count class (class,), the slope ``b`` of log lag on log pace over the converted
-    journeys of the class with a whole lookback window in the data (``whole``) and a positive
-    lag and pace, by least squares weighted with ``weight``, clipped to [0, 1]; 0 for one touch
-    and for a class with fewer than ``MIN_CLASS_JOURNEYS`` such journeys."""
-    lag, pace = np.asarray(lag, np.float64), np.asarray(pace, np.float64)
-    w = np.ones_like(lag) if weight is None else np.asarray(weight, np.float64)
-    klass = np.minimum(np.asarray(touches), TOUCH_CLASSES)
-    slopes = np.zeros(TOUCH_CLASSES)
-    for k in range(2, TOUCH_CLASSES + 1):
-        fit = (klass == k) & np.asarray(whole, bool) & (lag > 0) & (pace > 0)
-        if fit.sum() < MIN_CLASS_JOURNEYS:
-            continue
-        x, y = np.log(pace[fit]), np.log(lag[fit])
-        wf = w[fit] / w[fit].sum()
-        xc = x - wf @ x
-        slope = (wf @ (xc * (y - wf @ y))) / max(float(wf @ xc**2), np.finfo(float).tiny)
-        slopes[k - 1] = float(np.clip(slope, 0.0, 1.0))
-    return slopes
+) -> tuple[tuple[float, ...], tuple[tuple[float, ...], ...]]:
+    """The gap model (module doc) of the converted journeys with a whole lookback window in the
+    data (``whole``), weighted least squares with ``weight``. Returns the coefficients
+    (``GAP_TERMS`` + one per channel: intercept; levels of classes 2..``TOUCH_CLASSES``; their
+    span slopes; the top-class count; the channels of the last touch), 0 for the reference
+    levels (class 1, the most common last channel) and for a class or channel with fewer than
+    ``MIN_CLASS_JOURNEYS`` journeys (which then shares the reference's), and the equally likely
+    residuals (class, point), a class with fewer than ``MIN_CLASS_JOURNEYS`` journeys taking
+    all of them. Empty tuples when fewer than ``MIN_CLASS_JOURNEYS`` journeys have a whole
+    window."""
+    fit = np.asarray(whole, bool)
+    if fit.sum() < MIN_CLASS_JOURNEYS:
+        return (), ()
+    w = np.ones(len(fit)) if weight is None else np.asarray(weight, np.float64)
+    touches, last = np.asarray(touches)[fit], np.asarray(last_channel)[fit]
+    span, w = np.asarray(span_days, np.float64)[fit], w[fit]
+    klass = np.minimum(touches, TOUCH_CLASSES)
+    classes = [k for k in range(2, TOUCH_CLASSES + 1) if (klass == k).sum() >= MIN_CLASS_JOURNEYS]
+    counts = np.bincount(last, minlength=n_channels)
+    reference = int(np.argmax(counts))
+    channels = [c for c in range(n_channels) if c != reference and counts[c] >= MIN_CLASS_JOURNEYS]
+    x = gap_design(touches, span, last, np.array(classes, int), np.array(channels, int))
+    y = np.log(np.asarray(lag_days, np.float64)[fit] + GAP_OFFSET_DAYS)
+    root = np.sqrt(w / w.sum())
+    beta = np.linalg.lstsq(x * root[:, None], y * root, rcond=None)[0]
+    residual = y - x @ beta
+    pooled = mid_quantiles(residual, w)
+    rows = [
+        mid_quantiles(residual[klass == k], w[klass == k])
+        if (klass == k).sum() >= MIN_CLASS_JOURNEYS
+        else pooled
+        for k in range(1, TOUCH_CLASSES + 1)
+    ]
+    n_class = TOUCH_CLASSES - 1
+    coefficients = np.zeros(GAP_TERMS + n_channels)
+    coefficients[0] = beta[0]
+    for i, k in enumerate(classes):
+        coefficients[k - 1] = beta[1 + i]
+        coefficients[n_class + k - 1] = beta[1 + len(classes) + i]
+    coefficients[GAP_TERMS - 1] = beta[1 + 2 * len(classes)]
+    for i, c in enumerate(channels):
+        coefficients[GAP_TERMS + c] = beta[2 + 2 * len(classes) + i]
+    return tuple(coefficients.tolist()), tuple(tuple(r.tolist()) for r in rows)
 
 
-def class_pace_gaps(
-    lag: np.ndarray,
-    pace: np.ndarray,
-    touches: np.ndarray,
-    slopes: np.ndarray,
-    weight: np.ndarray | None = None,
-) -> np.ndarray:
-    """Equally likely ``u = lag / pace^b`` (class, point) of the converted journeys of each
-    class whose slope ``b`` is at least ``PACE_SLOPE_MIN`` (weighted mid-quantiles over those
-    with a positive pace); NaN rows for the other classes."""
-    lag, pace = np.asarray(lag, np.float64), np.asarray(pace, np.float64)
-    w = np.ones_like(lag) if weight is None else np.asarray(weight, np.float64)
-    klass = np.minimum(np.asarray(touches), TOUCH_CLASSES)
-    out = np.full((TOUCH_CLASSES, DECISION_POINTS), np.nan)
-    for k, b in enumerate(slopes, start=1):
-        mine = (klass == k) & (pace > 0)
-        if b >= PACE_SLOPE_MIN and mine.any():
-            out[k - 1] = mid_quantiles(lag[mine] / pace[mine] ** b, w[mine])
-    return out
+def gap_position_sql(coefficients, residuals, decimals: int) -> str:
+    """The position of a non-converting journey under the gap model (module doc):
+    ``LEAST(GREATEST((EXP(prediction + e) - GAP_OFFSET_DAYS) / window_days, 0), 1)`` with the
+    residual ``e`` picked by the hash among its class's ``residuals`` (class, point).
+    ``coefficients`` as :func:`fit_gap_model` returns them."""
+    c = np.round(np.asarray(coefficients, np.float64), decimals)
+    n_class = TOUCH_CLASSES - 1
+    log_span = f"LN(span_days + {GAP_OFFSET_DAYS!r})"
+    by_class = " ".join(
+        f"WHEN {k} THEN {float(c[k - 1])!r} + {float(c[n_class + k - 1])!r} * {log_span}"
+        for k in range(2, TOUCH_CLASSES + 1)
+    )
+    channels = " ".join(
+        f"WHEN {i} THEN {float(v)!r}" for i, v in enumerate(c[GAP_TERMS:]) if v != 0.0
+    )
+    rows = np.round(np.asarray(residuals, np.float64), decimals)
+    picks = " ".join(f"WHEN {k + 1} THEN {_hash_pick(row)}" for k, row in enumerate(rows))
+    klass = f"LEAST(n_journey_touches, {TOUCH_CLASSES})"
+    prediction = " + ".join(
+        [
+            repr(float(c[0])),
+            f"CASE {klass} {by_class} ELSE 0.0 END",
+            f"{float(c[GAP_TERMS - 1])!r} * LN(GREATEST(n_journey_touches, {TOUCH_CLASSES})"
+            f" / {float(TOUCH_CLASSES)!r})",
+            f"CASE journey_last_channel {channels} ELSE 0.0 END" if channels else "0.0",
+            f"CASE {klass} {picks} END",
+        ]
+    )
+    gap = f"(EXP({prediction}) - {GAP_OFFSET_DAYS!r})"
+    return (
+        f"CAST(LEAST(GREATEST({gap} / GREATEST(window_days, {MIN_WINDOW_DAYS!r}), 0.0), 1.0)"
+        " AS DOUBLE)"
+    )
 
 
 def position_sql(positions, decimals: int) -> str:
@@ -210,7 +278,11 @@ def last_channel_sql(positions) -> str:
     values = np.asarray(positions, dtype=np.float64)
     if values.ndim != 3 or all(np.all(rows == rows[0]) for rows in values):
         return "CAST(0 AS BIGINT)"
-    n = values.shape[1]
+    return _last_channel_window(values.shape[1])
+
+
+def _last_channel_window(n: int) -> str:
+    """The channel index (of ``n``) of the journey's last touch, a window over its touches."""
     return (
         f"CAST({n} - 1 - MIN(CAST(ROUND(age_days * 1000000) AS BIGINT) * {n} + ({n} - 1 - "
         f"channel_index)) OVER (PARTITION BY user_id, journey) % {n} AS BIGINT)"
@@ -236,50 +308,29 @@ def _hash_pick(row: np.ndarray) -> str:
     return f"CAST({_hash_case(row)} AS DOUBLE)"
 
 
-def pace_position_sql(positions, slopes, gaps, decimals: int) -> str:
-    """The position of a non-converting journey when some classes' gaps scale with pace: per
-    touch-count class, ``LEAST(u * pace_days^b / window_days, 1)`` with ``u`` picked by the
-    hash from ``gaps`` for a class whose slope ``b`` is at least ``PACE_SLOPE_MIN``, else one
-    of the class's ``positions`` (module doc)."""
-    positions = np.round(np.asarray(positions, dtype=np.float64), decimals)
-    gaps = np.round(np.asarray(gaps, dtype=np.float64), decimals)
-    whens = []
-    for k, b in enumerate(slopes, start=1):
-        if b >= PACE_SLOPE_MIN:
-            gap = (
-                f"{_hash_pick(gaps[k - 1])} * POWER(GREATEST(pace_days, {MIN_PACE_DAYS!r}), "
-                f"{round(float(b), decimals)!r})"
-            )
-            value = f"LEAST({gap} / GREATEST(window_days, {MIN_PACE_DAYS!r}), 1.0)"
-        else:
-            value = f"CAST({_class_case(positions[k - 1])} AS DOUBLE)"
-        whens.append(f"WHEN {k} THEN {value}")
-    return f"CAST(CASE LEAST(n_journey_touches, {len(slopes)}) {' '.join(whens)} END AS DOUBLE)"
-
-
-def placement_sql(timing) -> dict[str, str]:
+def placement_sql(timing, n_channels: int) -> dict[str, str]:
     """The journey_codes step's placement parameters for ``timing``
-    (``workbench.journeys.DecisionTiming``): ``decision_position`` (:func:`position_sql`, or
-    :func:`pace_position_sql` when a class's gaps scale with pace), ``journey_touch_count``
-    (:func:`touch_count_sql`) and ``journey_pace`` (``PACE_SQL``, or 0 when unused). The step
-    returns each journey's ``shift_days``, which later steps (the lift rows) read instead of
-    placing again."""
+    (``workbench.journeys.DecisionTiming``) on ``n_channels`` channels: ``decision_position``
+    (:func:`gap_position_sql` when the timing has a gap model, else :func:`position_sql`),
+    ``journey_touch_count`` (:func:`touch_count_sql`), ``journey_span`` (``SPAN_SQL``, or 0
+    when unused) and ``journey_last_channel``. The step returns each journey's
+    ``shift_days``, which later steps (the lift rows) read instead of placing again."""
     from workbench.journeys import DECISION_POSITION_DECIMALS
 
     positions = timing.positions or (timing.position,)
-    if any(b >= PACE_SLOPE_MIN for b in timing.pace_slopes):
+    if timing.gap_coefficients:
         return {
-            "decision_position": pace_position_sql(
-                positions, timing.pace_slopes, timing.pace_gaps, DECISION_POSITION_DECIMALS
+            "decision_position": gap_position_sql(
+                timing.gap_coefficients, timing.gap_residuals, DECISION_POSITION_DECIMALS
             ),
             "journey_touch_count": TOUCH_COUNT_SQL,
-            "journey_pace": PACE_SQL,
-            "journey_last_channel": last_channel_sql(positions),
+            "journey_span": SPAN_SQL,
+            "journey_last_channel": _last_channel_window(n_channels),
         }
     return {
         "decision_position": position_sql(positions, DECISION_POSITION_DECIMALS),
         "journey_touch_count": touch_count_sql(positions),
-        "journey_pace": "0.0",
+        "journey_span": "0.0",
         "journey_last_channel": last_channel_sql(positions),
     }
 
@@ -362,18 +413,20 @@ def place(engine, names: list[str], lookback_days: float, timing, decisions=None
     decisions["user_id"] = decisions["user_id"].astype(str)
     touches = decisions["n_touches"].to_numpy()
     last_channel = decisions["last_channel"].to_numpy()
-    pace = pace_days(decisions["span_days"].to_numpy(dtype=np.float64), touches)
+    span = decisions["span_days"].to_numpy(dtype=np.float64)
     whole = decisions["window_days"].to_numpy(dtype=np.float64) >= lookback_days
     weights = None
     for done in range(DECISION_PASSES + 1):
         positions = class_positions(position, touches, weights, last_channel, len(names))
-        slopes = pace_slopes(lag, pace, touches, whole, weights)
+        coefficients, residuals = fit_gap_model(
+            lag, touches, span, last_channel, whole, len(names), weights
+        )
         placed = replace(
             timing,
             positions=_as_tuples(positions, decimals),
             passes=done,
-            pace_slopes=tuple(round(float(b), decimals) for b in slopes),
-            pace_gaps=_as_tuples(class_pace_gaps(lag, pace, touches, slopes, weights), decimals),
+            gap_coefficients=tuple(round(float(b), decimals) for b in coefficients),
+            gap_residuals=_as_tuples(residuals, decimals) if residuals else (),
         )
         steps.stage_journey_codes(engine, len(names), lookback_days, placed)
         if done < DECISION_PASSES:

@@ -78,10 +78,11 @@ class DecisionTiming:
             per class of touch count (class, point), or per class and channel of the last
             touch (class, channel, point) (``workbench.decisions``); empty: ``position`` alone.
         passes: selection-correction passes behind ``positions`` (0: none were needed).
-        pace_slopes: per touch-count class, the exponent b of the journey's pace in its
-            decision gap (``workbench.decisions``); empty: no class's gaps scale with pace.
-        pace_gaps: per class, the equally likely ``u`` of the gap ``u * pace^b`` (days^(1-b))
-            for the classes whose slope is at least ``workbench.decisions.PACE_SLOPE_MIN``.
+        gap_coefficients: the gap model's coefficients (``workbench.decisions.fit_gap_model``:
+            intercept, classes 2..4, span, top-class count, channels); empty: no gap model
+            (non-converting journeys take ``positions``).
+        gap_residuals: the gap model's equally likely residuals per touch-count class
+            (class, point).
     """
 
     position: float
@@ -90,8 +91,8 @@ class DecisionTiming:
     converted_journeys: int
     positions: tuple = ()
     passes: int = 0
-    pace_slopes: tuple[float, ...] = ()
-    pace_gaps: tuple[tuple[float, ...], ...] = ()
+    gap_coefficients: tuple[float, ...] = ()
+    gap_residuals: tuple[tuple[float, ...], ...] = ()
 
     def attrs(self) -> dict:
         """netCDF-ready attrs (``decision_*``)."""
@@ -100,9 +101,9 @@ class DecisionTiming:
             "decision_positions": np.ravel(self.positions or (self.position,)).tolist(),
             "decision_positions_shape": list(np.shape(self.positions or (self.position,))),
             "decision_passes": self.passes,
-            "decision_pace_slopes": list(self.pace_slopes),
-            # (touch-count class, point), flattened class-major; NaN for position classes
-            "decision_pace_gaps": np.ravel(self.pace_gaps).tolist(),
+            "decision_gap_coefficients": list(self.gap_coefficients),
+            # (touch-count class, point), flattened class-major
+            "decision_gap_residuals": np.ravel(self.gap_residuals).tolist(),
             "decision_position": self.position,
             "decision_lag_median_days": self.lag_median_days,
             "decision_data_end_days": self.data_end,
@@ -272,7 +273,7 @@ def stage_journey_codes(
         count_cap=COUNT_CAP,
         code_base=CODE_BASE,
         n_channels=n_channels,
-        **placement_sql(timing),
+        **placement_sql(timing, n_channels),
         data_end=repr(float(timing.data_end)),
         lookback_days=repr(float(lookback_days)),
         age_decimals=AGE_DECIMALS,

@@ -8,9 +8,11 @@
 -- n_journey_touches ({journey_touch_count}: a constant when positions are not spread)
 -- (workbench.decisions, from the journey_decisions step), and within a class per channel of the
 -- journey's last touch, journey_last_channel ({journey_last_channel}: a constant when the
--- positions do not depend on it); in a touch-count class whose decisions
--- scale with the journey's pace (pace_days, days between its touches; a constant when no class
--- does) the position is a gap u * pace_days^b over the window, capped at 1. Ages are shifted by
+-- positions do not depend on it). When the converted journeys support a gap model
+-- (workbench.decisions) the position is instead the journey's predicted gap after its last touch
+-- over its window, capped at 1: it reads the touch count, span_days ({journey_span}: days from
+-- the journey's first to its last touch in the window; a constant when unused) and the channel
+-- of the last touch. Ages are shifted by
 -- that much, touches {lookback_days} days old or older at a shifted decision are dropped (the
 -- decision lies past the lookback after them; an unshifted journey keeps a touch exactly on the
 -- edge, as in the journeys step) and the recency bins are taken on the shifted ages (rounded to {age_decimals}
@@ -31,7 +33,7 @@ WITH counted AS (
     SELECT
         user_id, journey, converted, end_time, channel_index, age_days,
         {journey_touch_count} AS n_journey_touches,
-        {journey_pace} AS pace_days,
+        {journey_span} AS span_days,
         {journey_last_channel} AS journey_last_channel,
         LEAST({data_end} - end_time, {lookback_days}) AS window_days
     FROM journey_touches

@@ -10,8 +10,7 @@
 -- "Journeys"); user_id and end_time (the conversion) key each journey for that step's weights,
 -- n_touches (touches in the lookback window) and last_channel (the channel index of its last
 -- touch; ties in time: the higher index, as journey_codes' last_channel) class it, and span_days
--- (days from its first to its last touch in the window) gives its pace,
--- span_days / (n_touches - 1).
+-- (days from its first to its last touch in the window) enters its gap model.
 --
 -- The data end comes from the staged tables, not from another scan of the raw touchpoints: a
 -- user's last event is a conversion (in conversions) or a touch that ends the user's
