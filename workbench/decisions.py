@@ -37,9 +37,10 @@ Classes and channels do not say everything the converted journeys show, though. 
 decide at the end of their own activity, the gap after the last touch also shrinks as the
 journey's span grows (a long span leaves less of the activity after the last touch), and a
 placement that ignores this gives a light journey's decision the gaps of heavy ones and the other
-way round. With the true gaps shuffled within each (class, channel) cell of the budget world
-``frequency`` (40,000 users, seed 1), the fit's baseline hazard fell from 0.0114 to 0.0063 (truth
-0.012) and every touch effect rose: the plan then overstated what a channel's spend buys. So the
+way round. With every user's true gap shuffled within each (class, channel) cell of the budget
+world ``frequency`` (40,000 users, seed 1), the fit's baseline hazard fell from 0.0096 to 0.0055
+(truth 0.012) and the touch effects rose by up to 46%: the plan then overstated what a
+channel's spend buys (``display`` cut to zero: -32% of the truth over the budget worlds). So the
 gap is placed by a **gap model** fitted to the converted journeys whose whole lookback lies in
 the data, weighted by the selection weights above:
 
@@ -52,10 +53,11 @@ touch. A class or channel with fewer than ``MIN_CLASS_JOURNEYS`` such journeys s
 reference level (class 1, the most common channel). A non-converting journey is placed at
 ``exp(prediction + e_i) - o``
 capped at its observable window, ``e_i`` one of the equally likely residuals of its class. On
-``frequency`` this gave a baseline of 0.0133-0.0138 and decays near the truth, where the
-(class, channel) positions gave 0.0091 and decays a third of the truth (``python -m
-bench.attribution_timing``). With fewer than ``MIN_CLASS_JOURNEYS`` whole-window converted
-journeys the (class, channel) positions place the decisions instead.
+``frequency`` the fit's baseline is then 0.0103 and its decays 0.8-1.4 times those of the fit
+at every user's true decision time (baseline 0.0096), where the (class, channel) positions gave
+0.0077 and decays about half of them (``python -m bench.attribution_timing --world frequency``).
+With fewer than ``MIN_CLASS_JOURNEYS`` whole-window converted journeys the (class, channel)
+positions place the decisions instead.
 
 Each non-converting journey is then evaluated at one of ``DECISION_POINTS`` equally likely
 positions (or gaps) of its class (the weighted mid-quantiles), picked by a hash of its user
