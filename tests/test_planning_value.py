@@ -150,3 +150,21 @@ def test_per_customer_likelihood_sums_to_the_bgnbd_likelihood():
         total, total_grad = BGNBDLikelihood(f, rec, big_t).loglik_and_grad(theta[k])
         assert loglik[:, k].sum() == pytest.approx(total, rel=1e-10)
         np.testing.assert_allclose(grad[:, k].sum(axis=0), total_grad, rtol=1e-8)
+
+
+def test_channels_with_less_than_one_customer_take_the_pooled_model():
+    from workbench.planning.value import customer_value
+
+    # Every customer credited wholly to e-mail or social, except one credited half to display
+    # and half to video: too little to fit either, so their customers are the pooled one.
+    channels = [*CHANNELS, "display", "video"]
+    shares = np.column_stack(
+        [np.repeat(np.eye(2), PER_CHANNEL, axis=0), np.zeros((2 * PER_CHANNEL, 2))]
+    )
+    shares[0] = [0.0, 0.0, 0.5, 0.5]
+    clv = two_channel_clv(seed=4).drop_vars(["acquisition_channel_share", "channel"])
+    clv = clv.assign(acquisition_channel_share=(("customer_id", "channel"), shares))
+    value = customer_value(clv.assign_coords(channel=channels), channels)
+    assert np.all(np.isfinite(value.worth))
+    np.testing.assert_allclose(value.worth[2:], value.baseline, rtol=1e-9)
+    assert np.all(np.isfinite(value.draw(100, seed=1)))

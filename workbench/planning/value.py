@@ -158,9 +158,10 @@ def _per_channel_model(clv: xr.Dataset, order: np.ndarray, share: np.ndarray):
     rate = float(clv.attrs.get("annual_discount_rate", 0.0) or 0.0)
     steps = discount_steps(horizon, UNIT_DAYS.get(unit, UNIT_DAYS[DEFAULT_TIME_UNIT]), rate)
     n_c = share.shape[1]
-    # Classes: the channels with customers, then the unattributed rest (when there is any).
-    rest = np.clip(1.0 - share.sum(axis=1), 0.0, None)
+    # Classes: the channels with customers, then the unattributed rest (when there is any;
+    # credit of a channel too small to fit goes to the rest).
     fitted = np.flatnonzero(share.sum(axis=0) >= MIN_CHANNEL_CUSTOMERS)
+    rest = np.clip(1.0 - share[:, fitted].sum(axis=1), 0.0, None)
     prior = np.column_stack([share[:, fitted], rest] if rest.sum() > 0 else [share[:, fitted]])
     theta = np.tile(theta0, (n_c, 1))
     cov = np.zeros((n_c, 4, 4))
