@@ -278,10 +278,7 @@ def test_spread_positions_are_the_same_on_duckdb_and_spark(spark_engine):
         f"SELECT user_id, {touch_count_sql(positions)} AS n_journey_touches FROM touches) AS t "
         "GROUP BY user_id, position ORDER BY user_id"
     )
-    frames = []
-    for engine in (DuckDBEngine(), spark_engine):
-        engine.register("touches", touches)
-        frames.append(engine.query(sql).reset_index(drop=True))
+    frames = _on_both_engines(spark_engine, touches, sql)
     assert len(frames[0]) == 37  # one position per user
     pd.testing.assert_frame_equal(frames[0], frames[1], check_dtype=False)
 
@@ -399,11 +396,17 @@ def test_gap_model_positions_are_the_same_on_duckdb_and_spark(spark_engine):
         f"{SPAN_SQL} AS span_days, {_last_channel_window(3)} AS journey_last_channel "
         "FROM touches) AS t ORDER BY user_id"
     )
-    frames = []
-    for engine in (DuckDBEngine(), spark_engine):
-        engine.register("touches", touches)
-        frames.append(engine.query(sql).reset_index(drop=True))
+    frames = _on_both_engines(spark_engine, touches, sql)
     assert len(frames[0]) == 60  # one position per user
     assert frames[0]["position"].between(0.0, 1.0).all()
     assert frames[0]["position"].nunique() > 30
     pd.testing.assert_frame_equal(frames[0], frames[1], check_dtype=False, atol=1e-9)
+
+
+def _on_both_engines(spark_engine, touches: pd.DataFrame, sql: str) -> list[pd.DataFrame]:
+    """``sql`` over ``touches`` (registered as ``touches``) on DuckDB, then on Spark."""
+    frames = []
+    for engine in (DuckDBEngine(), spark_engine):
+        engine.register("touches", touches)
+        frames.append(engine.query(sql).reset_index(drop=True))
+    return frames

@@ -39,8 +39,8 @@ journey's span grows (a long span leaves less of the activity after the last tou
 placement that ignores this gives a light journey's decision the gaps of heavy ones and the other
 way round. With every user's true gap shuffled within each (class, channel) cell of the budget
 world ``frequency`` (40,000 users, seed 1), the fit's baseline hazard fell from 0.0096 to 0.0055
-(truth 0.012) and the touch effects rose by up to 46%: the plan then overstated what a
-channel's spend buys (``display`` cut to zero: -32% of the truth over the budget worlds). So the
+(truth 0.012) and the touch effects rose by up to 46%: plans then overstated what a channel's
+spend buys (the loss from cutting display, by 32% in the median over the budget worlds). So the
 gap is placed by a **gap model** fitted to the converted journeys whose whole lookback lies in
 the data, weighted by the selection weights above:
 
@@ -51,8 +51,8 @@ span (days from its first to its last touch in the window; one-touch journeys ha
 ``n`` the touch count within the top class (4 or more); ``channel_c`` per channel of the last
 touch. A class or channel with fewer than ``MIN_CLASS_JOURNEYS`` such journeys shares the
 reference level (class 1, the most common channel). A non-converting journey is placed at
-``exp(prediction + e_i) - o``
-capped at its observable window, ``e_i`` one of the equally likely residuals of its class. On
+``exp(prediction + e_i) - o`` capped at its observable window, ``e_i`` one of the equally
+likely residuals of its class. On
 ``frequency`` the fit's baseline is then 0.0103 and its decays 0.8-1.4 times those of the fit
 at every user's true decision time (baseline 0.0096), where the (class, channel) positions gave
 0.0077 and decays about half of them (``python -m bench.attribution_timing --world frequency``).
