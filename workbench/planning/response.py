@@ -21,7 +21,9 @@ Chain of reasoning, per posterior draw ``d`` and spend multiples ``m`` (one per 
 6. value: each conversion is worth what a customer acquired by its crediting channels is worth
    (first order + CLV, ``value.py``), split by the channels' shares of the pattern's hazard
    (``part_c / H``; the newly reached split between baseline and channel); the baseline share
-   and organic conversions are worth the mean over all customers. (The hazard split stands in
+   and organic conversions are worth ``value.py``'s ``CustomerValue.baseline`` (a new customer
+   of the pooled purchase model; the mean customer when clv.nc has no purchase histories).
+   (The hazard split stands in
    for the Shapley split of P, which would cost 2^C model evaluations per step.)
 
 Per draw the whole computation needs: the model parameters (baseline, beta, decay,
