@@ -143,3 +143,47 @@ class BGNBDLikelihood:
         # Chain rule to log-parameters: theta_i theta_j H_ij + delta_ij theta_i dL/dtheta_i.
         grad_log = self.loglik_and_grad(log_params)[1]
         return theta[:, None] * theta[None, :] * h + np.diag(grad_log)
+
+
+def customer_loglik(
+    theta: np.ndarray, frequency: np.ndarray, recency: np.ndarray, big_t: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """BG/NBD log-likelihood of each customer's (frequency, recency, T) (time units) under each
+    row of ``theta`` (K, 4) = log(r, alpha, a, b): (customer, K), and its gradient in the
+    log-parameters (customer, K, 4). Fader, Hardie & Lee (2005) eq. 6, the terms of
+    ``BGNBDLikelihood`` kept per customer, for several parameter sets at once (a mixture of
+    BG/NBDs, one per acquiring channel, needs them one by one)."""
+    from scipy.special import expit
+
+    r, alpha, a, b = (np.exp(np.asarray(theta, float)[:, j])[None, :] for j in range(4))
+    # Terms of x alone on the distinct frequencies (few), then gathered per customer.
+    xs, at = np.unique(frequency, return_inverse=True)
+    xs = xs[:, None]
+    d_ab = digamma(a + b) - digamma(a + b + xs)
+    with np.errstate(divide="ignore"):  # log(b + x - 1) is only used for x >= 1
+        log_b = np.where(xs > 0, np.log(a) - np.log(b + np.maximum(xs, 1.0) - 1.0), -np.inf)
+    x_only = (
+        gammaln(r + xs)
+        - gammaln(r)
+        + r * np.log(alpha)
+        + gammaln(a + b)
+        + gammaln(b + xs)
+        - gammaln(b)
+        - gammaln(a + b + xs)
+    )[at]
+    rx = r + frequency[:, None]
+    log_t, log_tx = np.log(alpha + big_t[:, None]), np.log(alpha + recency[:, None])
+    # log(e^A3 + e^A4) = A3 + log(1 + e^(A4 - A3)); pi4 = e^A4 / (e^A3 + e^A4), the share of
+    # "dropped out right after the last purchase" (0 without a repeat purchase).
+    gap = log_b[at] + rx * (log_t - log_tx)
+    loglik = x_only - rx * log_t + np.logaddexp(0.0, gap)
+    pi4 = expit(gap)
+    inv_t, inv_tx = 1.0 / (alpha + big_t[:, None]), 1.0 / (alpha + recency[:, None])
+    grad = np.empty((*loglik.shape, 4))
+    grad[..., 0] = r * ((digamma(r + xs) - digamma(r) + np.log(alpha))[at] - log_t)
+    grad[..., 0] += r * pi4 * (log_t - log_tx)
+    grad[..., 1] = r - alpha * rx * (inv_t + pi4 * (inv_tx - inv_t))
+    grad[..., 2] = (a * d_ab)[at] + pi4
+    grad[..., 3] = (b * (d_ab + digamma(b + xs) - digamma(b)))[at]
+    grad[..., 3] -= b * pi4 / (b + np.maximum(xs, 1.0) - 1.0)[at]
+    return loglik, grad

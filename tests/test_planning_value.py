@@ -139,8 +139,7 @@ def test_shared_credit_keeps_each_channels_own_value():
 
 
 def test_per_customer_likelihood_sums_to_the_bgnbd_likelihood():
-    from clv.bgnbd import BGNBDLikelihood
-    from workbench.planning.value import customer_loglik
+    from clv.bgnbd import BGNBDLikelihood, customer_loglik
 
     clv = two_channel_clv(seed=2)
     f, rec, big_t = (clv[k].values for k in ("frequency", "recency", "T"))

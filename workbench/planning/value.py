@@ -183,49 +183,6 @@ def _per_channel_model(clv: xr.Dataset, order: np.ndarray, share: np.ndarray):
     return CustomerValue(worth, baseline, note, aov, aov_sd, theta, cov, np.zeros(n_c), steps)
 
 
-def customer_loglik(
-    theta: np.ndarray, frequency: np.ndarray, recency: np.ndarray, big_t: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """BG/NBD log-likelihood of each customer's (frequency, recency, T) (time units) under each
-    row of ``theta`` (K, 4) = log(r, alpha, a, b): (customer, K), and its gradient in the
-    log-parameters (customer, K, 4). Fader, Hardie & Lee (2005) eq. 6, the terms of
-    ``clv.bgnbd.BGNBDLikelihood`` kept per customer (the mixture needs them one by one)."""
-    from scipy.special import digamma, expit, gammaln
-
-    r, alpha, a, b = (np.exp(np.asarray(theta, float)[:, j])[None, :] for j in range(4))
-    # Terms of x alone on the distinct frequencies (few), then gathered per customer.
-    xs, at = np.unique(frequency, return_inverse=True)
-    xs = xs[:, None]
-    d_ab = digamma(a + b) - digamma(a + b + xs)
-    with np.errstate(divide="ignore"):  # log(b + x - 1) is only used for x >= 1
-        log_b = np.where(xs > 0, np.log(a) - np.log(b + np.maximum(xs, 1.0) - 1.0), -np.inf)
-    x_only = (
-        gammaln(r + xs)
-        - gammaln(r)
-        + r * np.log(alpha)
-        + gammaln(a + b)
-        + gammaln(b + xs)
-        - gammaln(b)
-        - gammaln(a + b + xs)
-    )[at]
-    rx = r + frequency[:, None]
-    log_t, log_tx = np.log(alpha + big_t[:, None]), np.log(alpha + recency[:, None])
-    # log(e^A3 + e^A4) = A3 + log(1 + e^(A4 - A3)); pi4 = e^A4 / (e^A3 + e^A4), the share of
-    # "dropped out right after the last purchase" (0 without a repeat purchase).
-    gap = log_b[at] + rx * (log_t - log_tx)
-    loglik = x_only - rx * log_t + np.logaddexp(0.0, gap)
-    pi4 = expit(gap)
-    inv_t, inv_tx = 1.0 / (alpha + big_t[:, None]), 1.0 / (alpha + recency[:, None])
-    grad = np.empty((*loglik.shape, 4))
-    grad[..., 0] = r * ((digamma(r + xs) - digamma(r) + np.log(alpha))[at] - log_t)
-    grad[..., 0] += r * pi4 * (log_t - log_tx)
-    grad[..., 1] = r - alpha * rx * (inv_t + pi4 * (inv_tx - inv_t))
-    grad[..., 2] = (a * d_ab)[at] + pi4
-    grad[..., 3] = (b * (d_ab + digamma(b + xs) - digamma(b)))[at]
-    grad[..., 3] -= b * pi4 / (b + np.maximum(xs, 1.0) - 1.0)[at]
-    return loglik, grad
-
-
 def mixture_fit(
     frequency: np.ndarray,
     recency: np.ndarray,
@@ -238,6 +195,8 @@ def mixture_fit(
     CHANNEL_PRIOR_LOG_SD)``, each class's block of the Laplace covariance (K, 4, 4) and the
     responsibilities (customer, K), each customer's posterior class probabilities."""
     from scipy.optimize import minimize
+
+    from clv.bgnbd import customer_loglik
 
     n_k = prior.shape[1]
     precision = 1.0 / CHANNEL_PRIOR_LOG_SD**2
