@@ -239,6 +239,7 @@ def _merged(patterns: Patterns) -> Patterns:
         np.zeros(rows, dtype=bool),
         uniq[:, c],
         uniq[:, c + 1],
+        patterns.capped_counts,
     )
 
 

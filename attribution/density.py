@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from attribution.features import code_table
+from attribution.features import code_exposure, count_table
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 _HALF_LOG_2_OVER_PI = 0.5 * math.log(2.0 / math.pi)
@@ -119,8 +119,9 @@ class ConversionDensity:
         zero = {int(c) for c in zero_channels}
         self.active = np.array([c for c in range(n_channels) if c not in zero], dtype=np.int64)
         self.ages = np.asarray(ages_days, dtype=np.float64)
-        self.counts = code_table(len(self.ages)).astype(np.float64)  # (code, recency_bin)
-        self.n_codes = self.counts.shape[0]
+        # (channel, code, recency_bin); a cell at the cap counts stats.capped_counts touches
+        self.counts = count_table(len(self.ages), n_channels, stats.capped_counts)
+        self.n_codes = self.counts.shape[1]
         self.max_log_factor = MAX_LOG_SATURATION_FACTOR
         self.pairs = np.asarray(stats.pairs, dtype=np.int64).reshape(-1, 2)
         keep_openers = np.array([c not in zero for c in stats.openers], dtype=bool)
@@ -214,8 +215,8 @@ class ConversionDensity:
         """``s_recent`` (channel, code) and its derivatives in log decay and log theta_recent."""
         delta = self.ages - self.ages[0]
         relative = np.exp(-decay[:, None] * delta[None, :])  # (channel, bin)
-        exposure = relative @ self.counts.T  # (channel, code)
-        d_exposure = (relative * (-decay[:, None] * delta[None, :])) @ self.counts.T
+        exposure = code_exposure(relative, self.counts)  # (channel, code)
+        d_exposure = code_exposure(relative * (-decay[:, None] * delta[None, :]), self.counts)
         t = theta_recent[:, None]
         em = np.expm1(-t)
         fresh = np.exp(-t * exposure)

@@ -11,12 +11,18 @@ Exposure (days-discounted touches) of channel ``c``:
     E_c = sum_b exp(-decay_c * age_b) * n_cb
 
 with ``age_b`` the representative age in days of recency bin ``b`` (``recency_ages_days``).
+
+A cell at the cap stands for "COUNT_CAP or more" touches. Its count in the exposure is the
+data's mean count over the cells at or above the cap, per channel and bin (``capped_counts``,
+from the data step; the cap itself when not given), as a recency bin's touches count at one
+representative age: heavily touched people (retargeting, frequent e-mail) keep their
+frequency in the model without a wider code.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -76,6 +82,28 @@ def code_table(n_bins: int) -> np.ndarray:
     return decode_codes(np.arange(n_codes(n_bins)), n_bins)
 
 
+def count_table(
+    n_bins: int, n_channels: int, capped_counts: np.ndarray | None = None
+) -> np.ndarray:
+    """Touch counts of every code per channel, float (channel, code, recency_bin): the code's
+    counts, a cell at the cap counting ``capped_counts[c, b]`` (channel, recency_bin) touches
+    (the cap itself when None)."""
+    table = code_table(n_bins).astype(np.float64)
+    out = np.broadcast_to(table, (n_channels, *table.shape)).copy()
+    if capped_counts is not None:
+        capped = np.asarray(capped_counts, dtype=np.float64).reshape(n_channels, n_bins)
+        at_cap = np.broadcast_to(table == COUNT_CAP, out.shape)
+        out[at_cap] = np.broadcast_to(capped[:, None, :], out.shape)[at_cap]
+    return out
+
+
+def code_exposure(weights: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Exposure of every code: ``weights`` (..., channel, recency_bin) (each bin's weight, e.g.
+    ``exp(-decay age_b)``) and ``table`` (channel, code, recency_bin) from :func:`count_table`
+    -> (..., channel, code)."""
+    return np.einsum("...cb,cxb->...cx", weights, table)
+
+
 @dataclass(frozen=True)
 class Patterns:
     """The pattern table as arrays (one row per unique exposure pattern).
@@ -88,6 +116,8 @@ class Patterns:
         holdout: bool (pattern,) rows in the evaluation split (all False when absent).
         first_channel: int (pattern,) channel index of the opening touch (-1 when unknown).
         last_channel: int (pattern,) channel index of the closing touch (-1 when unknown).
+        capped_counts: float (channel, recency_bin) mean count of the data's cells at the cap
+            (``count_table``); None: the cap.
     """
 
     channels: tuple[str, ...]
@@ -97,6 +127,7 @@ class Patterns:
     holdout: np.ndarray
     first_channel: np.ndarray | None = None
     last_channel: np.ndarray | None = None
+    capped_counts: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         unknown = np.full(self.codes.shape[0], -1, dtype=np.int64)
@@ -124,23 +155,38 @@ class Patterns:
             self.holdout[rows],
             self.first_channel[rows],
             self.last_channel[rows],
+            self.capped_counts,
         )
 
     def counts(self, n_bins: int) -> np.ndarray:
         """Capped counts, int (pattern, channel, recency_bin)."""
         return decode_codes(self.codes, n_bins)
 
+    def touch_counts(self, n_bins: int) -> np.ndarray:
+        """The model's touch counts, float (pattern, channel, recency_bin): a cell at the cap
+        counts ``capped_counts`` touches (``count_table``)."""
+        table = count_table(n_bins, len(self.channels), self.capped_counts)
+        return table[np.arange(len(self.channels))[None, :], self.codes]
 
-def as_patterns(table: pd.DataFrame | Patterns, channels: Sequence[str]) -> Patterns:
+
+def as_patterns(
+    table: pd.DataFrame | Patterns,
+    channels: Sequence[str],
+    capped_counts: np.ndarray | None = None,
+) -> Patterns:
     """Validate a pattern table (docs/contracts.md) and return it as ``Patterns`` arrays.
 
     ``table`` needs columns ``k_0 .. k_{C-1}`` (C = len(channels)), ``n_journeys`` and
     ``n_conversions``; ``holdout``, ``first_channel`` and ``last_channel`` are optional.
+    ``capped_counts`` (channel, recency_bin): the mean count of the cells at the cap
+    (``count_table``), at least the cap; None: the cap.
     Raises ``ValueError`` naming the column and the first offending rows on bad input (the
     application layer turns it into an InputError).
     """
     if isinstance(table, Patterns):
-        return table
+        if capped_counts is None:
+            return table
+        return replace(table, capped_counts=_checked_capped(capped_counts, len(table.channels)))
     channels = tuple(str(c) for c in channels)
     if len(channels) == 0:
         raise ValueError("channels is empty: the pattern table needs at least one channel")
@@ -177,7 +223,19 @@ def as_patterns(table: pd.DataFrame | Patterns, channels: Sequence[str]) -> Patt
                 "a channel index that is not among the journey's channels",
             )
             roles[name] = values
-    return Patterns(channels, codes, n, k, holdout, **roles)
+    capped = None if capped_counts is None else _checked_capped(capped_counts, len(channels))
+    return Patterns(channels, codes, n, k, holdout, **roles, capped_counts=capped)
+
+
+def _checked_capped(capped_counts: np.ndarray, n_channels: int) -> np.ndarray:
+    capped = np.asarray(capped_counts, dtype=np.float64)
+    n_bins = len(RECENCY_EDGES_DAYS)
+    if capped.shape != (n_channels, n_bins) or not np.all(capped >= COUNT_CAP):
+        raise ValueError(
+            f"capped_counts must be ({n_channels} channels, {n_bins} recency bins), each at "
+            f"least the cap {COUNT_CAP}; got {capped.tolist()}"
+        )
+    return capped
 
 
 def _check_rows(bad: np.ndarray, column: str, what: str) -> None:

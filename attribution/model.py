@@ -2,7 +2,9 @@
 
 Model, for a journey with capped touch counts ``n_cb`` (channel c, recency bin b):
 
-1. Exposure decays with age: ``E_c = sum_b exp(-decay_c * age_b) * n_cb`` (ages in days).
+1. Exposure decays with age: ``E_c = sum_b exp(-decay_c * age_b) * n_cb`` (ages in days); a
+   cell at the cap counts as the data's mean count of such cells (``capped_counts``,
+   ``features.count_table``).
 2. Returns diminish with frequency: ``s_c = (1 - exp(-theta_c E_c)) / (1 - exp(-theta_c))``
    (theta = saturation), so one fresh touch gives ``s = 1``: ``beta_c`` is one touch's effect.
 3. Channels add hazard: ``H = baseline + sum_c (beta_c s_c + opening_c f_c) + sum_{c<d}
@@ -58,7 +60,13 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from attribution.features import DEFAULT_LOOKBACK_DAYS, Patterns, as_patterns, code_table
+from attribution.features import (
+    DEFAULT_LOOKBACK_DAYS,
+    Patterns,
+    as_patterns,
+    code_table,
+    count_table,
+)
 from attribution.features import recency_ages_days as default_recency_ages
 from attribution.lift import LiftTests
 from attribution.lift import add_to_model as add_lift
@@ -145,6 +153,8 @@ class SufficientStats:
         openers: int (opener,) channels with an opening term.
         nonconv_by_first: float (opener,) sum of (n - k) over patterns each opener opened.
         conv_first: int (converting pattern,) opening channel (-1 when unknown).
+        capped_counts: float (channel, recency_bin) count of a cell at the cap
+            (``features.count_table``); None: the cap.
     """
 
     nonconv_total: float
@@ -156,6 +166,7 @@ class SufficientStats:
     openers: np.ndarray
     nonconv_by_first: np.ndarray
     conv_first: np.ndarray
+    capped_counts: np.ndarray | None = None
 
 
 def synergy_pairs(patterns: Patterns, min_conversions: int = MIN_PAIR_CONVERSIONS) -> np.ndarray:
@@ -198,6 +209,7 @@ def sufficient_stats(
         openers=openers,
         nonconv_by_first=by_first.astype(np.float64),
         conv_first=patterns.first_channel[conv],
+        capped_counts=patterns.capped_counts,
     )
 
 
@@ -227,9 +239,9 @@ def build_model(
     from scipy import sparse
 
     n_bins = len(ages_days)
-    counts = code_table(n_bins).astype(np.float64)  # (code, recency_bin)
-    n_codes = counts.shape[0]
     n_channels = len(channels)
+    table = count_table(n_bins, n_channels, stats.capped_counts)  # (channel, code, bin)
+    n_codes = table.shape[1]
     pairs = stats.pairs
     coords = {"channel": list(channels)}
     if len(pairs):
@@ -274,7 +286,7 @@ def build_model(
         ages = pt.as_tensor(np.asarray(ages_days, dtype=np.float64))
         relative = pt.exp(-decay[:, None] * (ages - ages[0])[None, :])  # (channel, bin); bin 0: 1
         s_recent = (
-            pt.expm1(-theta_recent[:, None] * pt.dot(relative, counts.T))
+            pt.expm1(-theta_recent[:, None] * (relative[:, None, :] * table).sum(axis=2))
             / pt.expm1(-theta_recent)[:, None]
         )  # (channel, code); one recent touch: 1
         # The same response in the module's (fresh-touch) parameters, which every consumer of
@@ -382,6 +394,14 @@ def _opening_attrs(channels: Sequence[str], screen: Screen | None, openers: np.n
             }
         )
     return out
+
+
+def capped_attrs(capped_counts: np.ndarray | None) -> dict:
+    """The posterior attribute ``capped_counts`` (flattened channel x recency_bin):
+    the count of a cell at the cap that the fit used; absent when it used the cap."""
+    if capped_counts is None:
+        return {}
+    return {"capped_counts": [float(x) for x in np.ravel(capped_counts)]}
 
 
 def pair_labels(channels: Sequence[str], pairs: np.ndarray) -> list[str]:
@@ -554,6 +574,7 @@ class ConversionModel:
             {
                 "posterior_method": method,
                 "recency_ages_days": ages.tolist(),
+                **capped_attrs(data.capped_counts),
                 "n_patterns": data.n_patterns,
                 "n_converting_patterns": n_conv_patterns,
                 "n_journeys": int(data.n_journeys.sum()),
@@ -576,12 +597,16 @@ class ConversionModel:
         pattern), from the fitted ``posterior_`` (``attribution.probability``); with the
         opening terms of a fit with roles (the patterns' ``first_channel``)."""
         from attribution.features import pattern_counts
-        from attribution.probability import conversion_probability
+        from attribution.probability import capped_counts, conversion_probability
 
         self._check_fitted()
         data = as_patterns(patterns, self.channels)
+        if self.posterior_.attrs.get("capped_counts") is not None:  # the fit's count at the cap
+            data = as_patterns(data, self.channels, capped_counts(self.posterior_))
         first = data.first_channel if data.has_roles else None
-        return conversion_probability(self.posterior_, pattern_counts(data), first_channel=first)
+        counts = pattern_counts(data)
+        counts = counts.copy(data=data.touch_counts(counts.sizes["recency_bin"]))
+        return conversion_probability(self.posterior_, counts, first_channel=first)
 
     def credit(self, patterns: pd.DataFrame | Patterns) -> xr.Dataset:
         """Exact Shapley credit and removal effects per posterior draw over ``patterns``

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from attribution.features import code_table
+from attribution.features import code_exposure, count_table
 
 # Patterns per chunk when evaluating probabilities, so that (draws x chunk x channel) stays
 # within a few hundred MB whatever the pattern table's size.
@@ -40,6 +40,7 @@ class Draws:
     pairs: np.ndarray
     ages_days: np.ndarray
     opening: np.ndarray | None = None
+    capped_counts: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.opening is None:
@@ -53,11 +54,14 @@ class Draws:
     def n_samples(self) -> int:
         return int(self.baseline.shape[0])
 
+    def count_table(self) -> np.ndarray:
+        """Touch counts of every code (channel, code, recency_bin) (``features.count_table``)."""
+        return count_table(len(self.ages_days), self.beta.shape[1], self.capped_counts)
+
     def code_response(self) -> np.ndarray:
         """s_c evaluated on every per-channel code: (sample, channel, code)."""
-        counts = code_table(len(self.ages_days)).astype(np.float64)  # (code, bin)
         weights = np.exp(-self.decay[..., None] * self.ages_days)  # (sample, channel, bin)
-        exposure = weights @ counts.T  # (sample, channel, code)
+        exposure = code_exposure(weights, self.count_table())  # (sample, channel, code)
         theta = self.saturation[..., None]
         return np.expm1(-theta * exposure) / np.expm1(-theta)
 
@@ -97,7 +101,18 @@ def posterior_draws(posterior: xr.Dataset, observational: bool = False) -> Draws
         pairs=pairs,
         ages_days=np.asarray(posterior.attrs["recency_ages_days"], dtype=np.float64),
         opening=per_channel("opening") if "opening" in posterior else None,
+        capped_counts=capped_counts(posterior),
     )
+
+
+def capped_counts(posterior: xr.Dataset) -> np.ndarray | None:
+    """The count of a cell at the cap (channel, recency_bin) the fit used (posterior attribute
+    ``capped_counts``); None when it used the cap."""
+    flat = posterior.attrs.get("capped_counts")
+    if flat is None:
+        return None
+    n_bins = len(posterior.attrs["recency_ages_days"])
+    return np.asarray(flat, dtype=np.float64).reshape(-1, n_bins)
 
 
 def opening_hazard(draws: Draws, first: np.ndarray | None) -> np.ndarray | float:
@@ -265,9 +280,8 @@ def hazard_parts(
         "pattern", "channel", "recency_bin"
     )
     codes = encode_counts(np.rint(counts.values).astype(np.int64))  # (pattern, channel)
-    table = code_table(len(draws.ages_days)).astype(np.float64)  # (code, bin)
     weights = np.exp(-draws.decay[keep][..., None] * draws.ages_days)  # (sample, channel, bin)
-    code_exposure = weights @ table.T  # (sample, channel, code)
+    exposure_by_code = code_exposure(weights, draws.count_table())  # (sample, channel, code)
     theta = draws.saturation[keep][..., None]
     baseline, beta = draws.baseline[keep][:, None], draws.beta[keep]
     synergy, pairs = draws.synergy[keep], draws.pairs
@@ -284,7 +298,7 @@ def hazard_parts(
 
     def parts(scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         scale = np.broadcast_to(np.asarray(scale, float), beta.shape)
-        s_code = np.expm1(-theta * code_exposure * scale[..., None]) / np.expm1(-theta)
+        s_code = np.expm1(-theta * exposure_by_code * scale[..., None]) / np.expm1(-theta)
         # Channel-major (channel, sample, pattern): one contiguous gather per channel is much
         # faster than a 3-D fancy index or an einsum over (sample, pattern, channel).
         s = np.stack([np.take(s_code[:, c], codes[:, c], axis=1) for c in range(n_channels)])
@@ -298,6 +312,6 @@ def hazard_parts(
 
     # A journey with only channel c's touches at a code: beta_c s_c(code) plus c's opening
     # term (it opened the journey; zero without roles).
-    unit = np.expm1(-theta * code_exposure) / np.expm1(-theta)
+    unit = np.expm1(-theta * exposure_by_code) / np.expm1(-theta)
     single = unit * beta[..., None] + draws.opening[keep][..., None]
     return HazardParts(parts, baseline[:, 0], single, codes), int(keep.size)

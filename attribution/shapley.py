@@ -222,6 +222,7 @@ def unique_codes(patterns: Patterns, by_first: bool = False) -> UniqueCodes:
         k,
         np.zeros(rows, dtype=bool),
         first,
+        capped_counts=patterns.capped_counts,
     )
     return UniqueCodes(merged, inverse)
 

@@ -68,7 +68,7 @@ def score_statistics(
     synergy to the model given by the parameters (baseline hazard; beta, decay per day and
     saturation theta, each (channel,)); ``z = U / sqrt(I)``."""
     n_bins = len(ages_days)
-    s = saturation_curve(exposure(patterns.counts(n_bins), decay, ages_days), saturation)
+    s = saturation_curve(exposure(patterns.touch_counts(n_bins), decay, ages_days), saturation)
     columns = np.column_stack([s[:, c] * s[:, d] for c, d in pairs]) if len(pairs) else None
     return efficient_scores(patterns, s, baseline + s @ beta, columns)
 
@@ -156,7 +156,7 @@ def screen_openings(
     done = np.zeros(0, np.int64) if selected is None else np.asarray(selected, np.int64)
     n_bins = len(ages_days)
     s = saturation_curve(
-        exposure(patterns.counts(n_bins), np.asarray(mode["decay"]), ages_days),
+        exposure(patterns.touch_counts(n_bins), np.asarray(mode["decay"]), ages_days),
         np.asarray(mode["saturation"]),
     )
     fitted = (first[:, None] == done[None, :]).astype(np.float64)

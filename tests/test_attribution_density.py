@@ -10,11 +10,13 @@ and channels whose effect is fixed at 0.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from attribution.density import ConversionDensity
-from attribution.features import Patterns, recency_ages_days
+from attribution.features import Patterns, count_table, recency_ages_days
 from attribution.model import Priors, build_model, sufficient_stats
 from posterior_tools.laplace import _transform, find_mode
 
@@ -23,7 +25,10 @@ STRUCTURES = {
     "main effects": (np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int64), ()),
     "pairs and openers": (np.array([[0, 1], [1, 3]]), np.array([2, 3]), ()),
     "a channel fixed at 0": (np.array([[0, 1]]), np.array([2, 3]), (2,)),
+    "cells at the cap": (np.array([[0, 1], [1, 3]]), np.array([2, 3]), (2,)),
 }
+#: The "cells at the cap" structure's count of a cell at the cap (channel, recency_bin).
+CAPPED = np.array([[3.0, 4.5, 6.0], [3.2, 3.0, 9.5], [5.0, 5.0, 5.0], [3.0, 3.0, 3.0]])
 
 
 def _patterns(seed: int = 0, n_channels: int = 4, n_patterns: int = 300) -> Patterns:
@@ -46,6 +51,8 @@ def _pair(structure: str, compiled_rows: bool = False):
     pairs, openers, zero = STRUCTURES[structure]
     priors = Priors()
     data = _patterns()
+    if structure == "cells at the cap":
+        data = replace(data, capped_counts=CAPPED)
     stats = sufficient_stats(data, pairs, N_CODES, openers)
     ages = recency_ages_days(30.0)
     density = ConversionDensity(stats, data.channels, ages, priors, zero_channels=zero)
@@ -118,3 +125,27 @@ def test_laplace_mode_is_found_to_rounding_not_to_a_relative_change_in_log_p(str
     newton_decrement = float(np.sum((mode.eigvecs.T @ grad) ** 2 / mode.eigvals))
     assert mode.converged
     assert newton_decrement < 1e-9
+
+
+def test_a_cell_at_the_cap_counts_the_datas_mean_there():
+    """count_table by hand, and the density reads it: the same data without the counts at the
+    cap give another log density."""
+    table = count_table(3, 4, CAPPED)
+    code = 3 + 1 * 4 + 3 * 16  # counts (3, 1, 3) in bins 0, 1, 2
+    assert table[1, code].tolist() == [3.2, 1.0, 9.5]
+    assert table[3, code].tolist() == [3.0, 1.0, 3.0]
+    assert table[0, 1 + 2 * 4].tolist() == [1.0, 2.0, 0.0]  # below the cap: the counts
+    pairs, openers, zero = STRUCTURES["cells at the cap"]
+    data = _patterns()
+    ages = recency_ages_days(30.0)
+
+    def density(capped):
+        stats = sufficient_stats(replace(data, capped_counts=capped), pairs, N_CODES, openers)
+        return ConversionDensity(stats, data.channels, ages, Priors(), zero_channels=zero)
+
+    with_cap, plain = density(CAPPED), density(None)
+    x = np.concatenate([np.ravel(v) for v in with_cap.initial_point().values()])
+    assert with_cap.logp_dlogp(x)[0] != pytest.approx(plain.logp_dlogp(x)[0], rel=1e-6)
+    assert density(np.full((4, 3), 3.0)).logp_dlogp(x)[0] == pytest.approx(
+        plain.logp_dlogp(x)[0], rel=1e-12
+    )

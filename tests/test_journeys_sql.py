@@ -123,7 +123,23 @@ def _all_steps(engine) -> dict[str, pd.DataFrame]:
         "markov_transitions": J.markov_transitions(engine, names),
         "weekly_touches": J.weekly_touches(engine),
         "organic": pd.DataFrame({"observed": [observed], "organic": [organic]}),
+        "capped_counts": pd.DataFrame(J.capped_counts(engine, len(names))),
     }
+
+
+def test_a_cell_at_the_cap_stands_for_the_mean_count_of_such_cells(duckdb_tables):
+    """User 3's four search touches in one bin are the only cell at the cap: search's count
+    at the cap in that bin is 4, every other cell keeps the cap (3)."""
+    capped = duckdb_tables["csv"]["capped_counts"].to_numpy()
+    names = duckdb_tables["csv"]["channels"]["channel"].tolist()
+    assert capped.shape == (len(names), 3)
+    search = names.index("search")
+    assert sorted(capped[search].tolist()) == [3.0, 3.0, 4.0]
+    others = np.delete(capped, search, axis=0)
+    assert np.all(others == 3.0)
+    codes = duckdb_tables["csv"]["journey_codes"]
+    bin_ = int(np.argmax(capped[search]))
+    assert codes[f"x_{search}_{bin_}"].tolist().count(2) == 1  # 1 + one touch above the cap
 
 
 def _normalised(frame: pd.DataFrame) -> pd.DataFrame:

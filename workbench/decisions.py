@@ -455,7 +455,11 @@ def _converted_probability(engine, names: list[str], lookback_days: float) -> pd
         draws=DECISION_FIT_DRAWS,
         chains=1,
         seed=0,
-    ).fit(as_patterns(steps.patterns(engine, n_channels), names))
+    ).fit(
+        as_patterns(
+            steps.patterns(engine, n_channels), names, steps.capped_counts(engine, n_channels)
+        )
+    )
     converted = steps.converted_journeys(engine, n_channels)
     rows = as_patterns(converted.assign(n_journeys=1, n_conversions=1), names)
     p = model.predict_proba(rows).mean(("chain", "draw")).values

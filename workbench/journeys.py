@@ -39,6 +39,9 @@ from workbench.engines import Engine, load_sql
 HOLDOUT_DIGITS: tuple[str, ...] = ("0", "1", "2")
 #: Ages (days) are rounded to this many decimals (~0.1 s) so both engines agree on bin edges.
 AGE_DECIMALS = 6
+#: Touches above the cap counted per journey and (channel, recency bin) cell for the mean a cell
+#: at the cap stands for (``capped_counts``); more are counted as this many (SMALLINT column).
+MAX_EXCESS = 30_000
 #: Time-decay baseline: a touch's weight halves every this many days before the conversion.
 TIME_DECAY_HALF_LIFE_DAYS = 7.0
 #: Position-based baseline: share of the first and of the last touch (40/20/40).
@@ -126,6 +129,8 @@ class JourneyTables:
     n_journeys: int
     n_touches_in_window: int
     decision_timing: DecisionTiming | None = None
+    #: (channel, recency_bin) mean count of the cells at the cap (``capped_counts``)
+    capped_counts: np.ndarray | None = None
 
 
 def code_names(n_channels: int) -> list[str]:
@@ -267,6 +272,14 @@ def stage_journey_codes(
         + f" AS BIGINT) AS {name}"
         for c, name in enumerate(code_names(n_channels))
     )
+    # 1 + the touches above the cap per (channel, bin) cell at the cap, 0 below it: their
+    # means give the count a cell at the cap stands for (``capped_counts``)
+    excess = ",\n    ".join(
+        f"CAST(GREATEST(LEAST(n_{c}_{b} - {COUNT_CAP - 1}, {MAX_EXCESS}), 0) AS SMALLINT) "
+        f"AS x_{c}_{b}"
+        for c in range(n_channels)
+        for b in range(n_bins)
+    )
     timing = timing or DecisionTiming(0.0, 0.0, float("nan"), 0)
     sql = load_sql(
         "journey_codes",
@@ -280,9 +293,34 @@ def stage_journey_codes(
         recency_bin_cases=recency_bin_cases(),
         cell_columns=cells,
         code_columns=codes,
+        excess_columns=excess,
+        max_excess=MAX_EXCESS,
         holdout_digits=", ".join(f"'{d}'" for d in HOLDOUT_DIGITS),
     )
     _materialise(engine, JOURNEY_CODES, sql)
+
+
+def capped_counts(engine: Engine, n_channels: int) -> np.ndarray:
+    """The mean count of the staged journeys' (channel, recency bin) cells at or above the cap,
+    float (channel, recency_bin): what a cell at the cap stands for in the model
+    (``attribution.features.count_table``); the cap where no cell reaches it."""
+    n_bins = len(RECENCY_EDGES_DAYS)
+    cells = [(c, b) for c in range(n_channels) for b in range(n_bins)]
+    row = engine.query(
+        "SELECT "
+        + ", ".join(
+            f"CAST(SUM(x_{c}_{b}) AS DOUBLE) AS s_{c}_{b}, "
+            f"CAST(SUM(CASE WHEN x_{c}_{b} > 0 THEN 1 ELSE 0 END) AS BIGINT) AS n_{c}_{b}"
+            for c, b in cells
+        )
+        + f" FROM {JOURNEY_CODES}"
+    ).iloc[0]
+    out = np.full((n_channels, n_bins), float(COUNT_CAP))
+    for c, b in cells:
+        n = int(row[f"n_{c}_{b}"])
+        if n > 0:
+            out[c, b] += float(row[f"s_{c}_{b}"]) / n - 1.0
+    return out
 
 
 def journey_codes(engine: Engine) -> pd.DataFrame:
@@ -421,4 +459,5 @@ def run_steps(engine: Engine, lookback_days: float = DEFAULT_LOOKBACK_DAYS) -> J
         n_journeys=int(counts["n_journeys"]),
         n_touches_in_window=int(counts["n_touches"]),
         decision_timing=timing,
+        capped_counts=capped_counts(engine, len(names)),
     )

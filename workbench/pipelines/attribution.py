@@ -243,7 +243,7 @@ def _fit(tables, lookback_days, synergy, roles, method, draws, tune, chains, see
     """The conversion model fitted on the pattern table; returns (model, patterns)."""
     from attribution import ConversionModel, as_patterns, recency_ages_days
 
-    patterns = as_patterns(tables.patterns, tables.channels)
+    patterns = as_patterns(tables.patterns, tables.channels, tables.capped_counts)
     model = ConversionModel(
         channels=tables.channels,
         recency_ages_days=recency_ages_days(lookback_days),

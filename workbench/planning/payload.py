@@ -97,6 +97,8 @@ def response_payload(
     data[f"{PREFIX}clv_baseline"] = ((), float(model.clv_baseline))
     data[f"{PREFIX}organic_conversions"] = ((), float(model.organic_conversions))
     data[f"{PREFIX}code_base"] = ((), int(CODE_BASE))
+    # touches per code, channel and recency bin (a cell at the cap counts the data's mean there)
+    data[f"{PREFIX}code_counts"] = ((c, f"{PREFIX}code", f"{PREFIX}bin"), draws.count_table())
     return xr.Dataset(data, coords={c: channels, f"{PREFIX}sample": (d, rows)})
 
 
@@ -127,6 +129,10 @@ def payload_from_plan(plan: xr.Dataset) -> dict[str, Any] | None:
         if str(name).startswith(PREFIX)
     }
     out["channels"] = [str(c) for c in plan["channel"].values]
+    if "code_counts" not in out:  # plan.nc written before the table was kept: capped counts
+        base, n_bins = int(out["code_base"]), len(out["ages_days"])
+        codes = (np.arange(base**n_bins)[:, None] // base ** np.arange(n_bins)) % base
+        out["code_counts"] = np.broadcast_to(codes, (len(out["channels"]), *codes.shape))
     for name in ("codes", "first_channel"):  # integers (a merge beside other channels makes float)
         out[name] = np.asarray(out[name]).astype(np.int64)
     return out
@@ -156,12 +162,10 @@ def outcomes_from_payload(payload: Mapping[str, Any], spend: np.ndarray) -> dict
     baseline = np.asarray(p["baseline"], float)
     n_s, n_c = beta.shape
 
-    # The code table: capped counts per recency bin of every per-channel code.
-    base = int(p["code_base"])
-    n_bins = len(p["ages_days"])
-    table = (np.arange(base**n_bins)[:, None] // base ** np.arange(n_bins)) % base
+    # The code table: touches per recency bin of every per-channel code (channel, code, bin).
+    table = np.asarray(p["code_counts"], float)
     weights = np.exp(-p["decay"][..., None] * np.asarray(p["ages_days"], float))
-    code_exposure = weights @ table.T  # (draw, channel, code)
+    code_exposure = np.einsum("scb,cxb->scx", weights, table)  # (draw, channel, code)
 
     # Newly reached people (draw-wise constants): P and the channel's credit per total touches.
     unit = np.expm1(-theta[..., None] * code_exposure) / np.expm1(-theta[..., None])

@@ -37,8 +37,8 @@
       const sc = s * C + c;
       const w = M.ages_days.map((age) => Math.exp(-f.decay[sc] * age));
       for (let x = 0; x < X; x++) {
-        let e = 0, rest = x;
-        for (let b = 0; b < nBins; b++) { e += w[b] * (rest % base); rest = Math.floor(rest / base); }
+        let e = 0;
+        for (let b = 0; b < nBins; b++) e += w[b] * f.code_counts[(c * X + x) * nBins + b];
         codeExp[sc * X + x] = e;
       }
       em1Theta[sc] = Math.expm1(-f.saturation[sc]);

@@ -82,6 +82,7 @@ def planner_data(plan: xr.Dataset) -> dict[str, Any]:
             "synergy",
             "weekly_spend",
             "n_journeys",
+            "code_counts",
         )
     }
     mix = np.asarray(p["new_mix"], float)

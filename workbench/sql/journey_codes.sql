@@ -27,8 +27,12 @@
 -- first), found as the largest and smallest key age_microdays * {n_channels} + ({n_channels} - 1 -
 -- channel_index). The holdout rule hashes the user id once per journey.
 --
--- Input: journey_touches (the journeys step). The cell counts n_c_b and the code columns
--- k_0..k_{{C-1}} are generated per channel and bin.
+-- x_c_b is 1 + the number of touches above the cap in cell (c, b) when the cell is at the cap,
+-- 0 below it (at most {max_excess}): over the cells at the cap its mean, less 1, plus the cap is
+-- what a code at the cap stands for in the model.
+--
+-- Input: journey_touches (the journeys step). The cell counts n_c_b, the code columns
+-- k_0..k_{{C-1}} and the excess columns x_c_b are generated per channel and bin.
 WITH counted AS (
     SELECT
         user_id, journey, converted, end_time, channel_index, age_days,
@@ -85,5 +89,6 @@ SELECT
     shift_days,
     CAST({n_channels} - 1 - first_key % {n_channels} AS BIGINT) AS first_channel,
     CAST({n_channels} - 1 - last_key % {n_channels} AS BIGINT) AS last_channel,
-    {code_columns}
+    {code_columns},
+    {excess_columns}
 FROM cells
