@@ -157,6 +157,8 @@ def diagnostic_attrs(model, credit, checks, tables=None) -> dict:
         "credit_thin_step": int(credit.attrs.get("credit_thin_step", 1)),
         "credit_method": credit.attrs.get("credit_method", "shapley"),
         "recency_ages_days": model.posterior_.attrs.get("recency_ages_days"),
+        # the count of a cell at the cap per (channel, bin) the fit used (absent: the cap)
+        **{k: v for k, v in model.posterior_.attrs.items() if k == "capped_counts"},
         # the synergy screen: candidate pairs, their score statistics and the threshold
         **{k: v for k, v in model.posterior_.attrs.items() if k.startswith("synergy_")},
     }
