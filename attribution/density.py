@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from attribution.features import code_exposure, count_table
+from attribution.features import code_exposure, count_table, log_bin_weights
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 _HALF_LOG_2_OVER_PI = 0.5 * math.log(2.0 / math.pi)
@@ -213,10 +213,10 @@ class ConversionDensity:
 
     def _response(self, decay: np.ndarray, theta_recent: np.ndarray):
         """``s_recent`` (channel, code) and its derivatives in log decay and log theta_recent."""
-        delta = self.ages - self.ages[0]
-        relative = np.exp(-decay[:, None] * delta[None, :])  # (channel, bin)
+        log_w, dlog_w = log_bin_weights(decay, self.ages)  # (channel, bin)
+        relative = np.exp(log_w - log_w[:, :1])  # bin 0: 1
         exposure = code_exposure(relative, self.counts)  # (channel, code)
-        d_exposure = code_exposure(relative * (-decay[:, None] * delta[None, :]), self.counts)
+        d_exposure = code_exposure(relative * (dlog_w - dlog_w[:, :1]), self.counts)
         t = theta_recent[:, None]
         em = np.expm1(-t)
         fresh = np.exp(-t * exposure)
@@ -226,11 +226,18 @@ class ConversionDensity:
         return s, ds_dexposure * d_exposure, ds_dlog_theta
 
     def _fresh_scale(self, decay: np.ndarray, theta_recent: np.ndarray):
-        """The saturation of a fresh touch ``theta = theta_recent exp(decay age_0)`` (capped as
-        in ``build_model``) and ``k = expm1(-theta_recent) / expm1(-theta)``, with which ``s =
-        k s_recent`` and ``beta = beta_recent / k`` (``attribution.model``)."""
-        theta = theta_recent * np.exp(np.minimum(decay * self.ages[0], self.max_log_factor))
+        """The saturation of a fresh touch ``theta = theta_recent / w_0(decay)`` (``w_0`` the
+        most recent bin's weight; capped as in ``build_model``) and ``k = expm1(-theta_recent)
+        / expm1(-theta)``, with which ``s = k s_recent`` and ``beta = beta_recent / k``
+        (``attribution.model``)."""
+        log_factor, _ = self._log_factor(decay)
+        theta = theta_recent * np.exp(np.minimum(log_factor, self.max_log_factor))
         return theta, np.expm1(-theta_recent) / np.expm1(-theta)
+
+    def _log_factor(self, decay: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``-log w_0(decay)`` (channel,) and its derivative in log decay."""
+        log_w, dlog_w = log_bin_weights(decay, self.ages)
+        return -log_w[..., 0], -dlog_w[..., 0]
 
     def logp_dlogp(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """Log posterior density at the unconstrained point ``x`` (D,) and its gradient (D,);
@@ -301,7 +308,7 @@ class ConversionDensity:
         nonconv_h = baseline * self.nonconv_total + float(
             np.sum(beta_recent[:, None] * s_recent * self.by_code)
         )
-        log_factor = decay * self.ages[0]
+        log_factor, dlog_factor = self._log_factor(decay)
         capped = log_factor >= self.max_log_factor
         theta, k_scale = self._fresh_scale(decay, theta_recent)
         s = s_recent * k_scale[:, None]
@@ -348,7 +355,7 @@ class ConversionDensity:
             r_recent = np.where(theta_recent > 700, 0.0, theta_recent / np.expm1(theta_recent))
             r_full = np.where(theta > 700, 0.0, theta / np.expm1(theta))
             dlogk_dlog_theta = r_recent - r_full
-            dlogk_dlog_decay = np.where(capped, 0.0, -r_full * log_factor)
+            dlogk_dlog_decay = np.where(capped, 0.0, -r_full * dlog_factor)
         else:
             g_log_k = dlogk_dlog_theta = dlogk_dlog_decay = np.zeros(n)
         for q in range(len(self.openers)):

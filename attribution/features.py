@@ -8,9 +8,11 @@ its per-channel response on those 64 codes once and gathers, which is why the co
 
 Exposure (days-discounted touches) of channel ``c``:
 
-    E_c = sum_b exp(-decay_c * age_b) * n_cb
+    E_c = sum_b w_b(decay_c) * n_cb,  w_b(d) = mean of exp(-d * age) over bin b's ages
 
-with ``age_b`` the representative age in days of recency bin ``b`` (``recency_ages_days``).
+with bin ``b``'s touches spread evenly over the bin (``log_bin_weights``; ``age_b``, the
+representative age in days of ``recency_ages_days``, is the bin's mid-point), so a wide bin
+(7-30 days) does not weigh its touches as if all were at its mid-point.
 
 A cell at the cap stands for "COUNT_CAP or more" touches. Its count in the exposure is the
 data's mean count over the cells at or above the cap, per channel and bin (``capped_counts``,
@@ -52,6 +54,43 @@ def recency_ages_days(lookback_days: float = DEFAULT_LOOKBACK_DAYS) -> np.ndarra
             f"got {lookback_days}"
         )
     return np.array([*RECENT_BIN_AGES_DAYS, (last_edge + lookback_days) / 2.0])
+
+
+def bin_spans(ages_days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each recency bin's lower edge and width (days), (recency_bin,) each: bin ``b`` runs
+    from ``RECENCY_EDGES_DAYS[b]`` to ``2 age_b - RECENCY_EDGES_DAYS[b]`` (its representative
+    age is its mid-point). Ages for another number of bins are points (width 0)."""
+    ages = np.asarray(ages_days, dtype=np.float64)
+    if len(ages) != len(RECENCY_EDGES_DAYS):
+        return ages, np.zeros_like(ages)
+    lower = np.asarray(RECENCY_EDGES_DAYS, dtype=np.float64)
+    return lower, 2.0 * (ages - lower)
+
+
+def log_bin_weights(decay: np.ndarray, ages_days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The log weight of one touch in each recency bin and its derivative in ``log decay``,
+    each (..., recency_bin) for ``decay`` (...,).
+
+    A touch's weight is ``exp(-decay * age)``; a bin's touches are taken as spread evenly over
+    the bin (``bin_spans``: lower edge ``l``, width ``w``), so the bin's weight is the mean
+    ``exp(-decay l) h(decay w)`` with ``h(x) = (1 - exp(-x)) / x``: a 7-30 day old touch with
+    a decay of 0.2 per day weighs 0.053, where the bin's mid-point (18.5 days) alone gives
+    0.025. The derivative is ``-decay l + x / expm1(x) - 1`` with ``x = decay w``."""
+    lower, width = bin_spans(ages_days)
+    d = np.asarray(decay, dtype=np.float64)[..., None]
+    x = d * width
+    with np.errstate(all="ignore"):
+        small = np.abs(x) < 1e-8
+        log_h = np.where(small, -x / 2.0, np.log(np.where(small, 1.0, -np.expm1(-x) / x)))
+        ratio = np.where(small, 1.0 - x / 2.0, x / np.expm1(np.where(small, 1.0, x)))
+        ratio = np.where(np.isfinite(ratio), ratio, 0.0)  # x / expm1(x) -> 0 for large x
+    return -d * lower + log_h, -d * lower + ratio - 1.0
+
+
+def bin_weights(decay: np.ndarray, ages_days: np.ndarray) -> np.ndarray:
+    """The weight of one touch in each recency bin (..., recency_bin) for ``decay`` (...,):
+    ``exp`` of :func:`log_bin_weights`."""
+    return np.exp(log_bin_weights(decay, ages_days)[0])
 
 
 def n_codes(n_bins: int) -> int:
@@ -272,13 +311,12 @@ def pattern_counts(
 
 
 def exposure(counts: np.ndarray, decay: np.ndarray, ages_days: np.ndarray) -> np.ndarray:
-    """Decay-weighted exposure E_c = sum_b exp(-decay_c * age_b) * n_cb.
+    """Decay-weighted exposure E_c = sum_b w_b(decay_c) * n_cb (``bin_weights``).
 
     ``counts`` (..., channel, recency_bin); ``decay`` (per day) broadcastable to
     (..., channel); ``ages_days`` (recency_bin,). Returns (..., channel).
     """
-    weights = np.exp(-np.asarray(decay)[..., None] * np.asarray(ages_days))
-    return np.sum(weights * counts, axis=-1)
+    return np.sum(bin_weights(decay, ages_days) * counts, axis=-1)
 
 
 def saturation_curve(exposure_: np.ndarray, saturation: np.ndarray) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 Model, for a journey with capped touch counts ``n_cb`` (channel c, recency bin b):
 
-1. Exposure decays with age: ``E_c = sum_b exp(-decay_c * age_b) * n_cb`` (ages in days); a
+1. Exposure decays with age: ``E_c = sum_b w_b(decay_c) * n_cb``, ``w_b`` the mean of
+   ``exp(-decay_c * age)`` over recency bin b's ages (``features.log_bin_weights``); a
    cell at the cap counts as the data's mean count of such cells (``capped_counts``,
    ``features.count_table``).
 2. Returns diminish with frequency: ``s_c = (1 - exp(-theta_c E_c)) / (1 - exp(-theta_c))``
@@ -64,6 +65,7 @@ from attribution.features import (
     DEFAULT_LOOKBACK_DAYS,
     Patterns,
     as_patterns,
+    bin_spans,
     code_table,
     count_table,
 )
@@ -93,8 +95,8 @@ DEFAULT_CORES = 2
 # (at 0.97 none in 3 of 3, for ~35% more gradient evaluations per draw; bench/RESULTS.md).
 DEFAULT_TARGET_ACCEPT = 0.97
 PARAMETERS = ("baseline", "beta", "decay", "saturation", "opening", "synergy")
-# exp(690) ~ 4e299: the fresh-touch saturation theta_recent * exp(decay * age_0) stays finite
-# (exact up to decay * age_0 = 690, i.e. a decay of ~1,400 per day for the 0.5-day bin age).
+# exp(690) ~ 4e299: the fresh-touch saturation theta_recent / w_0(decay) stays finite (w_0, the
+# most recent bin's weight, falls like 1 / decay for a fast decay: the cap is a guard only).
 MAX_LOG_SATURATION_FACTOR = 690.0
 
 
@@ -116,8 +118,9 @@ class Priors:
       Normal(log(decay_median), 1)``, median decay 0.1 per day (half-life 7 days, within the
       30-day lookback) and ``decay_sigma ~ HalfNormal(0.5)``: channels share a typical decay.
     - ``saturation``: on the same recent-touch scale, ``log theta_recent_c ~ Normal(log(0.5),
-      1)`` (``saturation`` = theta_recent exp(decay age_0) is derived): at the median three
-      recent touches are worth about two single touches; the 95% range runs from nearly linear
+      1)`` (``saturation`` = theta_recent / w_0(decay) is derived, ``w_0`` the most recent
+      bin's weight): at the median three recent touches are worth about two single touches;
+      the 95% range runs from nearly linear
       (theta 0.07) to strongly saturating (theta 3.5: extra touches add almost nothing).
     - ``synergy``: ``synergy_cd ~ HalfNormal(0.02)`` for each pair that passed the score
       screen (``attribution.synergy``): strong shrinkage, a pair's extra hazard is a
@@ -283,20 +286,33 @@ def build_model(
             dims="channel",
         )
         theta_recent = pt.exp(log_theta)
-        ages = pt.as_tensor(np.asarray(ages_days, dtype=np.float64))
-        relative = pt.exp(-decay[:, None] * (ages - ages[0])[None, :])  # (channel, bin); bin 0: 1
+        # each bin's weight: the mean of exp(-decay age) over the bin (features.log_bin_weights)
+        lower, width = bin_spans(ages_days)
+        log_w = pt.stack(
+            [
+                -decay * lower[b]
+                + (
+                    pt.log(-pt.expm1(-decay * width[b])) - pt.log(decay * width[b])
+                    if width[b] != 0
+                    else 0.0
+                )
+                for b in range(n_bins)
+            ],
+            axis=1,
+        )  # (channel, bin)
+        relative = pt.exp(log_w - log_w[:, :1])  # (channel, bin); bin 0: 1
         s_recent = (
             pt.expm1(-theta_recent[:, None] * (relative[:, None, :] * table).sum(axis=2))
             / pt.expm1(-theta_recent)[:, None]
         )  # (channel, code); one recent touch: 1
         # The same response in the module's (fresh-touch) parameters, which every consumer of
-        # the posterior uses: E = exp(-decay age_0) E_recent gives theta = theta_recent
-        # exp(decay age_0), and beta s = beta_recent s_recent with s = k s_recent below.
+        # the posterior uses: E = w_0 E_recent gives theta = theta_recent / w_0, and beta s =
+        # beta_recent s_recent with s = k s_recent below.
         # Capped so theta stays finite for any draw (a zero-effect channel's decay is only
         # prior-bound and Laplace draws reach its tails): theta * 0 must be 0, not inf * 0.
         theta = pm.Deterministic(
             "saturation",
-            theta_recent * pt.exp(pt.minimum(decay * ages[0], MAX_LOG_SATURATION_FACTOR)),
+            theta_recent * pt.exp(pt.minimum(-log_w[:, 0], MAX_LOG_SATURATION_FACTOR)),
             dims="channel",
         )
         k = pt.expm1(-theta_recent) / pt.expm1(-theta)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from attribution.features import code_exposure, count_table
+from attribution.features import bin_weights, code_exposure, count_table
 
 # Patterns per chunk when evaluating probabilities, so that (draws x chunk x channel) stays
 # within a few hundred MB whatever the pattern table's size.
@@ -60,7 +60,7 @@ class Draws:
 
     def code_response(self) -> np.ndarray:
         """s_c evaluated on every per-channel code: (sample, channel, code)."""
-        weights = np.exp(-self.decay[..., None] * self.ages_days)  # (sample, channel, bin)
+        weights = bin_weights(self.decay, self.ages_days)  # (sample, channel, bin)
         exposure = code_exposure(weights, self.count_table())  # (sample, channel, code)
         theta = self.saturation[..., None]
         return np.expm1(-theta * exposure) / np.expm1(-theta)
@@ -194,7 +194,7 @@ def conversion_probability(
     scale = np.ones(n_channels) if exposure_scale is None else np.asarray(exposure_scale, float)
     if scale.shape != (n_channels,):
         raise ValueError(f"exposure_scale must have shape ({n_channels},); got {scale.shape}")
-    weights = np.exp(-draws.decay[..., None] * draws.ages_days)  # (sample, channel, bin)
+    weights = bin_weights(draws.decay, draws.ages_days)  # (sample, channel, bin)
     theta = draws.saturation[:, None, :]
     n_patterns = counts_arr.shape[0]
     first = None if first_channel is None else np.asarray(first_channel, dtype=np.int64)
@@ -280,7 +280,7 @@ def hazard_parts(
         "pattern", "channel", "recency_bin"
     )
     codes = encode_counts(np.rint(counts.values).astype(np.int64))  # (pattern, channel)
-    weights = np.exp(-draws.decay[keep][..., None] * draws.ages_days)  # (sample, channel, bin)
+    weights = bin_weights(draws.decay[keep], draws.ages_days)  # (sample, channel, bin)
     exposure_by_code = code_exposure(weights, draws.count_table())  # (sample, channel, code)
     theta = draws.saturation[keep][..., None]
     baseline, beta = draws.baseline[keep][:, None], draws.beta[keep]

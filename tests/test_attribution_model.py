@@ -18,9 +18,11 @@ from attribution.checks import (
 )
 from attribution.features import (
     as_patterns,
+    bin_weights,
     decode_codes,
     encode_counts,
     exposure,
+    log_bin_weights,
     recency_ages_days,
     saturation_curve,
 )
@@ -293,6 +295,32 @@ def test_recency_ages_follow_the_lookback():
     np.testing.assert_allclose(recency_ages_days(14), [0.5, 4.0, 10.5])
     with pytest.raises(ValueError, match="lookback_days"):
         recency_ages_days(5)
+
+
+def test_a_recency_bin_weighs_its_touches_by_the_mean_decay_over_the_bin():
+    """By hand: with a decay of 0.2 per day the 7-30 day bin weighs (e^-1.4 - e^-6) / 4.6 =
+    0.0531 (its mid-point, 18.5 days, alone: 0.0247); the derivative in log decay matches a
+    finite difference; a slow decay tends to the mid-points' exp(-decay age)."""
+    ages = recency_ages_days(30)
+    w = bin_weights(np.array([0.2]), ages)[0]
+    hand = [
+        (1 - np.exp(-0.2)) / 0.2,
+        (np.exp(-0.2) - np.exp(-1.4)) / (0.2 * 6),
+        (np.exp(-1.4) - np.exp(-6.0)) / (0.2 * 23),
+    ]
+    np.testing.assert_allclose(w, hand, rtol=1e-12)
+    assert w[2] == pytest.approx(0.0531, abs=1e-4) and np.exp(-0.2 * 18.5) < 0.025
+    decay = np.array([0.003, 0.2, 5.0])
+    _, slope = log_bin_weights(decay, ages)
+    eps = 1e-6
+    up, _ = log_bin_weights(decay * np.exp(eps), ages)
+    down, _ = log_bin_weights(decay * np.exp(-eps), ages)
+    np.testing.assert_allclose(slope, (up - down) / (2 * eps), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(bin_weights(np.array([1e-5]), ages)[0], np.exp(-1e-5 * ages))
+    counts = np.array([[[1.0, 2.0, 3.0]]])  # (pattern, channel, bin)
+    assert exposure(counts, np.array([0.2]), ages)[0, 0] == pytest.approx(
+        hand[0] + 2 * hand[1] + 3 * hand[2]
+    )
 
 
 def test_bad_pattern_tables_are_rejected_with_the_column_and_rows():

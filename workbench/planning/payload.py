@@ -55,7 +55,7 @@ def response_payload(
     ``samples`` the flattened ``chain x draw`` indices ``model`` was built on. Returns the
     ``planner_*`` variables (docs/contracts.md, "plan.nc: the planner's payload").
     """
-    from attribution.features import CODE_BASE, encode_counts
+    from attribution.features import CODE_BASE, bin_spans, encode_counts
     from attribution.probability import posterior_draws
 
     if "recency_ages_days" not in posterior.attrs:
@@ -88,6 +88,9 @@ def response_payload(
     data[f"{PREFIX}synergy"] = ((d, f"{PREFIX}pair"), draws.synergy[rows])
     data[f"{PREFIX}pair_channels"] = ((f"{PREFIX}pair", f"{PREFIX}side"), draws.pairs)
     data[f"{PREFIX}ages_days"] = (f"{PREFIX}bin", np.asarray(draws.ages_days, float))
+    lower, width = bin_spans(draws.ages_days)
+    data[f"{PREFIX}bin_lower"] = (f"{PREFIX}bin", lower)
+    data[f"{PREFIX}bin_width"] = (f"{PREFIX}bin", width)
     data[f"{PREFIX}weekly_spend"] = ((f"{PREFIX}week", c), np.asarray(model.weekly_spend, float))
     data[f"{PREFIX}codes"] = ((f"{PREFIX}pattern", c), codes.astype(np.int16))
     data[f"{PREFIX}first_channel"] = (f"{PREFIX}pattern", first.astype(np.int16))
@@ -129,6 +132,9 @@ def payload_from_plan(plan: xr.Dataset) -> dict[str, Any] | None:
         if str(name).startswith(PREFIX)
     }
     out["channels"] = [str(c) for c in plan["channel"].values]
+    if "bin_lower" not in out:  # plan.nc written before bins were averaged: point ages
+        out["bin_lower"] = np.asarray(out["ages_days"], float)
+        out["bin_width"] = np.zeros_like(out["bin_lower"])
     if "code_counts" not in out:  # plan.nc written before the table was kept: capped counts
         base, n_bins = int(out["code_base"]), len(out["ages_days"])
         codes = (np.arange(base**n_bins)[:, None] // base ** np.arange(n_bins)) % base
@@ -164,7 +170,7 @@ def outcomes_from_payload(payload: Mapping[str, Any], spend: np.ndarray) -> dict
 
     # The code table: touches per recency bin of every per-channel code (channel, code, bin).
     table = np.asarray(p["code_counts"], float)
-    weights = np.exp(-p["decay"][..., None] * np.asarray(p["ages_days"], float))
+    weights = _bin_weights(p["decay"], p)
     code_exposure = np.einsum("scb,cxb->scx", weights, table)  # (draw, channel, code)
 
     # Newly reached people (draw-wise constants): P and the channel's credit per total touches.
@@ -202,3 +208,14 @@ def outcomes_from_payload(payload: Mapping[str, Any], spend: np.ndarray) -> dict
     value = (credited * p["customer_value"]).sum(axis=1) + unattributed * float(p["clv_baseline"])
     del n_s
     return {"conversions": conversions, "value": value}
+
+
+def _bin_weights(decay: np.ndarray, p: Mapping[str, Any]) -> np.ndarray:
+    """The page's recency-bin weights (draw, channel, bin): the mean of exp(-decay age) over
+    each bin, ``exp(-decay lower) (1 - exp(-x)) / x`` with ``x = decay width``
+    (``attribution.features.log_bin_weights``)."""
+    d = np.asarray(decay, float)[..., None]
+    x = d * np.asarray(p["bin_width"], float)
+    with np.errstate(all="ignore"):
+        h = np.where(x > 0, -np.expm1(-x) / np.where(x > 0, x, 1.0), 1.0)
+    return np.exp(-d * np.asarray(p["bin_lower"], float)) * h

@@ -35,7 +35,11 @@
   for (let s = 0; s < S; s++) {
     for (let c = 0; c < C; c++) {
       const sc = s * C + c;
-      const w = M.ages_days.map((age) => Math.exp(-f.decay[sc] * age));
+      // each recency bin's weight: the mean of exp(-decay age) over the bin (payload.py)
+      const w = M.bin_lower.map((lo, b) => {
+        const x = f.decay[sc] * M.bin_width[b];
+        return Math.exp(-f.decay[sc] * lo) * (x > 0 ? -Math.expm1(-x) / x : 1);
+      });
       for (let x = 0; x < X; x++) {
         let e = 0;
         for (let b = 0; b < nBins; b++) e += w[b] * f.code_counts[(c * X + x) * nBins + b];

@@ -96,6 +96,8 @@ def planner_data(plan: xr.Dataset) -> dict[str, Any]:
         "n_weeks": int(np.asarray(p["weekly_spend"]).shape[0]),
         "code_base": int(p["code_base"]),
         "ages_days": _finite(p["ages_days"]),
+        "bin_lower": _finite(p["bin_lower"]),
+        "bin_width": _finite(p["bin_width"]),
         "pairs": np.asarray(p["pair_channels"], int).reshape(-1, 2).tolist(),
         "clv_baseline": float(p["clv_baseline"]),
         "organic_conversions": float(p["organic_conversions"]),
