@@ -395,8 +395,15 @@ def test_cutting_search_loses_what_the_known_model_predicts(standin_plan, standi
     q, q_r = 1 - (1 + m / k) ** -k, 1 - (1 + ratio * m / k) ** -k
     lost, kept_scale = 1 - q_r / q, ratio * q / q_r
     counts = ds["pattern_counts"].values.astype(float)
-    ages = np.asarray(ds.attrs["recency_ages_days"])
-    e = (counts * np.exp(-0.1 * ages)).sum(-1)  # (pattern, channel)
+    # each recency bin weighs its touches by the mean decay over the bin (days 0-1, 1-7, 7-30)
+    edges = [*RECENCY_EDGES_DAYS, 30.0]
+    w = np.array(
+        [
+            (np.exp(-0.1 * lo) - np.exp(-0.1 * hi)) / (0.1 * (hi - lo))
+            for lo, hi in zip(edges[:-1], edges[1:], strict=True)
+        ]
+    )
+    e = (counts * w).sum(-1)  # (pattern, channel)
     s = np.expm1(-0.5 * e) / np.expm1(-0.5)
     s_kept = np.expm1(-0.5 * e[:, 2] * kept_scale) / np.expm1(-0.5)
     beta = ds["beta"].values[0]  # (draw, channel)

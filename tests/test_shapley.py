@@ -15,6 +15,14 @@ from attribution.shapley import shapley_credit, shapley_weights, unique_rows
 
 CHANNELS = ("display", "email", "search")
 AGES = recency_ages_days()
+#: The recency bins of a 30-day lookback (days); a bin weighs its touches by the mean decay.
+EDGES = [(0.0, 1.0), (1.0, 7.0), (7.0, 30.0)]
+
+
+def bin_weight(decay: float, b: int) -> float:
+    """Mean of exp(-decay * age) over bin b's ages, by hand."""
+    lo, hi = EDGES[b]
+    return (math.exp(-decay * lo) - math.exp(-decay * hi)) / (decay * (hi - lo))
 
 
 def posterior(baseline, beta, decay, saturation, synergy=None, pairs=()):
@@ -60,7 +68,7 @@ def hand_probability(post, counts, coalition):
     theta = post.saturation.values[0, 0]
     s = []
     for c in range(len(CHANNELS)):
-        e = sum(math.exp(-decay[c] * AGES[b]) * counts[c][b] for b in range(3))
+        e = sum(bin_weight(decay[c], b) * counts[c][b] for b in range(3))
         s.append((1 - math.exp(-theta[c] * e)) / (1 - math.exp(-theta[c])))
     h = b0 + sum(beta[c] * s[c] for c in coalition)
     if "synergy" in post:
@@ -178,7 +186,7 @@ def test_exposure_scale_multiplies_exposure_in_conversion_probability():
     np.testing.assert_allclose(base, same)
     more = conversion_probability(post, counts, exposure_scale=np.array([1.2, 1.0, 1.0]))
     # scaling display's exposure by 1.2 equals the hand formula with 1.2 x display counts
-    w = np.exp(-0.1 * AGES)
+    w = np.array([bin_weight(0.1, b) for b in range(3)])
     e = 1.2 * (w @ np.array(HAND_COUNTS[0][0], float))
     s_before = (1 - np.exp(-0.5 * (w @ np.array(HAND_COUNTS[0][0], float)))) / (1 - np.exp(-0.5))
     s_after = (1 - np.exp(-0.5 * e)) / (1 - np.exp(-0.5))
