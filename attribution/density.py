@@ -225,12 +225,12 @@ class ConversionDensity:
         ds_dlog_theta = t * (-exposure * fresh / em + np.expm1(-t * exposure) * np.exp(-t) / em**2)
         return s, ds_dexposure * d_exposure, ds_dlog_theta
 
-    def _fresh_scale(self, decay: np.ndarray, theta_recent: np.ndarray):
+    def _fresh_scale(self, log_factor: np.ndarray, theta_recent: np.ndarray):
         """The saturation of a fresh touch ``theta = theta_recent / w_0(decay)`` (``w_0`` the
-        most recent bin's weight; capped as in ``build_model``) and ``k = expm1(-theta_recent)
+        most recent bin's weight, ``log_factor = -log w_0``: ``_log_factor``; capped as in
+        ``build_model``) and ``k = expm1(-theta_recent)
         / expm1(-theta)``, with which ``s = k s_recent`` and ``beta = beta_recent / k``
         (``attribution.model``)."""
-        log_factor, _ = self._log_factor(decay)
         theta = theta_recent * np.exp(np.minimum(log_factor, self.max_log_factor))
         return theta, np.expm1(-theta_recent) / np.expm1(-theta)
 
@@ -310,7 +310,7 @@ class ConversionDensity:
         )
         log_factor, dlog_factor = self._log_factor(decay)
         capped = log_factor >= self.max_log_factor
-        theta, k_scale = self._fresh_scale(decay, theta_recent)
+        theta, k_scale = self._fresh_scale(log_factor, theta_recent)
         s = s_recent * k_scale[:, None]
         pair_conv = []
         for q, (c, d) in enumerate(self.pairs):
@@ -383,7 +383,7 @@ class ConversionDensity:
         decay = np.exp(v["decay_mu"] + sigma[:, None] * v["decay_z"])
         theta_recent = np.exp(v["log_saturation_recent"])
         with np.errstate(over="ignore"):
-            theta, k_scale = self._fresh_scale(decay, theta_recent)
+            theta, k_scale = self._fresh_scale(self._log_factor(decay)[0], theta_recent)
         out = {
             "log_baseline": v["log_baseline"][:, 0],
             "baseline": np.exp(v["log_baseline"][:, 0]),

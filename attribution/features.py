@@ -16,9 +16,8 @@ representative age in days of ``recency_ages_days``, is the bin's mid-point), so
 
 A cell at the cap stands for "COUNT_CAP or more" touches. Its count in the exposure is the
 data's mean count over the cells at or above the cap, per channel and bin (``capped_counts``,
-from the data step; the cap itself when not given), as a recency bin's touches count at one
-representative age: heavily touched people (retargeting, frequent e-mail) keep their
-frequency in the model without a wider code.
+from the data step; the cap itself when not given): heavily touched people (retargeting,
+frequent e-mail) keep their frequency in the model without a wider code.
 """
 
 from __future__ import annotations
@@ -76,8 +75,15 @@ def log_bin_weights(decay: np.ndarray, ages_days: np.ndarray) -> tuple[np.ndarra
     ``exp(-decay l) h(decay w)`` with ``h(x) = (1 - exp(-x)) / x``: a 7-30 day old touch with
     a decay of 0.2 per day weighs 0.053, where the bin's mid-point (18.5 days) alone gives
     0.025. The derivative is ``-decay l + x / expm1(x) - 1`` with ``x = decay w``."""
-    lower, width = bin_spans(ages_days)
+    return log_span_weights(decay, *bin_spans(ages_days))
+
+
+def log_span_weights(
+    decay: np.ndarray, lower: np.ndarray, width: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`log_bin_weights` for bins given by their lower edges and widths (bin,)."""
     d = np.asarray(decay, dtype=np.float64)[..., None]
+    lower, width = np.asarray(lower, np.float64), np.asarray(width, np.float64)
     x = d * width
     with np.errstate(all="ignore"):
         small = np.abs(x) < 1e-8
@@ -91,6 +97,11 @@ def bin_weights(decay: np.ndarray, ages_days: np.ndarray) -> np.ndarray:
     """The weight of one touch in each recency bin (..., recency_bin) for ``decay`` (...,):
     ``exp`` of :func:`log_bin_weights`."""
     return np.exp(log_bin_weights(decay, ages_days)[0])
+
+
+def span_weights(decay: np.ndarray, lower: np.ndarray, width: np.ndarray) -> np.ndarray:
+    """:func:`bin_weights` for bins given by their lower edges and widths (bin,)."""
+    return np.exp(log_span_weights(decay, lower, width)[0])
 
 
 def n_codes(n_bins: int) -> int:
@@ -137,8 +148,8 @@ def count_table(
 
 
 def code_exposure(weights: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """Exposure of every code: ``weights`` (..., channel, recency_bin) (each bin's weight, e.g.
-    ``exp(-decay age_b)``) and ``table`` (channel, code, recency_bin) from :func:`count_table`
+    """Exposure of every code: ``weights`` (..., channel, recency_bin) (each bin's weight,
+    :func:`bin_weights`) and ``table`` (channel, code, recency_bin) from :func:`count_table`
     -> (..., channel, code)."""
     return np.einsum("...cb,cxb->...cx", weights, table)
 

@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -120,8 +120,8 @@ class Priors:
     - ``saturation``: on the same recent-touch scale, ``log theta_recent_c ~ Normal(log(0.5),
       1)`` (``saturation`` = theta_recent / w_0(decay) is derived, ``w_0`` the most recent
       bin's weight): at the median three recent touches are worth about two single touches;
-      the 95% range runs from nearly linear
-      (theta 0.07) to strongly saturating (theta 3.5: extra touches add almost nothing).
+      the 95% range runs from nearly linear (theta 0.07) to strongly saturating (theta 3.5:
+      extra touches add almost nothing).
     - ``synergy``: ``synergy_cd ~ HalfNormal(0.02)`` for each pair that passed the score
       screen (``attribution.synergy``): strong shrinkage, a pair's extra hazard is a
       small fraction of a typical ``beta`` unless the data insist.
@@ -616,9 +616,9 @@ class ConversionModel:
         from attribution.probability import capped_counts, conversion_probability
 
         self._check_fitted()
-        data = as_patterns(patterns, self.channels)
-        if self.posterior_.attrs.get("capped_counts") is not None:  # the fit's count at the cap
-            data = as_patterns(data, self.channels, capped_counts(self.posterior_))
+        # the counts at the cap the fit used (the cap itself when it used none)
+        fitted = capped_counts(self.posterior_)
+        data = replace(as_patterns(patterns, self.channels), capped_counts=fitted)
         first = data.first_channel if data.has_roles else None
         counts = pattern_counts(data)
         counts = counts.copy(data=data.touch_counts(counts.sizes["recency_bin"]))

@@ -120,6 +120,8 @@ def _merge_patterns(
 
 def payload_from_plan(plan: xr.Dataset) -> dict[str, Any] | None:
     """The payload as plain numpy arrays from plan.nc (``None`` when it has none)."""
+    from attribution.features import code_table
+
     if f"{PREFIX}baseline" not in plan:
         return None
     if "planned_with" in plan:
@@ -136,8 +138,7 @@ def payload_from_plan(plan: xr.Dataset) -> dict[str, Any] | None:
         out["bin_lower"] = np.asarray(out["ages_days"], float)
         out["bin_width"] = np.zeros_like(out["bin_lower"])
     if "code_counts" not in out:  # plan.nc written before the table was kept: capped counts
-        base, n_bins = int(out["code_base"]), len(out["ages_days"])
-        codes = (np.arange(base**n_bins)[:, None] // base ** np.arange(n_bins)) % base
+        codes = code_table(len(out["ages_days"]))
         out["code_counts"] = np.broadcast_to(codes, (len(out["channels"]), *codes.shape))
     for name in ("codes", "first_channel"):  # integers (a merge beside other channels makes float)
         out[name] = np.asarray(out[name]).astype(np.int64)
@@ -154,6 +155,7 @@ def outcomes_from_payload(payload: Mapping[str, Any], spend: np.ndarray) -> dict
     (channel,) in currency: the page's formulas in numpy (the equations of
     ``workbench.planning.response``, ``reach.touch_ratio`` and ``audience.reach_frequency``).
     Channels without current spend keep multiplier 1, as in ``workbench plan``."""
+    from attribution.features import span_weights
     from workbench.planning.audience import reach_frequency
     from workbench.planning.reach import touch_ratio
 
@@ -170,7 +172,8 @@ def outcomes_from_payload(payload: Mapping[str, Any], spend: np.ndarray) -> dict
 
     # The code table: touches per recency bin of every per-channel code (channel, code, bin).
     table = np.asarray(p["code_counts"], float)
-    weights = _bin_weights(p["decay"], p)
+    # each recency bin's weight: the mean of exp(-decay age) over the bin, as the page computes
+    weights = span_weights(p["decay"], p["bin_lower"], p["bin_width"])
     code_exposure = np.einsum("scb,cxb->scx", weights, table)  # (draw, channel, code)
 
     # Newly reached people (draw-wise constants): P and the channel's credit per total touches.
@@ -208,14 +211,3 @@ def outcomes_from_payload(payload: Mapping[str, Any], spend: np.ndarray) -> dict
     value = (credited * p["customer_value"]).sum(axis=1) + unattributed * float(p["clv_baseline"])
     del n_s
     return {"conversions": conversions, "value": value}
-
-
-def _bin_weights(decay: np.ndarray, p: Mapping[str, Any]) -> np.ndarray:
-    """The page's recency-bin weights (draw, channel, bin): the mean of exp(-decay age) over
-    each bin, ``exp(-decay lower) (1 - exp(-x)) / x`` with ``x = decay width``
-    (``attribution.features.log_bin_weights``)."""
-    d = np.asarray(decay, float)[..., None]
-    x = d * np.asarray(p["bin_width"], float)
-    with np.errstate(all="ignore"):
-        h = np.where(x > 0, -np.expm1(-x) / np.where(x > 0, x, 1.0), 1.0)
-    return np.exp(-d * np.asarray(p["bin_lower"], float)) * h
